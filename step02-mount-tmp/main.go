@@ -7,7 +7,7 @@
 // New since step 01: init.go makes / private and mounts /tmp and /proc;
 // mounts.go holds the one mount(2) wrapper and reads the mount table; the
 // host side reports what, if anything, propagated back (see --no-private).
-// Changed from step01: stepName, about, options, parseFlags, run.
+// Changed from step01: stepName, about, options, parseFlags, run, containerInit.
 //
 // The program runs twice. First as the host side (this file): it parses the
 // flags, then re-executes itself through /proc/self/exe with the argument

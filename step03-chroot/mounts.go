@@ -140,7 +140,8 @@ func checkPropagation(before map[string]bool, removeLeaks bool) error {
 		host("the host's mount table is unchanged: no mount propagated back")
 		return nil
 	}
-	// Newest first, so a mount on top goes before the one beneath it.
+	// Newest first, so a mount on top goes before the one beneath it;
+	// EINVAL means it went already, detached together with its parent.
 	for i := len(leaked) - 1; i >= 0; i-- {
 		m := leaked[i]
 		host("new on the host while the container ran: %s on %s", m.fstype, m.target)
@@ -148,7 +149,7 @@ func checkPropagation(before map[string]bool, removeLeaks bool) error {
 			continue
 		}
 		host("umount2(%q, MNT_DETACH): it propagated from the container", m.target)
-		if err := unix.Unmount(m.target, unix.MNT_DETACH); err != nil {
+		if err := unix.Unmount(m.target, unix.MNT_DETACH); err != nil && err != unix.EINVAL {
 			return fmt.Errorf("umount %s: %w", m.target, err)
 		}
 	}

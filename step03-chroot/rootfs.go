@@ -23,8 +23,8 @@ import (
 
 // rootfsCommands are the host commands copied when there is no busybox.
 var rootfsCommands = []string{
-	"sh", "ls", "cat", "echo", "ps", "mount", "umount", "hostname", "id", "mkdir", "rm",
-	"touch", "sleep", "grep", "head", "env", "uname", "ipcs", "df", "stat", "true", "false",
+	"sh", "ls", "cat", "echo", "ps", "mount", "umount", "hostname", "id", "mkdir", "rm", "touch",
+	"sleep", "grep", "head", "wc", "env", "uname", "ipcs", "df", "stat", "readlink", "true", "false",
 }
 
 // rootfsDirs are created in every rootfs: mount points and the usual homes.

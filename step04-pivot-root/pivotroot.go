@@ -19,6 +19,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -33,8 +34,11 @@ func pivotRoot(rootfs string) error {
 	if errors.Is(err, unix.EINVAL) && rootIsInitramfs() {
 		return moveRootAndChroot(rootfs)
 	}
+	if errors.Is(err, unix.EINVAL) && rootIsShared() {
+		return fmt.Errorf("pivot_root %s: %w: / is shared, and pivot_root will not move mounts out of a shared mount; make / private first (MS_REC|MS_PRIVATE, see mount_namespaces(7))", rootfs, err)
+	}
 	if err != nil {
-		return fmt.Errorf("pivot_root %s: %w (EINVAL: the rootfs is not a mount point, or / is shared)", rootfs, err)
+		return fmt.Errorf("pivot_root %s: %w: the new root must be a mount point, not the current root, with put_old beneath it (see pivot_root(2))", rootfs, err)
 	}
 	container("umount2(\".\", MNT_DETACH): the old root is gone from this mount namespace")
 	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
@@ -47,6 +51,18 @@ func pivotRoot(rootfs string) error {
 func rootIsInitramfs() bool {
 	table, _ := mountTable()
 	return len(table) > 0 && table[0].fstype == "rootfs"
+}
+
+// rootIsShared reports whether "/" in this mount namespace propagates to peers.
+func rootIsShared() bool {
+	table, _ := mountTable()
+	shared := false
+	for _, m := range table {
+		if m.target == "/" {
+			shared = strings.Contains(m.optional, "shared:")
+		}
+	}
+	return shared
 }
 
 // moveRootAndChroot is the fallback where pivot_root cannot work: mount the

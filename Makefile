@@ -1,0 +1,20 @@
+# minidocker: the steps are run with "sudo go run ./stepNN-..."; these
+# targets run the tests. Both need root.
+
+.PHONY: test test-v2 docs vet
+
+# The behaviour suite, the drift check and the docs check, on this kernel.
+test:
+	go test -count=1 ./...
+
+# The same root tests inside a real cgroup v2 kernel under QEMU (vm/README.md).
+test-v2:
+	bash vm/run-tests.sh
+
+# Regenerate the diffs and program output that the chapters in docs/ show.
+docs:
+	go test -count=1 ./tests -run 'TestDocs' -update
+
+vet:
+	gofmt -l . | (! grep .)
+	go vet ./...

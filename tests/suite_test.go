@@ -1,0 +1,336 @@
+// Package tests is the behaviour suite of minidocker: it runs each step's
+// real program, as root, on the real kernel, and checks what the kernel
+// shows. One check is written once and run against every step from the one
+// that introduced the behaviour on (Crafting Interpreters style): once a
+// step passes a check, every later step must pass it too.
+//
+// TestMain builds each step into a temporary directory, or, when
+// MINIDOCKER_STEP_BINS names a directory of prebuilt binaries (as in the
+// cgroup v2 VM, which has no Go toolchain), uses those. A test that needs
+// root skips without it, unless MINIDOCKER_STRICT is set (CI sets it): then
+// the skip is a failure, so CI can never pass by skipping.
+package tests
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// repoRoot is the repository's top directory, seen from this package.
+const repoRoot = ".."
+
+// step is one step program under test.
+type step struct {
+	number int
+	name   string // the directory name, e.g. "step03-chroot"
+	binary string
+}
+
+// steps are all the step programs found, in order.
+var steps []step
+
+// stepDirPattern matches a step's directory name.
+var stepDirPattern = regexp.MustCompile(`^step(\d\d)-[a-z0-9-]+$`)
+
+func TestMain(m *testing.M) {
+	os.Exit(runSuite(m))
+}
+
+// runSuite finds or builds the step binaries, then runs the tests.
+func runSuite(m *testing.M) int {
+	binDir := os.Getenv("MINIDOCKER_STEP_BINS")
+	if binDir == "" {
+		dir, err := os.MkdirTemp("", "minidocker-tests-bin-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		// Readable by the unprivileged user of TestNotRoot.
+		_ = os.Chmod(dir, 0o755)
+		if err := buildSteps(dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		binDir = dir
+	}
+	if err := findSteps(binDir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// buildSteps compiles every step directory of the repository into dir.
+func buildSteps(dir string) error {
+	entries, err := os.ReadDir(repoRoot)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !stepDirPattern.MatchString(e.Name()) {
+			continue
+		}
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, e.Name()), "./"+e.Name())
+		cmd.Dir = repoRoot
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build ./%s: %v\n%s", e.Name(), err, out)
+		}
+	}
+	return nil
+}
+
+// findSteps lists the step binaries in dir.
+func findSteps(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		m := stepDirPattern.FindStringSubmatch(e.Name())
+		if m == nil {
+			continue
+		}
+		n, _ := strconv.Atoi(m[1])
+		steps = append(steps, step{number: n, name: e.Name(), binary: filepath.Join(dir, e.Name())})
+	}
+	sort.Slice(steps, func(i, j int) bool { return steps[i].number < steps[j].number })
+	if len(steps) == 0 {
+		return fmt.Errorf("no step binaries in %s", dir)
+	}
+	return nil
+}
+
+// stepsFrom returns the steps numbered first and later.
+func stepsFrom(first int) []step {
+	return stepsBetween(first, 99)
+}
+
+// stepsBetween returns the steps numbered first to last, inclusive.
+func stepsBetween(first, last int) []step {
+	var out []step
+	for _, s := range steps {
+		if s.number >= first && s.number <= last {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// forSteps runs check as a subtest for each step in list.
+func forSteps(t *testing.T, list []step, check func(t *testing.T, s step)) {
+	t.Helper()
+	if len(list) == 0 {
+		t.Skip("no step in range has been built")
+	}
+	for _, s := range list {
+		t.Run(s.name, func(t *testing.T) { check(t, s) })
+	}
+}
+
+// needRoot skips a test that needs root, or fails it under MINIDOCKER_STRICT.
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("MINIDOCKER_STRICT") != "" {
+		t.Fatal("needs root, and MINIDOCKER_STRICT forbids skipping: run the tests as root")
+	}
+	t.Skip("needs root: namespaces, mounts and cgroups are privileged (run: sudo go test ./tests)")
+}
+
+// rootTest marks a test that runs containers: it needs root, and the host
+// must be as clean afterwards as before.
+func rootTest(t *testing.T) {
+	t.Helper()
+	needRoot(t)
+	before := hostState(t)
+	t.Cleanup(func() {
+		after := hostState(t)
+		for _, leak := range difference(after, before) {
+			t.Errorf("left behind on the host: %s", leak)
+		}
+	})
+}
+
+// hostState lists what a run could leak: mounts and minidocker temp dirs.
+func hostState(t *testing.T) []string {
+	t.Helper()
+	var state []string
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 {
+			state = append(state, "mount "+f[4])
+		}
+	}
+	tmp, _ := filepath.Glob(filepath.Join(os.TempDir(), "minidocker-*"))
+	for _, p := range tmp {
+		if !strings.Contains(p, "minidocker-tests-") && !strings.Contains(p, "minidocker-vm") {
+			state = append(state, "path "+p)
+		}
+	}
+	return state
+}
+
+// difference returns the items of a that are not in b, counting repeats.
+func difference(a, b []string) []string {
+	count := map[string]int{}
+	for _, s := range b {
+		count[s]++
+	}
+	var out []string
+	for _, s := range a {
+		if count[s] > 0 {
+			count[s]--
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// result is what a finished run of a step printed and returned.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// run runs a step to completion with args, with a timeout.
+func run(t *testing.T, s step, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.binary, args...)
+	cmd.Env = append(os.Environ(), "NO_COLOR=")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	code, err := exitCode(cmd.Run())
+	if err != nil {
+		t.Fatalf("%s %s: %v", s.name, strings.Join(args, " "), err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("%s %s: timed out\nstderr:\n%s", s.name, strings.Join(args, " "), stderr.String())
+	}
+	return result{stdout: stdout.String(), stderr: stderr.String(), code: code}
+}
+
+// exitCode turns the result of Wait into a shell-style exit status.
+func exitCode(err error) (int, error) {
+	exitErr, ok := err.(*exec.ExitError)
+	if !ok {
+		return 0, err
+	}
+	if ws := exitErr.Sys().(syscall.WaitStatus); ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return exitErr.ExitCode(), nil
+}
+
+// mustRun runs a step and fails the test unless it exits 0.
+func mustRun(t *testing.T, s step, args ...string) result {
+	t.Helper()
+	r := run(t, s, args...)
+	if r.code != 0 {
+		t.Fatalf("%s %s: exit status %d\nstdout:\n%s\nstderr:\n%s", s.name, strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// session is a step still running, that the test talks to line by line.
+type session struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	lines  *bufio.Scanner
+	stderr *bytes.Buffer
+}
+
+// start starts a step whose command the test will talk to.
+func start(t *testing.T, s step, args ...string) *session {
+	t.Helper()
+	cmd := exec.Command(s.binary, args...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sess := &session{cmd: cmd, stdin: stdin, lines: bufio.NewScanner(stdout), stderr: &stderr}
+	t.Cleanup(func() { sess.kill() })
+	return sess
+}
+
+// readLine returns the next line the container printed.
+func (s *session) readLine(t *testing.T) string {
+	t.Helper()
+	timer := time.AfterFunc(time.Minute, func() { s.kill() })
+	defer timer.Stop()
+	if !s.lines.Scan() {
+		t.Fatalf("the container ended before printing a line\nstderr:\n%s", s.stderr.String())
+	}
+	return s.lines.Text()
+}
+
+// finish closes stdin and waits for the step to exit, returning its status.
+func (s *session) finish(t *testing.T) int {
+	t.Helper()
+	s.stdin.Close()
+	timer := time.AfterFunc(time.Minute, func() { s.kill() })
+	defer timer.Stop()
+	for s.lines.Scan() {
+	}
+	code, err := exitCode(s.cmd.Wait())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+// kill ends a step that is still running as a user would, with Ctrl-C
+// twice, so that it cleans up; SIGKILL only if that did not work.
+func (s *session) kill() {
+	if s.cmd.ProcessState != nil || s.cmd.Process == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGINT)
+	time.Sleep(100 * time.Millisecond)
+	_ = s.cmd.Process.Signal(syscall.SIGINT)
+	timer := time.AfterFunc(30*time.Second, func() { _ = s.cmd.Process.Kill() })
+	defer timer.Stop()
+	_ = s.cmd.Wait()
+}
+
+// lines splits output into its non-empty lines.
+func lines(output string) []string {
+	var out []string
+	for _, l := range strings.Split(output, "\n") {
+		if strings.TrimSpace(l) != "" {
+			out = append(out, strings.TrimSpace(l))
+		}
+	}
+	return out
+}
