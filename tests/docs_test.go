@@ -1,0 +1,145 @@
+// The docs cannot rot. A chapter shows two kinds of generated text, each
+// between a marker and "<!-- end -->":
+//
+//	<!-- diff: step01-clone-ns step02-mount-tmp -->   the diff of two steps
+//	<!-- run: step02-mount-tmp -- ps -ef -->           what a step prints
+//
+// These tests regenerate each block and compare. Program output is compared
+// with every run of digits masked (pids, inodes, temp names change from run
+// to run) and with lines in sorted order (host and container narrate at the
+// same time). "make docs" (go test ./tests -run TestDocs -update) rewrites
+// the blocks.
+
+package tests
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// update makes the docs tests rewrite the generated blocks instead of comparing.
+var update = flag.Bool("update", false, "rewrite the generated blocks in docs/")
+
+// generatedBlock finds a marker, its fenced block and the end marker.
+var generatedBlock = regexp.MustCompile("(?s)<!-- (diff|run): ([^\n]*?) -->\n(.*?)<!-- end -->")
+
+func TestDocsDiffsAreCurrent(t *testing.T) {
+	forEachBlock(t, "diff", func(t *testing.T, args []string) string {
+		if len(args) != 2 {
+			t.Fatalf("diff marker wants two steps, has %q", args)
+		}
+		return "```diff\n" + stepDiff(t, args[0], args[1]) + "```\n"
+	}, func(a, b string) bool { return a == b })
+}
+
+func TestDocsOutputMatchesThePrograms(t *testing.T) {
+	needRoot(t)
+	forEachBlock(t, "run", func(t *testing.T, args []string) string {
+		s, ok := stepNamed(args[0])
+		if !ok {
+			t.Fatalf("run marker names %q, which is not a built step", args[0])
+		}
+		cmd := exec.Command(s.binary, args[1:]...)
+		cmd.Env = append(os.Environ(), "NO_COLOR=1")
+		cmd.Dir = os.TempDir()
+		out, _ := cmd.CombinedOutput()
+		return "```text\n" + string(out) + "```\n"
+	}, func(a, b string) bool { return maskedLines(a) == maskedLines(b) })
+}
+
+// forEachBlock regenerates every block of one kind in docs/*.md and
+// compares it with what the chapter shows, or rewrites it under -update.
+func forEachBlock(t *testing.T, kind string, generate func(*testing.T, []string) string, same func(a, b string) bool) {
+	chapters, _ := filepath.Glob(filepath.Join(repoRoot, "docs", "*.md"))
+	if len(chapters) == 0 {
+		t.Skip("no docs here (the test VM carries binaries only)")
+	}
+	for _, chapter := range chapters {
+		src, err := os.ReadFile(chapter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := generatedBlock.ReplaceAllFunc(src, func(block []byte) []byte {
+			m := generatedBlock.FindSubmatch(block)
+			if string(m[1]) != kind {
+				return block
+			}
+			want := generate(t, shellWords(string(m[2])))
+			if !*update && !same(string(m[3]), want) {
+				t.Errorf("%s: the block after <!-- %s: %s --> is out of date: run sudo make docs\nit shows:\n%s\nthe program gives:\n%s",
+					filepath.Base(chapter), m[1], m[2], m[3], want)
+			}
+			return []byte(fmt.Sprintf("<!-- %s: %s -->\n%s<!-- end -->", m[1], m[2], want))
+		})
+		if *update && !bytes.Equal(out, src) {
+			if err := os.WriteFile(chapter, out, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// stepDiff is what "diff -ru a b" shows, in git's stable form.
+func stepDiff(t *testing.T, a, b string) string {
+	cmd := exec.Command("git", "diff", "--no-index", "--no-color", "--", a, b)
+	cmd.Dir = repoRoot
+	out, err := cmd.Output()
+	if _, isExit := err.(*exec.ExitError); err != nil && !isExit {
+		t.Fatalf("git diff %s %s: %v", a, b, err)
+	}
+	return string(out)
+}
+
+// stepNamed finds a built step by its directory name.
+func stepNamed(name string) (step, bool) {
+	for _, s := range steps {
+		if s.name == name {
+			return s, true
+		}
+	}
+	return step{}, false
+}
+
+// digits are masked when program output is compared.
+var digits = regexp.MustCompile(`[0-9]+`)
+
+// maskedLines normalises program output for comparison.
+func maskedLines(text string) string {
+	ls := strings.Split(strings.TrimSpace(digits.ReplaceAllString(text, "N")), "\n")
+	sort.Strings(ls)
+	return strings.Join(ls, "\n")
+}
+
+// shellWords splits a marker's arguments on spaces, keeping 'quoted words' whole.
+func shellWords(s string) []string {
+	var words []string
+	var word strings.Builder
+	quoted, inWord := false, false
+	for _, r := range s {
+		switch {
+		case r == '\'':
+			quoted, inWord = !quoted, true
+		case r == ' ' && !quoted:
+			if inWord {
+				words = append(words, word.String())
+				word.Reset()
+				inWord = false
+			}
+		default:
+			word.WriteRune(r)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, word.String())
+	}
+	return words
+}
