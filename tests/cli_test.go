@@ -122,3 +122,17 @@ func waitForChild(t *testing.T, sess *session, comm string) int {
 	t.Fatalf("the container never ran %s\nstderr:\n%s", comm, sess.stderr)
 	return 0
 }
+
+func TestKilledContainerLeavesNothing(t *testing.T) {
+	forSteps(t, stepsFrom(1), func(t *testing.T, s step) {
+		rootTest(t) // which checks that mounts, cgroups and the rootfs are gone
+		sess := start(t, s, "--", "sleep", "60")
+		child := waitForChild(t, sess, "sleep")
+		if err := syscall.Kill(child, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		if code := sess.finish(t); code != 137 {
+			t.Errorf("exit status %d after the container was killed, want 137\nstderr:\n%s", code, sess.stderr)
+		}
+	})
+}

@@ -66,6 +66,7 @@ func TestProcListsOnlyTheContainersProcesses(t *testing.T) {
 const propagationScript = `
 mount --make-rshared / || exit 99
 before=$(wc -l < /proc/self/mountinfo)
+: > "$LOG"
 "$STEP" $FLAGS -- sleep 30 2>"$LOG" &
 step=$!
 i=0

@@ -167,7 +167,7 @@ func rootTest(t *testing.T) {
 	})
 }
 
-// hostState lists what a run could leak: mounts and minidocker temp dirs.
+// hostState lists what a run could leak: mounts, cgroups and temp dirs.
 func hostState(t *testing.T) []string {
 	t.Helper()
 	var state []string
@@ -179,6 +179,16 @@ func hostState(t *testing.T) []string {
 		f := strings.Fields(line)
 		if len(f) > 4 {
 			state = append(state, "mount "+f[4])
+		}
+	}
+	for _, pattern := range []string{"/sys/fs/cgroup/minidocker", "/sys/fs/cgroup/*/minidocker"} {
+		parents, _ := filepath.Glob(pattern)
+		for _, p := range parents {
+			children, _ := filepath.Glob(filepath.Join(p, "*", "cgroup.procs"))
+			state = append(state, "cgroup "+p)
+			for _, c := range children {
+				state = append(state, "cgroup "+filepath.Dir(c))
+			}
 		}
 	}
 	tmp, _ := filepath.Glob(filepath.Join(os.TempDir(), "minidocker-*"))
@@ -216,10 +226,16 @@ type result struct {
 // run runs a step to completion with args, with a timeout.
 func run(t *testing.T, s step, args ...string) result {
 	t.Helper()
+	return runWithEnv(t, s, nil, args...)
+}
+
+// runWithEnv runs a step with extra environment variables ("TMPDIR=/x").
+func runWithEnv(t *testing.T, s step, env []string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.binary, args...)
-	cmd.Env = append(os.Environ(), "NO_COLOR=")
+	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	code, err := exitCode(cmd.Run())
