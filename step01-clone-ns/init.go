@@ -48,23 +48,43 @@ func containerInit(opts options) error {
 func execCommand(command []string) error {
 	path, err := exec.LookPath(command[0])
 	if err != nil {
-		return fmt.Errorf("command %q: %w", command[0], err)
+		return &commandError{notRunnable(err), fmt.Errorf("command %q: %w", command[0], err)}
 	}
 	container("execve(%q, %q): the command takes over PID %d", path, command, os.Getpid())
 	if err := unix.Exec(path, command, os.Environ()); err != nil {
-		return fmt.Errorf("execve %s: %w", path, err)
+		return &commandError{notRunnable(err), fmt.Errorf("execve %s: %w", path, err)}
 	}
 	return nil
 }
 
-// execFailureStatus gives the exit status a shell would: 127 when the
-// command is not found, 126 when it cannot be executed, 125 otherwise.
-func execFailureStatus(err error) int {
-	switch {
-	case errors.Is(err, exec.ErrNotFound), errors.Is(err, fs.ErrNotExist):
-		return 127
-	case errors.Is(err, fs.ErrPermission), errors.Is(err, unix.ENOEXEC):
+// commandError is a failure to run the command itself, as opposed to a
+// failure to set the container up.
+type commandError struct {
+	status int
+	err    error
+}
+
+// Error says what went wrong.
+func (e *commandError) Error() string { return e.err.Error() }
+
+// Unwrap gives the underlying error.
+func (e *commandError) Unwrap() error { return e.err }
+
+// notRunnable is the status a shell gives a command it cannot run: 126
+// when it is there but cannot be executed, 127 when it is not found.
+func notRunnable(err error) int {
+	if errors.Is(err, fs.ErrPermission) || errors.Is(err, unix.ENOEXEC) {
 		return 126
+	}
+	return 127
+}
+
+// execFailureStatus is the exit status of a container side that failed:
+// the shell's 126 or 127 for the command, 125 for the setup (as Docker).
+func execFailureStatus(err error) int {
+	var cmdErr *commandError
+	if errors.As(err, &cmdErr) {
+		return cmdErr.status
 	}
 	return 125
 }

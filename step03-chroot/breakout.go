@@ -19,12 +19,13 @@ import (
 
 // breakOut tries the classic escape from a chroot and reports where it ends.
 func breakOut() error {
-	container("breakout: mkdir(\"/.breakout\"); chroot(\"/.breakout\") — the working directory stays outside the new root")
-	if err := os.Mkdir("/.breakout", 0o700); err != nil && !os.IsExist(err) {
-		return fmt.Errorf("breakout: mkdir /.breakout: %w", err)
+	// The directory goes on the container's tmpfs, so that it leaves no trace in the rootfs.
+	container("breakout: mkdir(\"/tmp/.breakout\"); chroot(\"/tmp/.breakout\") — the working directory stays outside the new root")
+	if err := os.Mkdir("/tmp/.breakout", 0o700); err != nil && !os.IsExist(err) {
+		return fmt.Errorf("breakout: mkdir /tmp/.breakout: %w", err)
 	}
-	if err := unix.Chroot("/.breakout"); err != nil {
-		return fmt.Errorf("breakout: chroot /.breakout: %w", err)
+	if err := unix.Chroot("/tmp/.breakout"); err != nil {
+		return fmt.Errorf("breakout: chroot /tmp/.breakout: %w", err)
 	}
 	climbs := 0
 	for ; climbs < 1024 && !atTop(); climbs++ {

@@ -47,7 +47,6 @@ func mountDev(rootfs string) error {
 			return err
 		}
 	}
-	container("mknod /dev/{null,zero,full,random,urandom,tty}")
 	for _, dir := range []string{"pts", "shm"} {
 		if err := os.Mkdir(filepath.Join(dev, dir), 0o755); err != nil {
 			return err
@@ -71,6 +70,7 @@ func mountDev(rootfs string) error {
 // mknod is refused (in a user namespace).
 func makeDevice(dev string, node deviceNode) error {
 	path := filepath.Join(dev, node.name)
+	container("mknod(%q, S_IFCHR|0666, makedev(%d, %d))", path, node.major, node.minor)
 	err := unix.Mknod(path, unix.S_IFCHR|0o666, int(unix.Mkdev(node.major, node.minor)))
 	if err == nil {
 		return unix.Chmod(path, 0o666) // mknod's mode is filtered by the umask
@@ -78,6 +78,7 @@ func makeDevice(dev string, node deviceNode) error {
 	if !errors.Is(err, unix.EPERM) {
 		return fmt.Errorf("mknod %s: %w", path, err)
 	}
+	container("mknod refused (EPERM in a user namespace): bind the host's /dev/%s instead", node.name)
 	if err := os.WriteFile(path, nil, 0o666); err != nil {
 		return err
 	}

@@ -123,6 +123,14 @@ func TestGivenRootfsIsUsedAndKept(t *testing.T) {
 		if r := run(t, s, "--rootfs", "/no/such/dir"); r.code != 125 || !strings.Contains(r.stderr, "not a directory") {
 			t.Errorf("--rootfs /no/such/dir: exit %d, %q", r.code, r.stderr)
 		}
+		// A rootfs the container cannot be set up in is minidocker's
+		// failure (125), not "command not found" (127).
+		if err := os.Remove(filepath.Join(dir, "tmp")); err != nil {
+			t.Fatal(err)
+		}
+		if r := run(t, s, "--rootfs", dir, "--", "sh"); r.code != 125 || !strings.Contains(r.stderr, "/tmp") {
+			t.Errorf("--rootfs without /tmp: exit %d, %q; want 125 naming /tmp", r.code, r.stderr)
+		}
 	})
 }
 
