@@ -155,23 +155,28 @@ func TestCPUQuota(t *testing.T) {
 func TestCPUSharesSplitOneCPU(t *testing.T) {
 	forSteps(t, stepsFrom(5), func(t *testing.T, s step) {
 		rootTest(t)
-		// Two containers, both busy on CPU 0 at the same time.
-		results := make(chan []string, 2)
+		// Two containers on CPU 0, started first and then made busy at the
+		// same moment, so that neither runs alone while the other starts.
+		sessions := map[string]*session{}
 		for _, shares := range []string{"1024", "512"} {
-			shares := shares
-			go func() {
-				out, _ := exec.Command(s.binary, "-q", "--cpuset-cpus", "0", "-c", shares, "--", "load", "cpu", "1", "6").Output()
-				results <- []string{shares, string(out)}
-			}()
+			sessions[shares] = start(t, s, "-q", "--cpuset-cpus", "0", "-c", shares, "--",
+				"sh", "-c", "echo ready; read go; exec load cpu 1 6")
+		}
+		for _, sess := range sessions {
+			sess.readLine(t)
+		}
+		for _, sess := range sessions {
+			sess.stdin.Write([]byte("go\n"))
 		}
 		used := map[string]float64{}
-		for i := 0; i < 2; i++ {
-			r := <-results
-			m := cpuLine.FindStringSubmatch(r[1])
+		for shares, sess := range sessions {
+			line := sess.readLine(t)
+			m := cpuLine.FindStringSubmatch(line)
 			if m == nil {
-				t.Fatalf("-c %s: load cpu printed %q", r[0], r[1])
+				t.Fatalf("-c %s: load cpu printed %q", shares, line)
 			}
-			used[r[0]], _ = strconv.ParseFloat(m[2], 64)
+			used[shares], _ = strconv.ParseFloat(m[2], 64)
+			sess.finish(t)
 		}
 		ratio := used["1024"] / used["512"]
 		t.Logf("CPU time: shares 1024 %.2fs, shares 512 %.2fs, ratio %.2f", used["1024"], used["512"], ratio)

@@ -67,6 +67,17 @@ func runSuite(m *testing.M) int {
 		}
 		binDir = dir
 	}
+	// Steps from 08 on keep images and containers in a state directory:
+	// this run's own, removed at the end.
+	if os.Getenv("MINIDOCKER_ROOT") == "" {
+		state, err := os.MkdirTemp("", "minidocker-tests-state-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(state)
+		os.Setenv("MINIDOCKER_ROOT", state)
+	}
 	if err := findSteps(binDir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -191,6 +202,10 @@ func hostState(t *testing.T) []string {
 			}
 		}
 	}
+	netState, _ := filepath.Glob("/run/minidocker/net-*/*")
+	for _, p := range netState {
+		state = append(state, "path "+p)
+	}
 	tmp, _ := filepath.Glob(filepath.Join(os.TempDir(), "minidocker-*"))
 	for _, p := range tmp {
 		if !strings.Contains(p, "minidocker-tests-") && !strings.Contains(p, "minidocker-vm") {
@@ -198,6 +213,14 @@ func hostState(t *testing.T) []string {
 		}
 	}
 	return state
+}
+
+// isolatedNetwork starts a step in a network namespace of its own, its
+// host, so that a step that wires networks (step07 on) never touches this
+// machine's links; what it wires goes with the namespace (network_test.go
+// checks that the steps clean up there themselves).
+func isolatedNetwork() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNET}
 }
 
 // difference returns the items of a that are not in b, counting repeats.
@@ -236,6 +259,7 @@ func runWithEnv(t *testing.T, s step, env []string, args ...string) result {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.binary, args...)
 	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = isolatedNetwork()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	code, err := exitCode(cmd.Run())
@@ -282,6 +306,7 @@ type session struct {
 func start(t *testing.T, s step, args ...string) *session {
 	t.Helper()
 	cmd := exec.Command(s.binary, args...)
+	cmd.SysProcAttr = isolatedNetwork()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
