@@ -128,7 +128,7 @@ func run(opts options, args []string) (status int, err error) {
 
 	status, err = exitStatus(cmd.Wait())
 	if err == nil {
-		host("wait4(%d) -> the container exited with status %d", cmd.Process.Pid, status)
+		host("wait4(%d) -> the container %s", cmd.Process.Pid, describeStatus(status))
 	}
 	return status, err
 }
@@ -197,6 +197,14 @@ func forwardSignals(signals <-chan os.Signal, p *os.Process) {
 		host("%v again: SIGKILL to the container", sig)
 		_ = p.Kill()
 	}
+}
+
+// describeStatus says how a container ended, from its shell-style status.
+func describeStatus(status int) string {
+	if status > 128 {
+		return fmt.Sprintf("was killed by %s (status %d)", unix.SignalName(unix.Signal(status-128)), status)
+	}
+	return fmt.Sprintf("exited with status %d", status)
 }
 
 // exitStatus turns the result of Wait into a shell-style exit status.

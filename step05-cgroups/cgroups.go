@@ -173,7 +173,24 @@ func (c *cgroup) makeV2(name string, want []setting) error {
 	}
 	c.dirs[""] = filepath.Join(dir, name)
 	host("mkdir %s", c.dirs[""])
-	return os.Mkdir(c.dirs[""], 0o755)
+	return mkdirUnder(dir, c.dirs[""])
+}
+
+// mkdirUnder makes dir inside parent, making parent too; once more if
+// another container's cleanup removed the empty parent in between.
+func mkdirUnder(parent, dir string) error {
+	var err error
+	for try := 0; try < 3; try++ {
+		if err = os.MkdirAll(parent, 0o755); err == nil {
+			if err = os.Mkdir(dir, 0o755); !os.IsNotExist(err) {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("mkdir %s: %w", dir, err)
+	}
+	return nil
 }
 
 // enableControllers writes "+controller" to dir's cgroup.subtree_control
@@ -191,6 +208,7 @@ func enableControllers(dir string, needed []string) error {
 		if !hasWord(string(available), ctrl) {
 			return fmt.Errorf("cgroup v2: the %s controller is not available in %s (cgroup.controllers: %q)", ctrl, dir, strings.TrimSpace(string(available)))
 		}
+		host("%s/cgroup.subtree_control = +%s: %s's children get the %s controller", dir, ctrl, dir, ctrl)
 		if err := writeFile(filepath.Join(dir, "cgroup.subtree_control"), "+"+ctrl); err != nil {
 			return err
 		}
@@ -219,13 +237,15 @@ func (c *cgroup) makeV1(name string, want []setting) error {
 		if c.dirs[ctrl] != "" {
 			continue
 		}
-		parent := filepath.Join(cgroupRoot, ctrl, c.parent)
-		if err := os.MkdirAll(parent, 0o755); err != nil {
-			return fmt.Errorf("mkdir %s: %w (is the %s controller mounted?)", parent, err, ctrl)
+		hierarchy := filepath.Join(cgroupRoot, ctrl)
+		var st unix.Statfs_t
+		if err := unix.Statfs(hierarchy, &st); err != nil || st.Type != unix.CGROUP_SUPER_MAGIC {
+			return fmt.Errorf("cgroup v1: the %s controller is not mounted at %s: mount -t cgroup -o %s cgroup %s", ctrl, hierarchy, ctrl, hierarchy)
 		}
+		parent := filepath.Join(hierarchy, c.parent)
 		c.dirs[ctrl] = filepath.Join(parent, name)
 		host("mkdir %s", c.dirs[ctrl])
-		if err := os.Mkdir(c.dirs[ctrl], 0o755); err != nil {
+		if err := mkdirUnder(parent, c.dirs[ctrl]); err != nil {
 			return err
 		}
 		if ctrl == "cpuset" {
@@ -380,9 +400,17 @@ func removeStaleCgroups(v2 bool, parent string) {
 	}
 }
 
-// writeFile writes one value to a cgroup file; its error names both.
+// writeFile writes one value to an existing cgroup file; its error names
+// both. It never creates a file: a missing one means a missing controller.
 func writeFile(path, value string) error {
-	if err := os.WriteFile(path, []byte(value), 0o644); err != nil {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err == nil {
+		_, err = f.WriteString(value)
+		if closeErr := f.Close(); err == nil {
+			err = closeErr
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("write %q to %s: %w", value, path, err)
 	}
 	return nil

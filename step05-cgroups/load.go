@@ -84,7 +84,7 @@ func loadCPU(args []string) error {
 		<-done
 	}
 	used, wall := cpuTime()-before, time.Since(start).Seconds()
-	fmt.Printf("load cpu: %d threads, %.1fs: %.2fs of CPU time = %.0f%% of one CPU\n", threads, wall, used, 100*used/wall)
+	fmt.Printf("load cpu: %d busy thread(s), %.1fs: %.2fs of CPU time = %.0f%% of one CPU\n", threads, wall, used, 100*used/wall)
 	return nil
 }
 

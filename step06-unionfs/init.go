@@ -58,13 +58,9 @@ func containerInit(opts options) error {
 
 	// The root is a union: the image's read-only layers below, this
 	// container's writable layer on top. It is a mount point, as
-	// pivot_root wants, and the mounts below go on top of it. Volumes are
-	// bound over the union, so their writes bypass it.
+	// pivot_root wants, and the mounts below go on top of it.
 	root := opts.merged
 	if err := mount("overlay", root, "overlay", 0, opts.overlay); err != nil {
-		return err
-	}
-	if err := mountVolumes(root, opts.volumes); err != nil {
 		return err
 	}
 
@@ -83,6 +79,12 @@ func containerInit(opts options) error {
 		return err
 	}
 	if err := mountDev(root); err != nil {
+		return err
+	}
+
+	// Volumes are bound over the union, so their writes bypass it; last,
+	// so that no mount above covers a volume on /tmp or /dev/shm.
+	if err := mountVolumes(root, opts.volumes); err != nil {
 		return err
 	}
 

@@ -10,6 +10,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"strconv"
@@ -86,7 +87,7 @@ func parseLimits(f limitFlags) (limits, error) {
 	if n := runtime.NumCPU(); f.cpus != 0 && (f.cpus < 0.01 || f.cpus > float64(n)) {
 		return l, fmt.Errorf("Range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", n, n)
 	}
-	l.cpuQuota = int64(f.cpus * cpuPeriod)
+	l.cpuQuota = int64(math.Round(f.cpus * cpuPeriod))
 	if err := checkCPUs(f.cpusetCPUs); err != nil {
 		return l, err
 	}
@@ -104,8 +105,8 @@ func parseLimits(f limitFlags) (limits, error) {
 
 // parseSwap checks --memory-swap against --memory.
 func parseSwap(l *limits, value string) error {
-	if value == "" {
-		return nil
+	if value == "" || value == "0" {
+		return nil // Docker reads 0 as "not given"
 	}
 	if l.memory == 0 {
 		return fmt.Errorf("You should always set the Memory limit when using Memoryswap limit, see usage")

@@ -145,6 +145,9 @@ func run(opts options, args []string) (status int, err error) {
 	if err != nil {
 		return 0, err
 	}
+	if err := checkLayers(opts.layers); err != nil {
+		return 0, err
+	}
 	if err := prepareVolumes(opts.volumes); err != nil {
 		return 0, err
 	}
@@ -226,10 +229,12 @@ func run(opts options, args []string) (status int, err error) {
 
 	status, err = exitStatus(cmd.Wait())
 	if err == nil {
-		host("wait4(%d) -> the container exited with status %d", cmd.Process.Pid, status)
+		host("wait4(%d) -> the container %s", cmd.Process.Pid, describeStatus(status))
 	}
-	if status == 128+int(unix.SIGKILL) && cg.oomKilled() {
+	if cg.oomKilled() && status == 128+int(unix.SIGKILL) {
 		fmt.Fprintf(os.Stderr, "%s: the container was OOM killed: it used more memory than its limit (exit status %d)\n", stepName, status)
+	} else if cg.oomKilled() {
+		fmt.Fprintf(os.Stderr, "%s: the OOM killer killed a process in the container (memory limit reached)\n", stepName)
 	}
 	if leakErr := checkPropagation(before, opts.noPrivate); err == nil {
 		err = leakErr
@@ -301,6 +306,14 @@ func forwardSignals(signals <-chan os.Signal, p *os.Process) {
 		host("%v again: SIGKILL to the container", sig)
 		_ = p.Kill()
 	}
+}
+
+// describeStatus says how a container ended, from its shell-style status.
+func describeStatus(status int) string {
+	if status > 128 {
+		return fmt.Sprintf("was killed by %s (status %d)", unix.SignalName(unix.Signal(status-128)), status)
+	}
+	return fmt.Sprintf("exited with status %d", status)
 }
 
 // exitStatus turns the result of Wait into a shell-style exit status.

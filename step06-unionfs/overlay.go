@@ -60,10 +60,7 @@ func parseVolume(value string) (volume, error) {
 func prepareLayers(rootfs string, layers []string, keep, userns bool) (data, merged string, undo func() error, err error) {
 	lower := []string{rootfs}
 	for _, layer := range layers {
-		abs, err := filepath.Abs(layer)
-		if info, statErr := os.Stat(abs); err != nil || statErr != nil || !info.IsDir() {
-			return "", "", nil, fmt.Errorf("--layer %s: not a directory", layer)
-		}
+		abs, _ := filepath.Abs(layer)
 		lower = append([]string{abs}, lower...) // a later --layer lies on top
 	}
 	dir, err := os.MkdirTemp("", "minidocker-container-")
@@ -138,6 +135,16 @@ func mountVolumes(root string, values []string) error {
 			if err := mount(v.host, target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// checkLayers checks every --layer before anything is created.
+func checkLayers(layers []string) error {
+	for _, layer := range layers {
+		if info, err := os.Stat(layer); err != nil || !info.IsDir() {
+			return fmt.Errorf("--layer %s: not a directory", layer)
 		}
 	}
 	return nil

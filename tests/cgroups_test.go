@@ -109,7 +109,7 @@ func readCgroupFile(dirs []string, file string) string {
 }
 
 // cpuLine is what load cpu prints.
-var cpuLine = regexp.MustCompile(`load cpu: \d+ threads, ([\d.]+)s: ([\d.]+)s of CPU time = (\d+)% of one CPU`)
+var cpuLine = regexp.MustCompile(`load cpu: \d+ busy thread\(s\), ([\d.]+)s: ([\d.]+)s of CPU time = (\d+)% of one CPU`)
 
 // cpuPercent runs load cpu in a step with flags and returns the % of one CPU it got.
 func cpuPercent(t *testing.T, s step, flags []string, threads int) float64 {

@@ -94,6 +94,9 @@ func TestLayersStackTopWins(t *testing.T) {
 			args = append(args, "--layer", dir)
 		}
 		r := mustRun(t, s, append(append([]string{"-q"}, args...), "--", "sh", "-c", "cat /x /only-A /only-B /only-C")...)
+		if bad := run(t, s, "--layer", "/no/such/layer", "--", "true"); bad.code != 125 || strings.Contains(bad.stderr, "building") {
+			t.Errorf("--layer /no/such/layer: exit %d, %q; want 125 before anything is built", bad.code, bad.stderr)
+		}
 		if got := strings.Join(lines(r.stdout), " "); got != "C A B C" {
 			t.Errorf("layers A, B, C: /x and the only-* files read %q, want \"C A B C\" (one x, the top one)", got)
 		}
@@ -137,6 +140,11 @@ func TestVolumes(t *testing.T) {
 		}
 		if r := run(t, s, "-v", "relative:/data", "--", "true"); r.code != 125 || !strings.Contains(r.stderr, "must be absolute") {
 			t.Errorf("-v relative:/data: exit %d, %q", r.code, r.stderr)
+		}
+		// A volume on a path the container mounts itself (/tmp) is not covered by that mount.
+		mustRun(t, s, "-q", "-v", dir+":/tmp", "--", "sh", "-c", "echo on-tmp > /tmp/file2")
+		if data, err := os.ReadFile(filepath.Join(dir, "file2")); err != nil || string(data) != "on-tmp\n" {
+			t.Errorf("a volume on /tmp did not receive the write: %q, %v", data, err)
 		}
 	})
 }
