@@ -1,7 +1,7 @@
 # minidocker: the steps are run with "sudo go run ./stepNN-..."; these
 # targets run the tests. Both need root.
 
-.PHONY: test test-v2 docs vet
+.PHONY: test test-v2 docs vet lab-check
 
 # The behaviour suite, the drift check and the docs check, on this kernel.
 test:
@@ -16,5 +16,9 @@ docs:
 	go test -count=1 ./tests -run 'TestDocs' -update
 
 vet:
-	gofmt -l . | (! grep .)
+	gofmt -l $$(git ls-files '*.go' | grep -v '^vendor/') | (! grep .)
 	go vet ./...
+
+# The lab VM's Vagrantfile and lab/provision.sh, checked here without a VM (lab/README.md). Needs root.
+lab-check:
+	bash lab/check-provision.sh

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -44,6 +45,17 @@ type options struct {
 	userns   bool
 	quiet    bool
 	command  []string
+}
+
+// init pins the main goroutine to the main thread before main runs, on
+// both sides. The kernel keeps the parent-death signal (PR_SET_PDEATHSIG)
+// per thread: the container side must call execve from the thread that
+// clone(2) made, since a thread the Go runtime starts later has none, and
+// the command would outlive a killed host side; and the host side must
+// clone from a thread that lives as long as it does, since the signal
+// goes out when the cloning thread ends (go.dev/issue/27505).
+func init() {
+	runtime.LockOSThread()
 }
 
 // main dispatches: "init" marks the re-executed copy inside the namespaces.

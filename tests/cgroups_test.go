@@ -207,8 +207,9 @@ func TestDeviceWriteBpsHoldsTheRate(t *testing.T) {
 	forSteps(t, stepsFrom(5), func(t *testing.T, s step) {
 		rootTest(t)
 		device, mountpoint := loopFilesystem(t)
-		// The step builds its rootfs under TMPDIR: on the loop device.
-		env := []string{"TMPDIR=" + mountpoint}
+		// The step builds its rootfs under TMPDIR, and from step 08 on keeps
+		// its containers in MINIDOCKER_ROOT: both on the loop device.
+		env := []string{"TMPDIR=" + mountpoint, "MINIDOCKER_ROOT=" + filepath.Join(mountpoint, "state")}
 		rate := func(flags ...string) float64 {
 			args := append(append([]string{"-q"}, flags...), "--", "load", "write", "/written", "6m")
 			r := runWithEnv(t, s, env, args...)

@@ -114,7 +114,8 @@ func TestPrivateMountsDoNotPropagateToASharedHost(t *testing.T) {
 				cmd := exec.Command("sh", "-c", propagationScript)
 				cmd.Env = append(os.Environ(), "STEP="+s.binary, "FLAGS="+c.flags, "LOG="+log)
 				// Go makes the new mount namespace private; the script shares it.
-				cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+				// A network namespace of its own keeps step07's bridge off this machine.
+				cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWNET}
 				out, err := cmd.CombinedOutput()
 				narration, _ := os.ReadFile(log)
 				if err != nil {

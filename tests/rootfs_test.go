@@ -183,6 +183,10 @@ func TestMountinfoShowsNoHostMount(t *testing.T) {
 			got = append(got, strings.Fields(l)[4])
 		}
 		sort.Strings(got)
+		want := want
+		if s.number >= 7 { // the container's own /etc files, bound in (etcfiles.go)
+			want = []string{"/", "/dev", "/dev/pts", "/dev/shm", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/proc", "/sys", "/tmp"}
+		}
 		if strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Errorf("mount points inside: %v, want %v", got, want)
 		}

@@ -76,6 +76,7 @@ func runSuite(m *testing.M) int {
 			return 1
 		}
 		defer os.RemoveAll(state)
+		_ = os.Chmod(state, 0o711) // as the steps make it: open to root of a user namespace
 		os.Setenv("MINIDOCKER_ROOT", state)
 	}
 	if err := findSteps(binDir); err != nil {

@@ -63,15 +63,26 @@ func TestDeletedFileBecomesAWhiteout(t *testing.T) {
 func TestRecreatedDirectoryIsOpaque(t *testing.T) {
 	forSteps(t, stepsFrom(6), func(t *testing.T, s step) {
 		rootTest(t)
-		r := mustRun(t, s, "--keep", "--", "sh", "-c", "rm -r /etc; mkdir /etc; ls -A /etc; echo listed")
+		// A directory of a lower layer with a file in it, and nothing mounted inside.
+		layer := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(layer, "data"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(layer, "data", "from-below"), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := mustRun(t, s, "--keep", "--layer", layer, "--", "sh", "-c", "rm -r /data; mkdir /data; ls -A /data; echo listed")
 		upper := keptLayer(t, r.stderr)
 		if strings.TrimSpace(r.stdout) != "listed" {
-			t.Errorf("the recreated /etc shows the image's files: %q", r.stdout)
+			t.Errorf("the recreated /data shows the lower layer's files: %q", r.stdout)
 		}
 		value := make([]byte, 8)
-		n, err := unix.Getxattr(filepath.Join(upper, "etc"), "trusted.overlay.opaque", value)
-		if err != nil || string(value[:n]) != "y" {
-			t.Errorf("upper/etc: trusted.overlay.opaque = %q, %v; want \"y\"", value[:n], err)
+		n, err := unix.Getxattr(filepath.Join(upper, "data"), "trusted.overlay.opaque", value)
+		if err != nil {
+			t.Fatalf("upper/data has no trusted.overlay.opaque: %v", err)
+		}
+		if string(value[:n]) != "y" {
+			t.Errorf("upper/data: trusted.overlay.opaque = %q, want \"y\"", value[:n])
 		}
 	})
 }
@@ -164,12 +175,15 @@ func TestUpperOnOverlayIsRefusedWithAFix(t *testing.T) {
 			t.Fatalf("mount an overlay to test with: %v", err)
 		}
 		defer unix.Unmount(merged, 0)
-		r := runWithEnv(t, s, []string{"TMPDIR=" + merged}, "--rootfs", minimalRootfs(t), "--", "true")
+		r := runWithEnv(t, s, []string{"TMPDIR=" + merged, "MINIDOCKER_ROOT=" + merged + "/state"}, "--rootfs", minimalRootfs(t), "--", "true")
 		if r.code != 125 || !strings.Contains(r.stderr, "which is on overlay") || !strings.Contains(r.stderr, "set TMPDIR") {
 			t.Errorf("a writable layer on overlay: exit %d, %q; want 125 and a fix", r.code, r.stderr)
 		}
-		if entries, _ := os.ReadDir(merged); len(entries) != 0 {
-			t.Errorf("the refused run left %v behind", entries)
+		// Only the store itself (step 08 on) may exist: no container in it.
+		entries, _ := os.ReadDir(merged)
+		containers, _ := os.ReadDir(filepath.Join(merged, "state", "containers"))
+		if len(containers) != 0 || len(entries) > 1 || (len(entries) == 1 && entries[0].Name() != "state") {
+			t.Errorf("the refused run left %v (containers %v) behind", entries, containers)
 		}
 	})
 }
