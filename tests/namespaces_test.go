@@ -147,11 +147,15 @@ func TestUserNamespaceMapsRootToUnprivileged(t *testing.T) {
 }
 
 // sharedDir makes a directory that a container sharing the host's files can
-// reach: not under /tmp (steps 02 on mount a tmpfs there), and open to
+// reach: under /var/tmp, never under /tmp (steps 02 on mount a tmpfs there,
+// and this repository may itself be checked out under /tmp), and open to
 // every uid (root of a user namespace is not the host's root).
 func sharedDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.MkdirTemp(".", ".shared-")
+	if err := os.MkdirAll("/var/tmp", 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("/var/tmp", "minidocker-tests-shared-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,9 +163,5 @@ func sharedDir(t *testing.T) string {
 	if err := os.Chmod(dir, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return abs
+	return dir
 }
