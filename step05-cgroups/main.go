@@ -2,7 +2,8 @@
 
 // Step 05 — cgroups. Goal: limit what the container may use — memory, CPU
 // time, CPUs, processes, block I/O — on cgroup v1 and v2 alike, and see the
-// kernel enforce it. Try: sudo go run ./step05-cgroups -m 64m -- load mem 100m
+// kernel enforce it.
+// Try: sudo go run ./step05-cgroups -m 64m --memory-swap 64m -- load mem 100m
 //
 // The program runs twice. First as the host side (this file): it parses the
 // flags and checks the limits, builds a root filesystem in a temporary

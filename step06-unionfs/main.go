@@ -2,7 +2,8 @@
 
 // Step 06 — union filesystem. Goal: the rootfs becomes a read-only image
 // layer; each container writes to a layer of its own, and overlayfs shows
-// the union of both as its root. Try: sudo go run ./step06-unionfs --keep -- touch /opt/x
+// the union of both as its root.
+// Try: sudo go run ./step06-unionfs --keep -- sh -c 'mkdir /opt; touch /opt/x'
 //
 // The program runs twice. First as the host side (this file): it parses the
 // flags and checks the limits and volumes, builds a root filesystem in a

@@ -124,11 +124,7 @@ func applyLayer(r io.Reader, dir string) error {
 		if err != nil {
 			return fmt.Errorf("read layer: %w", err)
 		}
-		path, err := insideDir(dir, hdr.Name)
-		if err != nil {
-			return err
-		}
-		if err := applyEntry(tr, hdr, path, dir); err != nil {
+		if err := applyEntry(tr, hdr, insideDir(dir, hdr.Name), dir); err != nil {
 			return fmt.Errorf("unpack %s: %w", hdr.Name, err)
 		}
 	}
@@ -136,8 +132,8 @@ func applyLayer(r io.Reader, dir string) error {
 
 // insideDir joins a tar entry's name to dir; cleaning it as an absolute
 // path first drops any ".." that would climb out of dir.
-func insideDir(dir, name string) (string, error) {
-	return filepath.Join(dir, filepath.Clean("/"+name)), nil
+func insideDir(dir, name string) string {
+	return filepath.Join(dir, filepath.Clean("/"+name))
 }
 
 // applyEntry creates one file, or turns a whiteout entry back into overlay form.
@@ -159,10 +155,7 @@ func applyEntry(tr *tar.Reader, hdr *tar.Header, path, dir string) error {
 	case tar.TypeSymlink:
 		err = os.Symlink(hdr.Linkname, path)
 	case tar.TypeLink:
-		var target string
-		if target, err = insideDir(dir, hdr.Linkname); err == nil {
-			err = os.Link(target, path)
-		}
+		err = os.Link(insideDir(dir, hdr.Linkname), path)
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 		kind := map[byte]uint32{tar.TypeChar: unix.S_IFCHR, tar.TypeBlock: unix.S_IFBLK, tar.TypeFifo: unix.S_IFIFO}[hdr.Typeflag]
 		err = unix.Mknod(path, kind|mode, int(unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))))

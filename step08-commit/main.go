@@ -3,7 +3,7 @@
 // Step 08 — commit. Goal: keep each container's writable layer after it
 // exits, and turn it into an image layer, stored by its digest, so that a
 // new image is its parent's layers plus one. Try:
-// sudo go run ./step08-commit --name demo -- touch /opt/x; sudo go run ./step08-commit commit demo mine
+// sudo go run ./step08-commit --name demo -- sh -c 'mkdir /opt; touch /opt/x'; sudo go run ./step08-commit commit demo mine
 //
 // The program runs twice. First as the host side (this file): it parses the
 // flags and checks the limits and volumes, finds the image in the store
@@ -141,7 +141,7 @@ func parseFlags(args []string) (options, error) {
 	addNetworkFlags(fs, &o.network)
 	fs.StringArrayVar(&o.layers, "layer", nil, "stack `DIR` as a read-only layer over the rootfs (repeatable; later is higher)")
 	fs.StringArrayVarP(&o.volumes, "volume", "v", nil, "bind mount a volume: HOST:CONTAINER[:ro]")
-	fs.BoolVar(&o.keep, "keep", false, "keep the writable layer after exit, to look at it on the host")
+	fs.BoolVar(&o.keep, "keep", false, "kept from step 06; from step 08 on every container is kept until rm (or --rm)")
 	fs.StringVar(&o.image, "image", "base", "the image to run (\"base\" is made from the host on first use)")
 	fs.StringVar(&o.name, "name", "", "a name for the container")
 	fs.BoolVar(&o.rm, "rm", false, "remove the container and its writable layer when it exits")
