@@ -65,6 +65,10 @@ func runSuite(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
+		if err := buildFinal(dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
 		binDir = dir
 	}
 	// Steps from 08 on keep images and containers in a state directory:
@@ -83,6 +87,7 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	findFinal(binDir)
 	return m.Run()
 }
 

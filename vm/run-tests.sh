@@ -136,7 +136,7 @@ build() {
 	go test -c -o "$root/minidocker/tests.test" "$pkg"
 	[ -x "$root/minidocker/tests.test" ] || die "$pkg has no test files"
 	local d mains=()
-	for d in step[0-9][0-9]-*/ final/; do
+	for d in step[0-9][0-9]-*/ final/ tests/helper/; do
 		d=${d%/}
 		[ -d "$d" ] && [ "$(go list -f '{{.Name}}' "./$d" 2>/dev/null)" = main ] && mains+=("./$d")
 	done

@@ -1,0 +1,70 @@
+//go:build linux
+
+// commit: the container's writable layer becomes a new image layer, on top
+// of its image's layers (step08 is the teaching version).
+
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/pflag"
+
+	"github.com/minidocker/minidocker/final/internal/container"
+	"github.com/minidocker/minidocker/final/internal/image"
+)
+
+// commitOptions are commit's flags.
+type commitOptions struct {
+	message, author string
+	changes         []string
+}
+
+// commitCommand is the commit verb.
+var commitCommand = &command{
+	name: "commit", usage: "commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]", short: "Make an image from a container's changes",
+	interspersed: true,
+	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+		o := &commitOptions{}
+		fs.StringVarP(&o.message, "message", "m", "", "commit message")
+		fs.StringVarP(&o.author, "author", "a", "", "author, e.g. \"Jane <jane@example.com>\"")
+		fs.StringArrayVarP(&o.changes, "change", "c", nil, "apply a Dockerfile instruction, e.g. 'CMD [\"/bin/sh\"]'")
+		return func(e *env, args []string) error { return runCommit(e, o, args) }
+	},
+}
+
+// runCommit commits the container and tags the image if a name is given.
+func runCommit(e *env, o *commitOptions, args []string) error {
+	if len(args) < 1 || len(args) > 2 {
+		return usagef("requires 1 or 2 arguments: the container, and the new image's name")
+	}
+	var rc image.RunConfig
+	if err := image.ApplyChanges(o.changes, &rc); err != nil {
+		return usagef("%v", err)
+	}
+	if err := e.open(); err != nil {
+		return err
+	}
+	c, err := e.rt.Find(args[0])
+	if err != nil {
+		return err
+	}
+	parent, err := e.images.Resolve(c.Image)
+	if err != nil {
+		return fmt.Errorf("the image of container %s is gone: %w", c.Name, err)
+	}
+	upper, _, _ := container.ContainerPaths(e.rt.State.Dir(c.ID))
+	ref := ""
+	if len(args) == 2 {
+		ref = args[1]
+	}
+	img, err := e.images.Commit(upper, parent, image.CommitOptions{
+		Comment: o.message, Author: o.author, Changes: o.changes, Ref: ref,
+		CreatedBy: "minidocker commit " + c.Name,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Println(img.ID)
+	return nil
+}

@@ -1,0 +1,42 @@
+//go:build linux
+
+// doctor: check that this host can run containers, and say how to fix
+// what is missing (internal/doctor does the checks). A learner can run it
+// before step 01: sudo go run ./final doctor.
+
+package main
+
+import (
+	"fmt"
+
+	"github.com/fatih/color"
+	"github.com/spf13/pflag"
+
+	"github.com/minidocker/minidocker/final/internal/doctor"
+)
+
+// doctorCommand is the doctor verb.
+var doctorCommand = &command{
+	name: "doctor", usage: "doctor", short: "Check this host, and say how to fix what is missing",
+	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+		return func(e *env, args []string) error { return runDoctor(e) }
+	},
+}
+
+// runDoctor prints each check, OK or the fix; it fails if any check did.
+func runDoctor(e *env) error {
+	ok, bad := color.New(color.FgGreen).SprintFunc(), color.New(color.FgRed).SprintFunc()
+	failed := 0
+	for _, c := range doctor.Run(e.root) {
+		if c.OK {
+			fmt.Printf("%s  %s: %s\n", ok("OK  "), c.Name, c.Detail)
+			continue
+		}
+		failed++
+		fmt.Printf("%s  %s: %s\n      fix: %s\n", bad("FAIL"), c.Name, c.Detail, c.Fix)
+	}
+	if failed > 0 {
+		return &statusError{status: 1, msg: fmt.Sprintf("%d check(s) failed", failed)}
+	}
+	return nil
+}

@@ -1,0 +1,111 @@
+//go:build linux
+
+// exec: run a command in a running container (internal/container/exec.go
+// explains how a Go program joins a mount namespace).
+
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/pflag"
+
+	"github.com/minidocker/minidocker/final/internal/container"
+	"github.com/minidocker/minidocker/final/internal/state"
+)
+
+// execOptions are exec's flags.
+type execOptions struct {
+	interactive, tty, privileged bool
+	env                          []string
+	workdir, user                string
+}
+
+// execCommand is the exec verb.
+var execCommand = &command{
+	name: "exec", usage: "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
+	short: "Run a command in a running container", statusVerb: true,
+	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+		o := &execOptions{}
+		fs.BoolVarP(&o.interactive, "interactive", "i", false, "keep stdin open")
+		fs.BoolVarP(&o.tty, "tty", "t", false, "give the command a terminal")
+		fs.StringArrayVarP(&o.env, "env", "e", nil, "set an environment variable")
+		fs.StringVarP(&o.workdir, "workdir", "w", "", "working directory inside the container")
+		fs.StringVarP(&o.user, "user", "u", "", "user to run as")
+		fs.BoolVar(&o.privileged, "privileged", false, "give the command every capability")
+		return func(e *env, args []string) error { return runExec(e, o, args) }
+	},
+}
+
+// runExec joins the container and runs the command, exiting with its status.
+func runExec(e *env, o *execOptions, args []string) error {
+	if len(args) < 2 {
+		return usagef("requires at least 2 arguments: the container and the command")
+	}
+	if err := e.open(); err != nil {
+		return err
+	}
+	c, err := e.rt.Find(args[0])
+	if err != nil {
+		return err
+	}
+	if !container.Running(c) {
+		return fmt.Errorf("container %s is not running: start it first (minidocker start %s)", state.Short(c.ID), c.Name)
+	}
+	spec := &container.ExecSpec{
+		Args: args[1:], Env: append(append([]string{}, c.Config.Env...), o.env...),
+		Cwd: o.workdir, User: o.user, Tty: o.tty, Privileged: o.privileged || c.HostConfig.Privileged,
+		CapAdd: c.HostConfig.CapAdd, CapDrop: c.HostConfig.CapDrop,
+	}
+	if spec.Cwd == "" {
+		spec.Cwd = c.Config.WorkingDir
+	}
+	if spec.User == "" {
+		spec.User = c.Config.User
+	}
+	stdio, done, err := execStdio(o)
+	if err != nil {
+		return err
+	}
+	status := e.rt.Exec(c, spec, stdio)
+	done()
+	if status != 0 {
+		return &statusError{status: status}
+	}
+	return nil
+}
+
+// execStdio is the command's stdio: the user's own, or a new terminal
+// copied to and from the user's with -t.
+func execStdio(o *execOptions) (container.Stdio, func(), error) {
+	if !o.tty {
+		s := container.Stdio{Stdout: os.Stdout, Stderr: os.Stderr}
+		if o.interactive {
+			s.Stdin = os.Stdin
+		}
+		return s, func() {}, nil
+	}
+	master, slave, err := container.OpenPty()
+	if err != nil {
+		return container.Stdio{}, nil, err
+	}
+	restore := func() {}
+	if container.IsTerminal(os.Stdin) {
+		container.CopyWinsize(os.Stdin, master)
+		if r, err := container.MakeRaw(os.Stdin); err == nil {
+			restore = r
+		}
+	}
+	if o.interactive {
+		go func() { _, _ = io.Copy(master, os.Stdin) }()
+	}
+	copied := make(chan struct{})
+	go func() { _, _ = io.Copy(os.Stdout, master); close(copied) }()
+	return container.Stdio{Stdin: slave, Stdout: slave, Stderr: slave, Tty: true}, func() {
+		slave.Close()
+		<-copied
+		restore()
+	}, nil
+}

@@ -1,0 +1,64 @@
+//go:build linux
+
+// kill: send a signal (SIGKILL by default) to a container's first process.
+
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+)
+
+// killCommand is the kill verb.
+var killCommand = &command{
+	name: "kill", usage: "kill [OPTIONS] CONTAINER [CONTAINER...]", short: "Send a signal to running containers",
+	interspersed: true,
+	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+		signal := fs.StringP("signal", "s", "KILL", "signal to send, by name or number")
+		return func(e *env, args []string) error { return runKill(e, *signal, args) }
+	},
+}
+
+// runKill parses the signal and sends it to each container.
+func runKill(e *env, name string, args []string) error {
+	if len(args) == 0 {
+		return usagef("requires at least 1 argument")
+	}
+	sig, err := parseSignal(name)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if err := e.open(); err != nil {
+		return err
+	}
+	return eachContainer(args, func(ref string) error {
+		c, err := e.rt.Find(ref)
+		if err != nil {
+			return err
+		}
+		if err := e.rt.Kill(c, sig); err != nil {
+			return err
+		}
+		fmt.Println(ref)
+		return nil
+	})
+}
+
+// parseSignal reads "KILL", "SIGTERM", "term" or "9".
+func parseSignal(s string) (unix.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
+		return unix.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("invalid signal %q: use a name like TERM or a number like 15", s)
+}

@@ -1,0 +1,94 @@
+//go:build linux
+
+// logs: print a container's output from its json-file log; -f follows it
+// until the container stops.
+
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/minidocker/minidocker/final/internal/container"
+)
+
+// logsOptions are logs's flags.
+type logsOptions struct {
+	follow, timestamps bool
+	tail               string
+}
+
+// logsCommand is the logs verb.
+var logsCommand = &command{
+	name: "logs", usage: "logs [OPTIONS] CONTAINER", short: "Show a container's output",
+	interspersed: true,
+	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+		o := &logsOptions{}
+		fs.BoolVarP(&o.follow, "follow", "f", false, "keep printing new output until the container stops")
+		fs.BoolVarP(&o.timestamps, "timestamps", "t", false, "show the time of each line")
+		fs.StringVarP(&o.tail, "tail", "n", "all", "number of lines to show from the end")
+		return func(e *env, args []string) error { return runLogs(e, o, args) }
+	},
+}
+
+// runLogs prints the log, then follows it with -f.
+func runLogs(e *env, o *logsOptions, args []string) error {
+	if len(args) != 1 {
+		return usagef("requires exactly 1 argument: the container")
+	}
+	tail := -1
+	if o.tail != "all" {
+		n, err := strconv.Atoi(o.tail)
+		if err != nil || n < 0 {
+			return usagef("invalid --tail %q: a number of lines, or all", o.tail)
+		}
+		tail = n
+	}
+	if err := e.open(); err != nil {
+		return err
+	}
+	c, err := e.rt.Find(args[0])
+	if err != nil {
+		return err
+	}
+	entries, offset, err := container.ReadLog(c.LogPath, 0)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	if tail >= 0 && len(entries) > tail {
+		entries = entries[len(entries)-tail:]
+	}
+	printEntries(entries, o.timestamps)
+	for o.follow {
+		running := container.Running(c)
+		entries, offset, _ = container.ReadLog(c.LogPath, offset)
+		printEntries(entries, o.timestamps)
+		if !running {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+		if c, err = e.rt.Find(c.ID); err != nil {
+			return nil // removed (--rm) while we followed
+		}
+	}
+	return nil
+}
+
+// printEntries writes each entry to the stream it came from.
+func printEntries(entries []container.LogEntry, timestamps bool) {
+	for _, en := range entries {
+		var w io.Writer = os.Stdout
+		if en.Stream == "stderr" {
+			w = os.Stderr
+		}
+		if timestamps {
+			fmt.Fprint(w, en.Time.Format(time.RFC3339Nano)+" ")
+		}
+		fmt.Fprint(w, en.Log)
+	}
+}

@@ -1,0 +1,64 @@
+//go:build linux
+
+// rm: remove stopped containers (-f stops them first).
+
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/pflag"
+
+	"github.com/minidocker/minidocker/final/internal/container"
+	"github.com/minidocker/minidocker/final/internal/state"
+)
+
+// rmCommand is the rm verb.
+var rmCommand = &command{
+	name: "rm", usage: "rm [OPTIONS] CONTAINER [CONTAINER...]", short: "Remove containers",
+	interspersed: true,
+	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+		force := fs.BoolP("force", "f", false, "kill and remove a running container")
+		fs.BoolP("volumes", "v", false, "remove anonymous volumes (minidocker has only bind mounts, which are kept)")
+		return func(e *env, args []string) error { return runRm(e, *force, args) }
+	},
+}
+
+// runRm removes each container.
+func runRm(e *env, force bool, args []string) error {
+	if len(args) == 0 {
+		return usagef("requires at least 1 argument")
+	}
+	if err := e.open(); err != nil {
+		return err
+	}
+	return eachContainer(args, func(ref string) error {
+		c, err := e.rt.Find(ref)
+		if err != nil {
+			return err
+		}
+		if err := removeContainer(e, c, force); err != nil {
+			return err
+		}
+		fmt.Println(ref)
+		return nil
+	})
+}
+
+// removeContainer kills c when forced, waits for its monitor to release
+// it, and deletes it.
+func removeContainer(e *env, c *state.Container, force bool) error {
+	if container.Running(c) {
+		if !force {
+			return fmt.Errorf("cannot remove container %s: it is running: stop it first, or use rm -f", state.Short(c.ID))
+		}
+		if err := e.rt.Stop(c, 0); err != nil {
+			return err
+		}
+	}
+	c, err := e.rt.State.Get(c.ID)
+	if err != nil {
+		return nil // its monitor removed it (--rm)
+	}
+	return e.rt.Remove(c)
+}

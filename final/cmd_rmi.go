@@ -1,0 +1,43 @@
+//go:build linux
+
+// rmi: untag and remove images; an image a container uses is kept.
+
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/pflag"
+)
+
+// rmiCommand is the rmi verb.
+var rmiCommand = &command{
+	name: "rmi", usage: "rmi [OPTIONS] IMAGE [IMAGE...]", short: "Remove images",
+	interspersed: true,
+	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+		force := fs.BoolP("force", "f", false, "remove even if stopped containers use it")
+		return func(e *env, args []string) error { return runRmi(e, *force, args) }
+	},
+}
+
+// runRmi removes each image.
+func runRmi(e *env, force bool, args []string) error {
+	if len(args) == 0 {
+		return usagef("requires at least 1 argument")
+	}
+	if err := e.open(); err != nil {
+		return err
+	}
+	used, err := e.imagesInUse()
+	if err != nil {
+		return err
+	}
+	inUse := func(id string) []string { return used[id] }
+	return eachContainer(args, func(ref string) error {
+		lines, err := e.images.Remove(ref, force, inUse)
+		for _, l := range lines {
+			fmt.Println(l)
+		}
+		return err
+	})
+}

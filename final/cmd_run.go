@@ -1,0 +1,210 @@
+//go:build linux
+
+// run: create a container from an image and start it, in the foreground
+// (minidocker itself is the monitor, attached to the user's terminal) or
+// detached with -d (a monitor process of its own; minidocker prints the id
+// and returns).
+
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"github.com/minidocker/minidocker/final/internal/cgroups"
+	"github.com/minidocker/minidocker/final/internal/container"
+	"github.com/minidocker/minidocker/final/internal/state"
+)
+
+// runOptions are run's flags.
+type runOptions struct {
+	detach, interactive, tty, rm, readOnly, init, privileged bool
+	name, workdir, hostname, user, cidfile, entrypoint       string
+	network                                                  string
+	env, envFiles, volumes, publish                          []string
+	capAdd, capDrop, securityOpt                             []string
+	entrypointSet                                            bool
+	limits                                                   cgroups.Flags
+	cgroupParent                                             string
+}
+
+// runCommand is the run verb.
+var runCommand = &command{
+	name: "run", usage: "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+	short: "Create and start a container", statusVerb: true,
+	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+		o := &runOptions{}
+		addRunFlags(fs, o)
+		return func(e *env, args []string) error {
+			o.entrypointSet = fs.Changed("entrypoint")
+			return runRun(e, o, args)
+		}
+	},
+}
+
+// addRunFlags defines run's flags (create's too, were there a create verb).
+func addRunFlags(fs *pflag.FlagSet, o *runOptions) {
+	fs.BoolVarP(&o.detach, "detach", "d", false, "run in the background and print the container id")
+	fs.BoolVarP(&o.interactive, "interactive", "i", false, "keep stdin open")
+	fs.BoolVarP(&o.tty, "tty", "t", false, "give the container a terminal")
+	fs.BoolVar(&o.rm, "rm", false, "remove the container when it exits")
+	fs.StringVar(&o.name, "name", "", "name the container")
+	fs.StringArrayVarP(&o.env, "env", "e", nil, "set an environment variable (KEY=VALUE, or KEY to pass the host's)")
+	fs.StringArrayVar(&o.envFiles, "env-file", nil, "read environment variables from a file")
+	fs.StringArrayVarP(&o.volumes, "volume", "v", nil, "bind a host directory: /host/path:/container/path[:ro]")
+	fs.StringArrayVarP(&o.publish, "publish", "p", nil, "publish a port: [HOSTIP:][HOSTPORT:]PORT[/udp]")
+	fs.StringVarP(&o.workdir, "workdir", "w", "", "working directory inside the container")
+	fs.StringVarP(&o.hostname, "hostname", "h", "", "the container's hostname (default: its short id)")
+	fs.StringVarP(&o.user, "user", "u", "", "user to run as: name|uid[:group|gid]")
+	fs.StringVar(&o.cidfile, "cidfile", "", "write the container id to this file")
+	fs.StringVar(&o.entrypoint, "entrypoint", "", "override the image's entrypoint")
+	fs.StringVar(&o.network, "network", "bridge", "network: bridge, none or host")
+	fs.BoolVar(&o.readOnly, "read-only", false, "mount the container's root filesystem read-only")
+	fs.BoolVar(&o.init, "init", false, "run a tiny init as PID 1 that forwards signals and reaps zombies")
+	fs.BoolVar(&o.privileged, "privileged", false, "give the container every capability and every host device")
+	fs.StringArrayVar(&o.capAdd, "cap-add", nil, "add a capability, e.g. NET_ADMIN")
+	fs.StringArrayVar(&o.capDrop, "cap-drop", nil, "drop a capability, e.g. CHOWN, or ALL")
+	fs.StringArrayVar(&o.securityOpt, "security-opt", nil, "security option: no-new-privileges")
+	l := &o.limits
+	fs.StringVarP(&l.Memory, "memory", "m", "", "memory limit, e.g. 64m")
+	fs.StringVar(&l.MemorySwap, "memory-swap", "", "memory plus swap limit, e.g. 128m; -1 for unlimited swap")
+	fs.Int64VarP(&l.CPUShares, "cpu-shares", "c", 0, "CPU shares (relative weight, default 1024)")
+	fs.Float64Var(&l.CPUs, "cpus", 0, "number of CPUs, e.g. 1.5")
+	fs.StringVar(&l.CpusetCPUs, "cpuset-cpus", "", "CPUs to run on, e.g. 0-1")
+	fs.Int64Var(&l.PidsLimit, "pids-limit", 0, "maximum number of processes")
+	fs.StringArrayVar(&l.ReadBps, "device-read-bps", nil, "read rate limit, e.g. /dev/sda:1mb")
+	fs.StringArrayVar(&l.WriteBps, "device-write-bps", nil, "write rate limit, e.g. /dev/sda:1mb")
+	fs.StringArrayVar(&l.ReadIOPS, "device-read-iops", nil, "read operations per second, e.g. /dev/sda:100")
+	fs.StringArrayVar(&l.WriteIOPS, "device-write-iops", nil, "write operations per second, e.g. /dev/sda:100")
+	fs.StringVar(&o.cgroupParent, "cgroup-parent", "", "absolute cgroup to put the container under")
+}
+
+// runRun is the run verb: create, then start attached or detached.
+func runRun(e *env, o *runOptions, args []string) error {
+	if len(args) == 0 {
+		return usagef("requires at least 1 argument: the image (e.g. minidocker run base echo hello)")
+	}
+	if o.detach && o.rm && o.interactive {
+		// fine: Docker allows it too
+	}
+	if err := e.open(); err != nil {
+		return err
+	}
+	c, err := create(e, o, args[0], args[1:])
+	if err != nil {
+		return err
+	}
+	if o.detach {
+		if err := startDetached(e, c); err != nil {
+			return err
+		}
+		fmt.Println(c.ID)
+		return nil
+	}
+	return runAttached(e, c, o.interactive)
+}
+
+// runAttached runs c with minidocker as its monitor, attached to the
+// user's terminal, and exits with the container's status.
+func runAttached(e *env, c *state.Container, interactive bool) error {
+	att := &container.Attach{Stdout: os.Stdout, Stderr: os.Stderr}
+	if interactive {
+		att.Stdin = os.Stdin
+	}
+	if c.Config.Tty && container.IsTerminal(os.Stdin) {
+		att.Terminal = os.Stdin
+		restore, err := container.MakeRaw(os.Stdin)
+		if err == nil {
+			defer restore()
+		}
+	}
+	status := e.rt.Run(c, att, func(err error) {
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "minidocker: %v\n", err)
+		}
+	})
+	if status != 0 {
+		return &statusError{status: status}
+	}
+	return nil
+}
+
+// startDetached starts a monitor process for c and waits until it reports
+// that the command runs, or why it could not.
+func startDetached(e *env, c *state.Container) error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer devnull.Close()
+	cmd := exec.Command("/proc/self/exe", "monitor", "--root", e.root, "--cgroup-parent", e.cgroupParent, c.ID)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return fmt.Errorf("start the monitor: %w", err)
+	}
+	_ = cmd.Process.Release() // it outlives us
+	line, _ := bufio.NewReader(r).ReadString('\n')
+	if strings.TrimSpace(line) == "ok" {
+		return nil
+	}
+	var f container.Failure
+	if json.Unmarshal([]byte(line), &f) == nil && f.Message != "" {
+		return &statusError{status: f.Status, msg: f.Message}
+	}
+	return &statusError{status: 125, msg: "the monitor ended before the container started: see 'minidocker inspect " + state.Short(c.ID) + "'"}
+}
+
+// monitorMain is the hidden verb "monitor ID": run a container detached,
+// reporting on fd 3 once it runs.
+func monitorMain(args []string) int {
+	e, rest, err := parseGlobal(args)
+	if err == nil && len(rest) != 1 {
+		err = errors.New("usage: monitor ID")
+	}
+	if err == nil {
+		err = e.open()
+	}
+	var c *state.Container
+	if err == nil {
+		c, err = e.rt.State.Get(rest[0])
+	}
+	report := os.NewFile(3, "report")
+	if err != nil {
+		reportStart(report, err)
+		return 125
+	}
+	return e.rt.Run(c, nil, func(err error) { reportStart(report, err) })
+}
+
+// reportStart tells the waiting run or start whether the command runs.
+func reportStart(w *os.File, err error) {
+	if w == nil {
+		return
+	}
+	if err == nil {
+		fmt.Fprintln(w, "ok")
+	} else {
+		f := &container.Failure{Status: 125, Message: err.Error()}
+		errors.As(err, &f)
+		data, _ := json.Marshal(f)
+		fmt.Fprintf(w, "%s\n", data)
+	}
+	w.Close()
+}

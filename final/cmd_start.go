@@ -1,0 +1,109 @@
+//go:build linux
+
+// start and restart: run a stopped container again, with its writable
+// layer as it was; -a attaches to it as run without -d does.
+
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/minidocker/minidocker/final/internal/container"
+	"github.com/minidocker/minidocker/final/internal/state"
+)
+
+// startCommand is the start verb.
+var startCommand = &command{
+	name: "start", usage: "start [OPTIONS] CONTAINER [CONTAINER...]", short: "Start stopped containers",
+	statusVerb: true, interspersed: true,
+	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+		attach := fs.BoolP("attach", "a", false, "attach to the container's output and exit with its status")
+		interactive := fs.BoolP("interactive", "i", false, "attach stdin too")
+		return func(e *env, args []string) error { return runStart(e, *attach, *interactive, args) }
+	},
+}
+
+// restartCommand is the restart verb.
+var restartCommand = &command{
+	name: "restart", usage: "restart [OPTIONS] CONTAINER [CONTAINER...]", short: "Restart containers",
+	interspersed: true,
+	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+		seconds := fs.IntP("time", "t", 10, "seconds to wait before killing")
+		return func(e *env, args []string) error { return runRestart(e, *seconds, args) }
+	},
+}
+
+// runStart starts each container, detached unless -a.
+func runStart(e *env, attach, interactive bool, args []string) error {
+	if len(args) == 0 {
+		return usagef("requires at least 1 argument")
+	}
+	if attach && len(args) > 1 {
+		return usagef("you cannot start and attach multiple containers at once")
+	}
+	if err := e.open(); err != nil {
+		return err
+	}
+	if attach {
+		c, err := startable(e, args[0])
+		if err != nil {
+			return err
+		}
+		return runAttached(e, c, interactive)
+	}
+	return eachContainer(args, func(ref string) error {
+		c, err := e.rt.Find(ref)
+		if err != nil {
+			return err
+		}
+		if !container.Running(c) {
+			if err := startDetached(e, c); err != nil {
+				return err
+			}
+		}
+		fmt.Println(ref)
+		return nil
+	})
+}
+
+// startable finds a container that is not running.
+func startable(e *env, ref string) (*state.Container, error) {
+	c, err := e.rt.Find(ref)
+	if err != nil {
+		return nil, err
+	}
+	if container.Running(c) {
+		return nil, fmt.Errorf("container %s is already running", state.Short(c.ID))
+	}
+	return c, nil
+}
+
+// runRestart stops, then starts each container.
+func runRestart(e *env, seconds int, args []string) error {
+	if len(args) == 0 {
+		return usagef("requires at least 1 argument")
+	}
+	if err := e.open(); err != nil {
+		return err
+	}
+	return eachContainer(args, func(ref string) error {
+		c, err := e.rt.Find(ref)
+		if err != nil {
+			return err
+		}
+		if err := e.rt.Stop(c, time.Duration(seconds)*time.Second); err != nil {
+			return err
+		}
+		if c, err = e.rt.Find(c.ID); err != nil {
+			return err
+		}
+		if err := startDetached(e, c); err != nil {
+			return err
+		}
+		fmt.Println(ref)
+		return nil
+	})
+}

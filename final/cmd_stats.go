@@ -1,0 +1,96 @@
+//go:build linux
+
+// stats: CPU, memory and pids of running containers, read from their
+// cgroups. CPU % is measured over a short interval, as docker stats does:
+// the cgroup's CPU time used in it, over the wall time.
+
+package main
+
+import (
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/minidocker/minidocker/final/internal/cgroups"
+	"github.com/minidocker/minidocker/final/internal/container"
+	"github.com/minidocker/minidocker/final/internal/state"
+)
+
+// statsCommand is the stats verb.
+var statsCommand = &command{
+	name: "stats", usage: "stats [OPTIONS] [CONTAINER...]", short: "Show containers' resource usage",
+	interspersed: true,
+	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+		noStream := fs.Bool("no-stream", false, "print once and exit (the only mode minidocker has)")
+		return func(e *env, args []string) error { _ = noStream; return runStats(e, args) }
+	},
+}
+
+// runStats samples each container's cgroup twice and prints the usage.
+func runStats(e *env, args []string) error {
+	if err := e.open(); err != nil {
+		return err
+	}
+	var list []*state.Container
+	if len(args) == 0 {
+		all, err := e.containers()
+		if err != nil {
+			return err
+		}
+		for _, c := range all {
+			if container.Running(c) {
+				list = append(list, c)
+			}
+		}
+	}
+	for _, ref := range args {
+		c, err := e.rt.Find(ref)
+		if err != nil {
+			return err
+		}
+		list = append(list, c)
+	}
+	managers := make([]cgroups.Manager, len(list))
+	first := make([]cgroups.Stats, len(list))
+	for i, c := range list {
+		parent := c.HostConfig.CgroupParent
+		if parent == "" {
+			parent = e.cgroupParent
+		}
+		managers[i] = cgroups.Load(parent, c.ID)
+		first[i], _ = managers[i].Stats()
+	}
+	const interval = 500 * time.Millisecond
+	time.Sleep(interval)
+	w := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(w, "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tPIDS")
+	for i, c := range list {
+		s, _ := managers[i].Stats()
+		cpu := float64(s.CPUNanos-first[i].CPUNanos) / float64(interval.Nanoseconds()) * 100
+		limit, memPct := "unlimited", "--"
+		if s.MemoryLimit > 0 {
+			limit = humanBytes(int64(s.MemoryLimit))
+			memPct = fmt.Sprintf("%.2f%%", float64(s.MemoryUsage)/float64(s.MemoryLimit)*100)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%.2f%%\t%s / %s\t%s\t%d\n", state.Short(c.ID), c.Name, cpu, humanBytes(int64(s.MemoryUsage)), limit, memPct, s.Pids)
+	}
+	return w.Flush()
+}
+
+// humanBytes says a size as docker does: 1.5MiB.
+func humanBytes(n int64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	f := float64(n)
+	i := 0
+	for f >= 1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%dB", n)
+	}
+	return fmt.Sprintf("%.4g%s", f, units[i])
+}

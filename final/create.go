@@ -1,0 +1,319 @@
+//go:build linux
+
+// Creating a container: every flag is checked before anything is made, so
+// that bad input leaves nothing behind; then, under the state lock, the
+// name is claimed, the directories are made and the record is written.
+
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/minidocker/minidocker/final/internal/cgroups"
+	"github.com/minidocker/minidocker/final/internal/container"
+	"github.com/minidocker/minidocker/final/internal/image"
+	"github.com/minidocker/minidocker/final/internal/network"
+	"github.com/minidocker/minidocker/final/internal/state"
+)
+
+// defaultPath is the PATH a container gets when its image names none.
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// validName is what Docker accepts as a container name.
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// create checks the options, then makes the container's record and directories.
+func create(e *env, o *runOptions, ref string, cmd []string) (*state.Container, error) {
+	c, err := checkOptions(o)
+	if err != nil {
+		return nil, err
+	}
+	img, err := e.resolveImage(ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := applyImage(c, o, img, ref, cmd); err != nil {
+		return nil, err
+	}
+	layers, err := e.images.LayerDirs(img)
+	if err != nil {
+		return nil, err
+	}
+	c.Minidocker.Layers = layers
+	if err := claim(e, c, o.name); err != nil {
+		return nil, err
+	}
+	if o.cidfile != "" {
+		if err := writeCidfile(o.cidfile, c.ID); err != nil {
+			_ = e.rt.Remove(c)
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// checkOptions checks every flag and fills a new record's host side.
+func checkOptions(o *runOptions) (*state.Container, error) {
+	if o.name != "" && !validName.MatchString(o.name) {
+		return nil, usagef("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", o.name)
+	}
+	res, err := cgroups.Parse(o.limits)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	if _, err := network.ParseMode(o.network); err != nil {
+		return nil, usagef("%v", err)
+	}
+	if err := container.CheckCapNames(append(append([]string{}, o.capAdd...), o.capDrop...)); err != nil {
+		return nil, usagef("%v", err)
+	}
+	if o.cgroupParent != "" && !strings.HasPrefix(o.cgroupParent, "/") {
+		return nil, usagef("--cgroup-parent %q: must be an absolute cgroup path, like /minidocker", o.cgroupParent)
+	}
+	c := &state.Container{Driver: "overlay2", Mounts: []state.Mount{}}
+	c.HostConfig = state.HostConfig{
+		Binds: o.volumes, NetworkMode: o.network, AutoRemove: o.rm, Privileged: o.privileged,
+		ReadonlyRootfs: o.readOnly, Init: o.init, CgroupParent: o.cgroupParent, CapAdd: o.capAdd,
+		CapDrop: o.capDrop, SecurityOpt: o.securityOpt, Resources: res,
+		PortBindings: map[string][]state.PortBinding{},
+	}
+	for _, opt := range o.securityOpt {
+		if !strings.HasPrefix(opt, "no-new-privileges") {
+			return nil, usagef("--security-opt %q: only no-new-privileges is supported", opt)
+		}
+	}
+	if err := checkPorts(c, o); err != nil {
+		return nil, err
+	}
+	if err := checkVolumes(c, o.volumes); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkPorts parses every -p into the record's PortBindings.
+func checkPorts(c *state.Container, o *runOptions) error {
+	if len(o.publish) > 0 && o.network != "bridge" {
+		return usagef("-p needs the bridge network: --network %s has no ports to publish", o.network)
+	}
+	for _, spec := range o.publish {
+		mappings, err := network.ParsePublish(spec)
+		if err != nil {
+			return usagef("invalid -p %q: %v", spec, err)
+		}
+		for _, m := range mappings {
+			key := fmt.Sprintf("%d/%s", m.ContainerPort, m.Proto)
+			port := ""
+			if m.HostPort != 0 {
+				port = fmt.Sprint(m.HostPort)
+			}
+			c.HostConfig.PortBindings[key] = append(c.HostConfig.PortBindings[key], state.PortBinding{HostIP: m.HostIP, HostPort: port})
+		}
+	}
+	return nil
+}
+
+// checkVolumes parses every -v HOST:CONTAINER[:ro|rw] into Mounts; the
+// host directory is made if it is missing, as Docker does.
+func checkVolumes(c *state.Container, specs []string) error {
+	for _, spec := range specs {
+		parts := strings.Split(spec, ":")
+		if len(parts) < 2 || len(parts) > 3 || parts[1] == "" {
+			return usagef("invalid -v %q: want /host/path:/container/path[:ro]", spec)
+		}
+		m := state.Mount{Type: "bind", Source: parts[0], Destination: parts[1], RW: true, Propagation: "rprivate"}
+		if len(parts) == 3 {
+			switch parts[2] {
+			case "ro":
+				m.RW, m.Mode = false, "ro"
+			case "rw":
+				m.Mode = "rw"
+			default:
+				return usagef("invalid -v %q: the mode must be ro or rw", spec)
+			}
+		}
+		if !filepath.IsAbs(m.Source) {
+			return usagef("invalid -v %q: the host path must be absolute (named volumes are not supported), e.g. -v $PWD/%s:%s", spec, m.Source, m.Destination)
+		}
+		if !filepath.IsAbs(m.Destination) || filepath.Clean(m.Destination) == "/" {
+			return usagef("invalid -v %q: the container path must be absolute and not /", spec)
+		}
+		if _, err := os.Stat(m.Source); os.IsNotExist(err) {
+			if err := os.MkdirAll(m.Source, 0o755); err != nil {
+				return fmt.Errorf("volume %s: %w", m.Source, err)
+			}
+		}
+		c.Mounts = append(c.Mounts, m)
+	}
+	return nil
+}
+
+// applyImage fills the record from the image and the command line: the
+// command is the entrypoint plus the command, each from the flags or the image.
+func applyImage(c *state.Container, o *runOptions, img image.Image, ref string, cmd []string) error {
+	ic := img.Config.Config
+	entrypoint := ic.Entrypoint
+	if o.entrypointSet {
+		entrypoint = nil
+		if o.entrypoint != "" {
+			entrypoint = []string{o.entrypoint}
+		}
+		if len(cmd) == 0 {
+			cmd = nil // --entrypoint drops the image's Cmd, as Docker does
+		}
+	} else if len(cmd) == 0 {
+		cmd = ic.Cmd
+	}
+	all := append(append([]string{}, entrypoint...), cmd...)
+	if len(all) == 0 {
+		return usagef("no command specified: the image %s has none, give one after the image name", ref)
+	}
+	env, err := buildEnv(ic.Env, o)
+	if err != nil {
+		return err
+	}
+	c.Image, c.Path, c.Args = img.ID, all[0], all[1:]
+	c.Config = state.Config{
+		Hostname: o.hostname, User: o.user, Tty: o.tty, OpenStdin: o.interactive, Env: env,
+		Cmd: cmd, Entrypoint: entrypoint, Image: ref, WorkingDir: o.workdir,
+		ExposedPorts: map[string]struct{}{}, Volumes: map[string]struct{}{}, Labels: ic.Labels,
+	}
+	if c.Config.User == "" {
+		c.Config.User = ic.User
+	}
+	if c.Config.WorkingDir == "" {
+		c.Config.WorkingDir = ic.WorkingDir
+	}
+	for p := range c.HostConfig.PortBindings {
+		c.Config.ExposedPorts[p] = struct{}{}
+	}
+	for p := range ic.ExposedPorts {
+		c.Config.ExposedPorts[p] = struct{}{}
+	}
+	for _, m := range c.Mounts {
+		c.Config.Volumes[m.Destination] = struct{}{}
+	}
+	return nil
+}
+
+// buildEnv is the image's environment, then --env-file, then -e; KEY alone
+// takes the host's value. PATH defaults to the usual one.
+func buildEnv(imageEnv []string, o *runOptions) ([]string, error) {
+	values := map[string]string{}
+	var order []string
+	set := func(kv string) {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			hv, found := os.LookupEnv(k)
+			if !found {
+				return
+			}
+			v = hv
+		}
+		if _, seen := values[k]; !seen {
+			order = append(order, k)
+		}
+		values[k] = v
+	}
+	set(defaultPath)
+	for _, kv := range imageEnv {
+		set(kv)
+	}
+	for _, file := range o.envFiles {
+		lines, err := readEnvFile(file)
+		if err != nil {
+			return nil, err
+		}
+		for _, kv := range lines {
+			set(kv)
+		}
+	}
+	for _, kv := range o.env {
+		if strings.HasPrefix(kv, "=") || kv == "" {
+			return nil, usagef("invalid -e %q: want KEY=VALUE", kv)
+		}
+		set(kv)
+	}
+	out := make([]string, 0, len(order))
+	for _, k := range order {
+		out = append(out, k+"="+values[k])
+	}
+	return out, nil
+}
+
+// readEnvFile reads KEY=VALUE lines, skipping blanks and # comments.
+func readEnvFile(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--env-file: %w", err)
+	}
+	defer f.Close()
+	var out []string
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		line := strings.TrimSpace(s.Text())
+		if line != "" && !strings.HasPrefix(line, "#") {
+			out = append(out, line)
+		}
+	}
+	return out, s.Err()
+}
+
+// claim gives the container an id and a unique name and writes its first
+// record, all under the lock, so that two runs never get one name.
+func claim(e *env, c *state.Container, name string) error {
+	unlock, err := e.rt.State.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if name != "" {
+		if id := e.rt.State.NameInUse(name); id != "" {
+			return fmt.Errorf("the name %q is already in use by container %s: remove it (minidocker rm %s) or choose another name", name, state.Short(id), name)
+		}
+	} else {
+		for name == "" || e.rt.State.NameInUse(name) != "" {
+			name = randomName()
+		}
+	}
+	c.ID, c.Name, c.Created = state.NewID(), name, time.Now().UTC()
+	if c.Config.Hostname == "" {
+		c.Config.Hostname = state.Short(c.ID)
+	}
+	c.Config.Env = append(c.Config.Env, "HOSTNAME="+c.Config.Hostname)
+	dir := e.rt.State.Dir(c.ID)
+	c.LogPath = filepath.Join(dir, c.ID+"-json.log")
+	c.HostnamePath, c.HostsPath, c.ResolvConfPath = filepath.Join(dir, "hostname"), filepath.Join(dir, "hosts"), filepath.Join(dir, "resolv.conf")
+	c.State = state.State{Status: "created"}
+	if err := container.Prepare(dir); err != nil {
+		os.RemoveAll(dir)
+		return err
+	}
+	if err := e.rt.State.Save(c); err != nil {
+		os.RemoveAll(dir)
+		return err
+	}
+	return nil
+}
+
+// writeCidfile writes the id to a file that must not exist yet, as Docker.
+func writeCidfile(path, id string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if os.IsExist(err) {
+		return fmt.Errorf("container ID file found, make sure the other container isn't running or delete %s", path)
+	}
+	if err != nil {
+		return fmt.Errorf("--cidfile: %w", err)
+	}
+	_, err = f.WriteString(id)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

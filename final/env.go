@@ -1,0 +1,117 @@
+//go:build linux
+
+// The environment every verb works in: where the state lives, the runtime,
+// and the image store, opened only when a verb needs them (so that help and
+// version work without root).
+
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/minidocker/minidocker/final/internal/cgroups"
+	"github.com/minidocker/minidocker/final/internal/container"
+	"github.com/minidocker/minidocker/final/internal/image"
+	"github.com/minidocker/minidocker/final/internal/rootfs"
+	"github.com/minidocker/minidocker/final/internal/state"
+)
+
+// defaultRoot is the state directory unless --root or MINIDOCKER_ROOT say otherwise.
+const defaultRoot = "/var/lib/minidocker"
+
+// env is what the verbs share.
+type env struct {
+	root         string
+	cgroupParent string
+	rt           *container.Runtime
+	images       *image.Store
+}
+
+// parseGlobal reads the flags before the verb: --root and --cgroup-parent.
+func parseGlobal(args []string) (*env, []string, error) {
+	e := &env{root: os.Getenv("MINIDOCKER_ROOT"), cgroupParent: cgroups.DefaultParent}
+	if e.root == "" {
+		e.root = defaultRoot
+	}
+	for len(args) > 0 && strings.HasPrefix(args[0], "--") && args[0] != "--help" {
+		name, value, hasValue := strings.Cut(args[0], "=")
+		if !hasValue {
+			if len(args) < 2 {
+				return nil, nil, fmt.Errorf("flag needs an argument: %s", name)
+			}
+			value, args = args[1], args[1:]
+		}
+		args = args[1:]
+		switch name {
+		case "--root":
+			e.root = value
+		case "--cgroup-parent":
+			e.cgroupParent = value
+		default:
+			return nil, nil, fmt.Errorf("unknown flag: %s", name)
+		}
+	}
+	abs, err := filepath.Abs(e.root)
+	if err != nil {
+		return nil, nil, err
+	}
+	e.root = abs
+	if !strings.HasPrefix(e.cgroupParent, "/") {
+		return nil, nil, fmt.Errorf("--cgroup-parent %q: must be an absolute cgroup path, like /minidocker", e.cgroupParent)
+	}
+	return e, args, nil
+}
+
+// open opens the state directory and the image store; it needs root.
+func (e *env) open() error {
+	if e.rt != nil {
+		return nil
+	}
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("minidocker needs root: containers need namespaces, mounts and cgroups (try: sudo minidocker ...)")
+	}
+	st, err := state.Open(e.root)
+	if err != nil {
+		return err
+	}
+	images, err := image.Open(filepath.Join(e.root, "image"))
+	if err != nil {
+		return err
+	}
+	e.rt = &container.Runtime{State: st, CgroupParent: e.cgroupParent}
+	e.images = images
+	return nil
+}
+
+// resolveImage finds an image; "base", the default image, is made from the
+// host the first time it is asked for, so minidocker works offline.
+func (e *env) resolveImage(ref string) (image.Image, error) {
+	img, err := e.images.Resolve(ref)
+	if err == nil || (ref != "base" && ref != "base:latest") {
+		return img, err
+	}
+	fmt.Fprintln(os.Stderr, "minidocker: no image named base yet: making it from this host's programs (once)")
+	img, _, err = e.images.EnsureBase(rootfs.BuildFromHost)
+	return img, err
+}
+
+// containers returns every container record, repaired where stale.
+func (e *env) containers() ([]*state.Container, error) {
+	return e.rt.Reconcile()
+}
+
+// imagesInUse reports which image ids a container uses.
+func (e *env) imagesInUse() (map[string][]string, error) {
+	list, err := e.containers()
+	if err != nil {
+		return nil, err
+	}
+	used := map[string][]string{}
+	for _, c := range list {
+		used[c.Image] = append(used[c.Image], c.Name)
+	}
+	return used, nil
+}

@@ -1,0 +1,231 @@
+//go:build linux
+
+// Package cgroups gives each container a control group: the kernel counts
+// what the container's processes use and holds them to its limits.
+//
+// Two versions of cgroups exist, and a host uses one or the other:
+//
+//   - v1 (older hosts): one tree per controller, /sys/fs/cgroup/<controller>;
+//     a container gets a directory in each tree: memory/minidocker/<id>, …
+//   - v2 (the lab VM, current distros): one tree at /sys/fs/cgroup; a parent
+//     hands controllers to its children through cgroup.subtree_control, and
+//     only leaves hold processes.
+//
+// Both sit behind one Manager interface, and New is the only function that
+// decides which one a host gets (step05-cgroups is the teaching version).
+// Every container's cgroup lives under an absolute parent (/minidocker by
+// default), never under the cgroup of whoever runs minidocker.
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Root is where the cgroup filesystems are mounted.
+const Root = "/sys/fs/cgroup"
+
+// DefaultParent is the cgroup under which every container gets its own.
+const DefaultParent = "/minidocker"
+
+// Stats is what `minidocker stats` shows, read from the cgroup's files.
+type Stats struct {
+	CPUNanos    uint64 // CPU time used by all processes, ever
+	MemoryUsage uint64 // bytes in use now
+	MemoryLimit uint64 // bytes, 0 when unlimited
+	Pids        uint64 // processes and threads now
+}
+
+// Manager is one container's cgroup, on whichever version the host runs.
+type Manager interface {
+	// Version is 1 or 2.
+	Version() int
+	// Paths are the cgroup's directories (one per controller on v1).
+	Paths() []string
+	// Apply moves a process, and so all it will start, into the cgroup.
+	Apply(pid int) error
+	// OOMKilled reports whether the kernel's OOM killer killed a process here.
+	OOMKilled() bool
+	// Stats reads the current usage.
+	Stats() (Stats, error)
+	// Pids lists the processes in the cgroup.
+	Pids() ([]int, error)
+	// Destroy kills what is left in the cgroup and removes its directories.
+	Destroy() error
+}
+
+// IsV2 reports whether /sys/fs/cgroup is the unified (v2) hierarchy.
+func IsV2() bool {
+	var st unix.Statfs_t
+	return unix.Statfs(Root, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+}
+
+// New makes the cgroup parent/name with the limits r; restrictDevices
+// limits device access to Docker's default list (v1 only; see devices.go).
+// On failure nothing is left behind.
+func New(parent, name string, r Resources, restrictDevices bool) (Manager, error) {
+	if !strings.HasPrefix(parent, "/") {
+		return nil, fmt.Errorf("cgroup parent %q: must be absolute, like /minidocker", parent)
+	}
+	if IsV2() {
+		return newV2(parent, name, r)
+	}
+	return newV1(parent, name, r, restrictDevices)
+}
+
+// Load returns the manager of an existing cgroup parent/name, for stats
+// and removal; its directories need not exist any more.
+func Load(parent, name string) Manager {
+	if IsV2() {
+		return &v2{dir: filepath.Join(Root, parent, name)}
+	}
+	return loadV1(parent, name)
+}
+
+// Cleanup kills every process in every cgroup under parent and removes
+// them all, on both versions; it is safe to run twice.
+func Cleanup(parent string) error {
+	tops, _ := filepath.Glob(filepath.Join(Root, "*", parent))
+	dirs := append([]string{filepath.Join(Root, parent)}, tops...)
+	var errs []error
+	for _, top := range dirs {
+		if _, err := os.Stat(filepath.Join(top, "cgroup.procs")); err != nil {
+			continue
+		}
+		errs = append(errs, removeTree(top))
+	}
+	return errors.Join(errs...)
+}
+
+// removeTree removes a cgroup directory and all below it, deepest first.
+func removeTree(top string) error {
+	var dirs []string
+	_ = filepath.WalkDir(top, func(path string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			dirs = append(dirs, path)
+		}
+		return nil
+	})
+	var errs []error
+	for i := len(dirs) - 1; i >= 0; i-- {
+		errs = append(errs, removeDir(dirs[i]))
+	}
+	return errors.Join(errs...)
+}
+
+// removeDir removes one cgroup directory, killing what is still in it and
+// waiting briefly for the kernel to release a container that just died.
+func removeDir(dir string) error {
+	var err error
+	for try := 0; try < 150; try++ {
+		if err = unix.Rmdir(dir); err == nil || errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) {
+			break
+		}
+		if try%10 == 0 {
+			killAll(dir)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("rmdir %s: %w", dir, err)
+}
+
+// killAll SIGKILLs the processes listed in a cgroup of ours.
+func killAll(dir string) {
+	pids, _ := readPids(dir)
+	for _, pid := range pids {
+		_ = unix.Kill(pid, unix.SIGKILL)
+	}
+}
+
+// readPids reads a cgroup's cgroup.procs.
+func readPids(dir string) ([]int, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, field := range strings.Fields(string(data)) {
+		if pid, err := strconv.Atoi(field); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
+// writeFile writes one value to an existing cgroup file; the error names
+// both. It never creates a file: a missing one means a missing controller.
+func writeFile(path, value string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err == nil {
+		_, err = f.WriteString(value)
+		if closeErr := f.Close(); err == nil {
+			err = closeErr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("write %q to %s: %w", value, path, err)
+	}
+	return nil
+}
+
+// readUint reads a file holding one number ("max" reads as 0).
+func readUint(path string) uint64 {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64)
+	return n
+}
+
+// keyedValue reads "key value" lines (memory.events, memory.stat, cpu.stat).
+func keyedValue(path, key string) (uint64, bool) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == key {
+			n, err := strconv.ParseUint(f[1], 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
+
+// mkdirUnder makes dir inside parent, making parent too; once more if
+// another container's cleanup removed the empty parent in between.
+func mkdirUnder(parent, dir string) error {
+	var err error
+	for try := 0; try < 3; try++ {
+		if err = os.MkdirAll(parent, 0o755); err == nil {
+			if err = os.Mkdir(dir, 0o755); !os.IsNotExist(err) {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("mkdir %s: %w", dir, err)
+	}
+	return nil
+}
+
+// hasWord reports whether a space-separated list contains word.
+func hasWord(list, word string) bool {
+	for _, w := range strings.Fields(list) {
+		if w == word {
+			return true
+		}
+	}
+	return false
+}

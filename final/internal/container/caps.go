@@ -1,0 +1,180 @@
+//go:build linux
+
+// Capabilities. Root inside a container is not the host's root because it
+// lacks most capabilities: Docker keeps fourteen and drops the rest from
+// every set, the bounding set too, so nothing executed later can regain
+// them. capset(2) and PR_CAPBSET_DROP act on the calling thread only; the
+// child side runs on the main thread (locked in main's init) and execve(2)s
+// from it, so the process that runs the command has exactly these sets.
+
+package container
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// DefaultCaps is Docker's default capability set.
+var DefaultCaps = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+}
+
+// capNumbers maps capability names to numbers, see capabilities(7).
+var capNumbers = map[string]int{
+	"CAP_CHOWN": unix.CAP_CHOWN, "CAP_DAC_OVERRIDE": unix.CAP_DAC_OVERRIDE,
+	"CAP_DAC_READ_SEARCH": unix.CAP_DAC_READ_SEARCH, "CAP_FOWNER": unix.CAP_FOWNER,
+	"CAP_FSETID": unix.CAP_FSETID, "CAP_KILL": unix.CAP_KILL, "CAP_SETGID": unix.CAP_SETGID,
+	"CAP_SETUID": unix.CAP_SETUID, "CAP_SETPCAP": unix.CAP_SETPCAP,
+	"CAP_LINUX_IMMUTABLE": unix.CAP_LINUX_IMMUTABLE, "CAP_NET_BIND_SERVICE": unix.CAP_NET_BIND_SERVICE,
+	"CAP_NET_BROADCAST": unix.CAP_NET_BROADCAST, "CAP_NET_ADMIN": unix.CAP_NET_ADMIN,
+	"CAP_NET_RAW": unix.CAP_NET_RAW, "CAP_IPC_LOCK": unix.CAP_IPC_LOCK, "CAP_IPC_OWNER": unix.CAP_IPC_OWNER,
+	"CAP_SYS_MODULE": unix.CAP_SYS_MODULE, "CAP_SYS_RAWIO": unix.CAP_SYS_RAWIO,
+	"CAP_SYS_CHROOT": unix.CAP_SYS_CHROOT, "CAP_SYS_PTRACE": unix.CAP_SYS_PTRACE,
+	"CAP_SYS_PACCT": unix.CAP_SYS_PACCT, "CAP_SYS_ADMIN": unix.CAP_SYS_ADMIN,
+	"CAP_SYS_BOOT": unix.CAP_SYS_BOOT, "CAP_SYS_NICE": unix.CAP_SYS_NICE,
+	"CAP_SYS_RESOURCE": unix.CAP_SYS_RESOURCE, "CAP_SYS_TIME": unix.CAP_SYS_TIME,
+	"CAP_SYS_TTY_CONFIG": unix.CAP_SYS_TTY_CONFIG, "CAP_MKNOD": unix.CAP_MKNOD,
+	"CAP_LEASE": unix.CAP_LEASE, "CAP_AUDIT_WRITE": unix.CAP_AUDIT_WRITE,
+	"CAP_AUDIT_CONTROL": unix.CAP_AUDIT_CONTROL, "CAP_SETFCAP": unix.CAP_SETFCAP,
+	"CAP_MAC_OVERRIDE": unix.CAP_MAC_OVERRIDE, "CAP_MAC_ADMIN": unix.CAP_MAC_ADMIN,
+	"CAP_SYSLOG": unix.CAP_SYSLOG, "CAP_WAKE_ALARM": unix.CAP_WAKE_ALARM,
+	"CAP_BLOCK_SUSPEND": unix.CAP_BLOCK_SUSPEND, "CAP_AUDIT_READ": unix.CAP_AUDIT_READ,
+	"CAP_PERFMON": unix.CAP_PERFMON, "CAP_BPF": unix.CAP_BPF, "CAP_CHECKPOINT_RESTORE": unix.CAP_CHECKPOINT_RESTORE,
+}
+
+// CheckCapNames checks --cap-add and --cap-drop values ("NET_ADMIN",
+// "CAP_NET_ADMIN" or "ALL") before anything is created.
+func CheckCapNames(names []string) error {
+	for _, n := range names {
+		if strings.EqualFold(n, "ALL") {
+			continue
+		}
+		if _, ok := capNumbers[canonicalCap(n)]; !ok {
+			return fmt.Errorf("unknown capability %q: see capabilities(7) for the names", n)
+		}
+	}
+	return nil
+}
+
+// canonicalCap spells a capability as CAP_NAME.
+func canonicalCap(name string) string {
+	name = strings.ToUpper(name)
+	if !strings.HasPrefix(name, "CAP_") {
+		name = "CAP_" + name
+	}
+	return name
+}
+
+// CapSet is the capability set a container keeps: Docker's default, with
+// --cap-add and --cap-drop applied; all of them when privileged.
+func CapSet(add, drop []string, privileged bool) []string {
+	keep := map[string]bool{}
+	for _, c := range DefaultCaps {
+		keep[c] = true
+	}
+	for _, c := range drop {
+		if strings.EqualFold(c, "ALL") {
+			keep = map[string]bool{}
+		}
+		delete(keep, canonicalCap(c))
+	}
+	for _, c := range add {
+		if strings.EqualFold(c, "ALL") || privileged {
+			for name := range capNumbers {
+				keep[name] = true
+			}
+		}
+		keep[canonicalCap(c)] = true
+	}
+	if privileged {
+		for name := range capNumbers {
+			keep[name] = true
+		}
+	}
+	var out []string
+	for c := range keep {
+		if _, ok := capNumbers[c]; ok {
+			out = append(out, c)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// available keeps the capabilities of list that this process has in its
+// bounding set: a host (or an outer container) may lack some, and capset
+// refuses to grant what the caller does not have.
+func available(list []string) []string {
+	data, _ := os.ReadFile("/proc/self/status")
+	var bounding uint64
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
+			bounding, _ = strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		}
+	}
+	var out []string
+	for _, name := range list {
+		if bounding&(1<<uint(capNumbers[name])) != 0 {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// lastCap is the highest capability number this kernel knows.
+func lastCap() int {
+	data, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		return unix.CAP_LAST_CAP
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		return unix.CAP_LAST_CAP
+	}
+	return n
+}
+
+// dropBounding removes every capability not in keep from the calling
+// thread's bounding set, so no later execve can gain it back. It must run
+// while the thread still has CAP_SETPCAP, before the uid changes.
+func dropBounding(keep []string) error {
+	kept := map[int]bool{}
+	for _, name := range keep {
+		kept[capNumbers[name]] = true
+	}
+	for c := 0; c <= lastCap(); c++ {
+		if kept[c] {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
+			return fmt.Errorf("prctl(PR_CAPBSET_DROP, %d): %w", c, err)
+		}
+	}
+	return nil
+}
+
+// setCaps sets the calling thread's effective and permitted sets to keep,
+// and clears the inheritable and ambient sets.
+func setCaps(keep []string) error {
+	var data [2]unix.CapUserData
+	for _, name := range keep {
+		c := capNumbers[name]
+		data[c/32].Effective |= 1 << (uint(c) % 32)
+		data[c/32].Permitted |= 1 << (uint(c) % 32)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capset: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && err != unix.EINVAL {
+		return fmt.Errorf("prctl(PR_CAP_AMBIENT_CLEAR_ALL): %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,200 @@
+//go:build linux
+
+// exec: run another command in a running container. The new process must
+// join the container's namespaces (setns(2)) and its cgroup.
+//
+// Go makes joining a mount namespace hard: setns(CLONE_NEWNS) fails with
+// EINVAL in a process whose threads share one fs_struct (root, cwd, umask),
+// and every Go program is multi-threaded from its first instruction, its
+// threads made with CLONE_FS. runc solves it with C code that runs before
+// the Go runtime starts (nsenter). minidocker solves it in Go:
+//
+//  1. `exec` starts a fresh copy of itself, "exec-init", whose main
+//     goroutine is locked to the main thread (main's init does that);
+//  2. exec-init calls unshare(CLONE_FS) on that thread: it now has an
+//     fs_struct of its own, which is all the kernel asks of setns(CLONE_NEWNS);
+//  3. it joins the ipc, uts, net, pid and mount namespaces of the
+//     container's PID 1, from fds opened before any of them was joined;
+//  4. a new PID namespace applies to children only, so exec-init then
+//     forks the command from that same thread: the child inherits the
+//     thread's namespaces, root and credentials, and is a process of the
+//     container, with a pid of the container's;
+//  5. the host side puts exec-init into the container's cgroup before
+//     releasing it, so the command is counted there from its birth.
+//
+// Go's runtime helps here: a thread whose goroutine locked it is never used
+// to start other threads (they come from a clean template thread), so the
+// altered thread's state does not spread.
+
+package container
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/minidocker/minidocker/final/internal/cgroups"
+	"github.com/minidocker/minidocker/final/internal/state"
+)
+
+// ExecSpec is what exec-init needs.
+type ExecSpec struct {
+	Pid        int // the container's PID 1, as the host sees it
+	Args, Env  []string
+	Cwd, User  string
+	Tty        bool
+	Privileged bool
+	CapAdd     []string
+	CapDrop    []string
+	NoNewPrivs bool
+}
+
+// namespaces exec joins, the mount namespace last: after it, /proc is the
+// container's and the others' paths would no longer resolve.
+var namespaces = []struct {
+	name string
+	flag int
+}{
+	{"ipc", unix.CLONE_NEWIPC}, {"uts", unix.CLONE_NEWUTS}, {"net", unix.CLONE_NEWNET},
+	{"pid", unix.CLONE_NEWPID}, {"mnt", unix.CLONE_NEWNS},
+}
+
+// Exec runs spec's command in the running container c and returns its
+// exit status; stdio is the user's.
+func (rt *Runtime) Exec(c *state.Container, spec *ExecSpec, stdio Stdio) int {
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return fail(err).Status
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return fail(err).Status
+	}
+	cmd := exec.Command("/proc/self/exe", "exec-init")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
+	cmd.ExtraFiles = []*os.File{specR, errW}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setsid: stdio.Tty, Setctty: stdio.Tty}
+	err = cmd.Start()
+	specR.Close()
+	errW.Close()
+	if err != nil {
+		specW.Close()
+		return fail(fmt.Errorf("start exec-init: %w", err)).Status
+	}
+	proc := &Process{cmd: cmd, specW: specW, errR: errR, Pid: cmd.Process.Pid}
+	if err := cgroups.Load(rt.cgroupParent(c), c.ID).Apply(proc.Pid); err != nil {
+		proc.Abort()
+		return reportExecError(err)
+	}
+	spec.Pid = c.State.Pid
+	if err := proc.releaseExec(spec); err != nil {
+		proc.Wait()
+		return reportExecError(err)
+	}
+	stop := forwardSignals(proc)
+	defer stop()
+	return proc.Wait()
+}
+
+// reportExecError prints why exec failed and returns Docker's status.
+func reportExecError(err error) int {
+	f := fail(err)
+	fmt.Fprintf(os.Stderr, "minidocker: %s\n", f.Message)
+	return f.Status
+}
+
+// releaseExec sends exec-init its spec and waits for the command to start.
+func (p *Process) releaseExec(spec *ExecSpec) error {
+	return p.send(spec)
+}
+
+// ExecMain is the entry of exec-init (see the file comment); it returns
+// only on failure, or with the command's status.
+func ExecMain() int {
+	unix.CloseOnExec(errorFd)
+	var spec ExecSpec
+	err := readSpec(specFd, &spec)
+	if err == nil {
+		err = joinNamespaces(spec.Pid)
+	}
+	var child *os.Process
+	if err == nil {
+		child, err = startInContainer(&spec)
+	}
+	if err != nil {
+		f := fail(err)
+		reportFailure(errorFd, f)
+		return f.Status
+	}
+	unix.Close(errorFd) // the command runs
+	return waitForwarding(child)
+}
+
+// joinNamespaces joins the namespaces of pid from the calling thread.
+func joinNamespaces(pid int) error {
+	fds := make([]int, len(namespaces))
+	for i, ns := range namespaces {
+		path := fmt.Sprintf("/proc/%d/ns/%s", pid, ns.name)
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open %s: %w (is the container still running?)", path, err)
+		}
+		defer unix.Close(fd)
+		fds[i] = fd
+	}
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return fmt.Errorf("unshare(CLONE_FS): %w", err)
+	}
+	for i, ns := range namespaces {
+		if err := unix.Setns(fds[i], ns.flag); err != nil {
+			return fmt.Errorf("setns(%s of pid %d): %w", ns.name, pid, err)
+		}
+	}
+	return unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+}
+
+// startInContainer changes to the working directory, drops privileges as
+// the container's first process did, and forks the command.
+func startInContainer(spec *ExecSpec) (*os.Process, error) {
+	if spec.Cwd != "" {
+		if err := unix.Chdir(spec.Cwd); err != nil {
+			return nil, fmt.Errorf("chdir %s: %w", spec.Cwd, err)
+		}
+	}
+	path, id, err := prepareExec(spec.Args[0], spec.Env, spec.User)
+	if err != nil {
+		return nil, err
+	}
+	if err := dropPrivileges(&Spec{CapAdd: spec.CapAdd, CapDrop: spec.CapDrop, Privileged: spec.Privileged, NoNewPrivs: spec.NoNewPrivs}, id); err != nil {
+		return nil, err
+	}
+	attr := &syscall.SysProcAttr{}
+	if spec.Tty {
+		attr.Setpgid, attr.Foreground, attr.Ctty = true, true, 0
+	}
+	child, err := os.StartProcess(path, spec.Args, &os.ProcAttr{Env: spec.Env, Files: []*os.File{os.Stdin, os.Stdout, os.Stderr}, Sys: attr})
+	if err != nil {
+		return nil, &Failure{Status: notRunnable(err), Message: fmt.Sprintf("exec %s: %v", path, err)}
+	}
+	return child, nil
+}
+
+// waitForwarding forwards signals to child until it ends; its status.
+func waitForwarding(child *os.Process) int {
+	ch := make(chan os.Signal, 8)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	go func() {
+		for sig := range ch {
+			_ = child.Signal(sig)
+		}
+	}()
+	ps, err := child.Wait()
+	if err != nil {
+		return 125
+	}
+	return exitStatus(unix.WaitStatus(ps.Sys().(syscall.WaitStatus)))
+}

@@ -1,0 +1,202 @@
+//go:build linux
+
+// The child side of `run` and `start`. This code runs in the re-executed
+// binary, already in the new namespaces clone(2) made, as PID 1 of its PID
+// namespace. It is one straight line: wait for the host, build the inside,
+// become the user, drop capabilities, execve the command. Anything that
+// fails is reported on the error pipe with the status Docker would give.
+
+package container
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/minidocker/minidocker/final/internal/overlay"
+	"github.com/minidocker/minidocker/final/internal/rootfs"
+)
+
+// File descriptors the host side passes to the child side.
+const (
+	specFd  = 3 // the Spec, written once the host is ready
+	errorFd = 4 // close-on-exec: EOF when the command runs, a Failure when not
+)
+
+// InitMain is the entry of the child side; it returns only on failure.
+func InitMain() int {
+	unix.CloseOnExec(errorFd)
+	var spec Spec
+	err := readSpec(specFd, &spec)
+	if err == nil {
+		err = setupContainer(&spec)
+	}
+	if err == nil {
+		err = runCommand(&spec)
+	}
+	f := fail(err)
+	reportFailure(errorFd, f)
+	return f.Status
+}
+
+// setupContainer builds the container's inside and makes it the root.
+func setupContainer(spec *Spec) error {
+	// Other processes of the container must not reach this one's memory or
+	// /proc/1/exe, which is the host's minidocker binary until the execve
+	// (the lesson of runc's CVE-2019-5736).
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_DUMPABLE, 0): %w", err)
+	}
+	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+		return fmt.Errorf("sethostname %q: %w", spec.Hostname, err)
+	}
+
+	// Make every mount private before making any, or on a host whose / is
+	// shared the mounts below propagate back to it (mount_namespaces(7)).
+	if err := rootfs.Mount("none", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return err
+	}
+
+	// The union root. nodev: a device node made on it later cannot be
+	// opened, so mknod of the host's disk leads nowhere (see rootfs/dev.go).
+	var nodev uintptr = unix.MS_NODEV
+	if spec.Privileged {
+		nodev = 0
+	}
+	if err := overlay.Mount(spec.Lower, spec.Upper, spec.Work, spec.Root, nodev); err != nil {
+		return err
+	}
+	root := spec.Root
+
+	// /proc, /sys and /dev while the host's are still in sight.
+	if err := rootfs.MountProcSys(root, spec.OwnNetwork); err != nil {
+		return err
+	}
+	if err := rootfs.MountDev(root, spec.Privileged); err != nil {
+		return err
+	}
+
+	// The container's own hostname, hosts and resolv.conf over the image's.
+	for inside, source := range spec.EtcFiles {
+		if err := rootfs.BindInRoot(source, root, inside, false, nodev); err != nil {
+			return err
+		}
+	}
+
+	// Volumes go over the union, so their writes bypass it; after /dev and
+	// /proc, so that no mount covers a volume below them.
+	for _, v := range spec.Volumes {
+		extra := nodev
+		if v.ReadOnly {
+			extra |= unix.MS_RDONLY
+		}
+		if err := rootfs.BindInRoot(v.Source, root, v.Destination, true, extra); err != nil {
+			return fmt.Errorf("volume %s:%s: %w", v.Source, v.Destination, err)
+		}
+	}
+
+	// Hide the host's kernel files in /proc and /sys, unless privileged.
+	if !spec.Privileged {
+		if err := rootfs.MaskPaths(root); err != nil {
+			return err
+		}
+		if err := rootfs.ReadonlyProcPaths(root); err != nil {
+			return err
+		}
+	}
+
+	// Swap roots for the whole mount namespace and drop the old one.
+	if err := rootfs.PivotRoot(root); err != nil {
+		return err
+	}
+	if spec.ReadOnly {
+		if err := rootfs.Remount("/", unix.MS_RDONLY); err != nil {
+			return err
+		}
+	}
+	return enterWorkdir(spec.Cwd)
+}
+
+// enterWorkdir changes to the working directory, making it if the image
+// lacks it, as Docker does.
+func enterWorkdir(dir string) error {
+	if dir == "" {
+		dir = "/"
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil && !os.IsExist(err) {
+		return fmt.Errorf("working directory %s: %w", dir, err)
+	}
+	if err := unix.Chdir(dir); err != nil {
+		return fmt.Errorf("chdir %s: %w", dir, err)
+	}
+	return nil
+}
+
+// runCommand becomes the user, drops capabilities and execs the command
+// (or, with --init, starts it under a tiny init). It returns only on failure.
+func runCommand(spec *Spec) error {
+	path, id, err := prepareExec(spec.Args[0], spec.Env, spec.User)
+	if err != nil {
+		return err
+	}
+	if err := dropPrivileges(spec, id); err != nil {
+		return err
+	}
+	if spec.Init {
+		return runInit(path, spec)
+	}
+	if err := unix.Exec(path, spec.Args, spec.Env); err != nil {
+		return &Failure{Status: notRunnable(err), Message: fmt.Sprintf("exec %s: %v", path, err)}
+	}
+	return nil
+}
+
+// prepareExec resolves the user and the command's path, with the
+// container's PATH; HOME defaults to the user's home, as Docker sets it.
+func prepareExec(command string, env []string, user string) (string, identity, error) {
+	id, err := lookupUser(user)
+	if err != nil {
+		return "", id, err
+	}
+	os.Clearenv()
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			os.Setenv(k, v)
+		}
+	}
+	path, err := exec.LookPath(command)
+	if err != nil {
+		return "", id, &Failure{Status: notRunnable(err), Message: fmt.Sprintf("exec: %q: %v", command, cleanLookErr(err))}
+	}
+	if !filepath.IsAbs(path) {
+		path, _ = filepath.Abs(path)
+	}
+	return path, id, nil
+}
+
+// dropPrivileges drops the bounding set, becomes the user, keeps the
+// container's capabilities and sets no_new_privs when asked for.
+func dropPrivileges(spec *Spec, id identity) error {
+	caps := available(CapSet(spec.CapAdd, spec.CapDrop, spec.Privileged))
+	if err := dropBounding(caps); err != nil {
+		return err
+	}
+	if err := become(id); err != nil {
+		return err
+	}
+	if id.uid == 0 {
+		if err := setCaps(caps); err != nil {
+			return err
+		}
+	}
+	if spec.NoNewPrivs {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,267 @@
+//go:build linux
+
+// The monitor: the process that runs a container from start to end. For
+// `run` without -d it is minidocker itself; for -d (and `start`) it is the
+// same binary re-executed as "monitor", in a session of its own, so that
+// no daemon is needed. It creates the cgroup and the network, starts the
+// child side, holds the output pipes and writes the log, waits, records
+// how the container ended (exit code, OOM kill, time), releases what the
+// container used, and honours --rm. The child side dies with it
+// (PR_SET_PDEATHSIG), so a container never outlives its monitor; a
+// monitor killed with SIGKILL leaves a record that Reconcile repairs.
+
+package container
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/minidocker/minidocker/final/internal/cgroups"
+	"github.com/minidocker/minidocker/final/internal/network"
+	"github.com/minidocker/minidocker/final/internal/state"
+)
+
+// Runtime is what every container operation needs to know.
+type Runtime struct {
+	State        *state.Store
+	CgroupParent string
+}
+
+// Attach is the user's side of the container's streams; nil for a
+// detached container.
+type Attach struct {
+	Stdin          *os.File // nil unless -i
+	Stdout, Stderr io.Writer
+	Terminal       *os.File // the user's terminal, for the window size (with -t)
+}
+
+// Run runs the container c as its monitor. started is called once the
+// command runs, or with the reason it could not; Run then waits until the
+// container ends and returns its exit status.
+func (rt *Runtime) Run(c *state.Container, att *Attach, started func(error)) int {
+	status, err := rt.run(c, att, started)
+	if err != nil {
+		started(err)
+		if f := (*Failure)(nil); errors.As(err, &f) {
+			return f.Status
+		}
+		return 125
+	}
+	return status
+}
+
+// run is Run, returning setup errors instead of reporting them.
+func (rt *Runtime) run(c *state.Container, att *Attach, started func(error)) (int, error) {
+	if err := rt.update(c.ID, func(r *state.Container) error {
+		r.Minidocker.MonitorPid, r.Minidocker.MonitorStartTime = os.Getpid(), state.StartTime(os.Getpid())
+		r.State.Error, r.State.OOMKilled = "", false
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	res, err := rt.acquire(c)
+	if err != nil {
+		rt.finish(c, res, 125, err)
+		return 0, err
+	}
+	proc, streams, err := rt.startProcess(c, res, att)
+	if err != nil {
+		rt.finish(c, res, 125, err)
+		return 0, err
+	}
+	stopForwarding := forwardSignals(proc)
+	spec := rt.spec(c, res)
+	if err := proc.Release(spec); err != nil {
+		stopForwarding()
+		proc.Wait()
+		streams.Wait()
+		rt.finish(c, res, fail(err).Status, err)
+		return 0, err
+	}
+	started(nil)
+	status := proc.Wait()
+	stopForwarding()
+	streams.Wait()
+	rt.finish(c, res, status, nil)
+	return status, nil
+}
+
+// resources are what a running container holds on the host.
+type resources struct {
+	cgroup   cgroups.Manager
+	endpoint *network.Endpoint
+	etc      map[string]string
+}
+
+// acquire makes the container's cgroup, leases its network address and
+// writes its /etc files. On failure what was made is in res, for finish.
+func (rt *Runtime) acquire(c *state.Container) (*resources, error) {
+	res := &resources{}
+	cg, err := cgroups.New(rt.cgroupParent(c), c.ID, c.HostConfig.Resources, !c.HostConfig.Privileged)
+	if err != nil {
+		return res, err
+	}
+	res.cgroup = cg
+	if c.HostConfig.NetworkMode == "bridge" {
+		ports, err := publishedPorts(c)
+		if err != nil {
+			return res, err
+		}
+		if res.endpoint, err = network.Allocate(network.Options{Ports: ports}, os.Getpid()); err != nil {
+			return res, err
+		}
+	}
+	res.etc, err = writeEtcFiles(rt.State.Dir(c.ID), c, res.endpoint)
+	return res, err
+}
+
+// cgroupParent is the container's --cgroup-parent, or the runtime's.
+func (rt *Runtime) cgroupParent(c *state.Container) string {
+	if c.HostConfig.CgroupParent != "" {
+		return c.HostConfig.CgroupParent
+	}
+	return rt.CgroupParent
+}
+
+// streams are the goroutines copying the container's output.
+type streams struct{ sync.WaitGroup }
+
+// startProcess starts the child side with its stdio wired to the log (and
+// to the user when attached), puts it into its cgroup and network, and
+// records it as running.
+func (rt *Runtime) startProcess(c *state.Container, res *resources, att *Attach) (*Process, *streams, error) {
+	log, err := openLog(c.LogPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	stdio, streams, err := wire(c, log, att)
+	if err != nil {
+		log.close()
+		return nil, nil, err
+	}
+	proc, err := Start(stdio, c.HostConfig.NetworkMode != "host")
+	closeChildEnds(stdio)
+	if err == nil {
+		err = res.cgroup.Apply(proc.Pid)
+	}
+	if err == nil && res.endpoint != nil {
+		err = network.Attach(res.endpoint, proc.Pid)
+	}
+	if err == nil {
+		err = rt.markRunning(c, proc, res)
+	}
+	if err != nil {
+		if proc != nil {
+			proc.Abort()
+		}
+		streams.Wait()
+		return nil, nil, err
+	}
+	go func() { streams.Wait(); log.close() }()
+	return proc, streams, nil
+}
+
+// markRunning records the container's pid, start and network.
+func (rt *Runtime) markRunning(c *state.Container, proc *Process, res *resources) error {
+	return rt.update(c.ID, func(r *state.Container) error {
+		r.State = state.State{Status: "running", Running: true, Pid: proc.Pid, StartedAt: time.Now().UTC()}
+		r.Minidocker.PidStartTime = proc.StartTime
+		r.HostConfig.MaskedPaths, r.HostConfig.ReadonlyPaths = maskedPaths(r.HostConfig.Privileged)
+		if res.endpoint != nil {
+			r.NetworkSettings = networkSettings(res.endpoint)
+			data, _ := json.Marshal(res.endpoint)
+			r.Minidocker.Endpoint = data
+		}
+		*c = *r
+		return nil
+	})
+}
+
+// finish records how the container ended and releases what it held: the
+// network first (its address may be reused at once), then the cgroup, and
+// with --rm the container itself.
+func (rt *Runtime) finish(c *state.Container, res *resources, status int, cause error) {
+	oom := res != nil && res.cgroup != nil && res.cgroup.OOMKilled()
+	var errs []error
+	if res != nil && res.endpoint != nil {
+		errs = append(errs, network.Release(res.endpoint))
+	}
+	if res != nil && res.cgroup != nil {
+		errs = append(errs, res.cgroup.Destroy())
+	}
+	_ = rt.update(c.ID, func(r *state.Container) error {
+		r.State.Status, r.State.Running, r.State.Pid = "exited", false, 0
+		r.State.ExitCode, r.State.OOMKilled, r.State.FinishedAt = status, oom, time.Now().UTC()
+		if cause != nil {
+			r.State.Error = cause.Error()
+		} else if err := errors.Join(errs...); err != nil {
+			r.State.Error = "cleanup: " + err.Error()
+		}
+		r.Minidocker.Endpoint = nil
+		*c = *r
+		return nil
+	})
+	if c.HostConfig.AutoRemove {
+		_ = rt.Remove(c)
+	}
+}
+
+// update changes a container's record under the store's lock.
+func (rt *Runtime) update(id string, change func(*state.Container) error) error {
+	unlock, err := rt.State.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	r, err := rt.State.Get(id)
+	if err != nil {
+		return err
+	}
+	if err := change(r); err != nil {
+		return err
+	}
+	return rt.State.Save(r)
+}
+
+// forwardSignals passes the signals a user sends minidocker (Ctrl-C
+// without a terminal, kill) on to the container, as docker's sig-proxy.
+func forwardSignals(p *Process) (stop func()) {
+	ch := make(chan os.Signal, 8)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case sig := <-ch:
+				_ = p.Signal(sig)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(ch); close(done) }
+}
+
+// ContainerPaths are the directories of a container's writable layer.
+func ContainerPaths(dir string) (upper, work, rootfs string) {
+	return filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "rootfs")
+}
+
+// Prepare makes a new container's directories (the caller holds the lock).
+func Prepare(dir string) error {
+	upper, work, root := ContainerPaths(dir)
+	for _, d := range []string{upper, work, root} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("make %s: %w", d, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,106 @@
+//go:build linux
+
+// Repairing records. With no daemon, nothing watches a monitor: if it is
+// killed (kill -9, a crash, a reboot), the container dies with it (its
+// parent-death signal), and the record still says "running". Every command
+// that reads records first reconciles them: a record whose monitor is gone
+// is marked exited, and what the container held is released (its cgroup,
+// its network lease, --rm). Repeating it is harmless.
+
+package container
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/minidocker/minidocker/final/internal/cgroups"
+	"github.com/minidocker/minidocker/final/internal/network"
+	"github.com/minidocker/minidocker/final/internal/state"
+)
+
+// Stale reports whether a record claims a life that no process has: it
+// says running (or is being started) but its monitor is gone.
+func Stale(c *state.Container) bool {
+	if c.State.Status != "running" && !(c.State.Status == "created" && c.Minidocker.MonitorPid != 0) {
+		return false
+	}
+	return !state.Alive(c.Minidocker.MonitorPid, c.Minidocker.MonitorStartTime)
+}
+
+// Reconcile repairs every stale record and returns the records as they are now.
+func (rt *Runtime) Reconcile() ([]*state.Container, error) {
+	list, incomplete, err := rt.State.List()
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range incomplete {
+		_ = rt.State.Remove(id) // a create that crashed before its first save
+	}
+	var out []*state.Container
+	for _, c := range list {
+		if Stale(c) {
+			if err := rt.repair(c); err != nil {
+				return nil, err
+			}
+			if c.HostConfig.AutoRemove {
+				continue
+			}
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// repair marks a stale container exited and releases what it held.
+func (rt *Runtime) repair(c *state.Container) error {
+	var errs []error
+	if len(c.Minidocker.Endpoint) > 0 {
+		var ep network.Endpoint
+		if json.Unmarshal(c.Minidocker.Endpoint, &ep) == nil {
+			errs = append(errs, network.Release(&ep))
+		}
+	}
+	_ = network.Reclaim()
+	cg := cgroups.Load(rt.cgroupParent(c), c.ID)
+	oom := cg.OOMKilled()
+	errs = append(errs, cg.Destroy())
+	err := rt.update(c.ID, func(r *state.Container) error {
+		if !Stale(r) {
+			return nil // its monitor finished it meanwhile
+		}
+		r.State.Status, r.State.Running, r.State.Pid = "exited", false, 0
+		r.State.ExitCode, r.State.OOMKilled, r.State.FinishedAt = 137, oom, time.Now().UTC()
+		r.State.Error = fmt.Sprintf("its monitor (pid %d) was killed, and the container with it", r.Minidocker.MonitorPid)
+		r.Minidocker.Endpoint, r.Minidocker.MonitorPid = nil, 0
+		*c = *r
+		return nil
+	})
+	if err == nil && c.HostConfig.AutoRemove {
+		err = rt.Remove(c)
+	}
+	return errors.Join(append(errs, err)...)
+}
+
+// Find resolves a name or id prefix to a reconciled record.
+func (rt *Runtime) Find(ref string) (*state.Container, error) {
+	c, err := rt.State.Find(ref)
+	if err != nil {
+		return nil, err
+	}
+	if Stale(c) {
+		if err := rt.repair(c); err != nil {
+			return nil, err
+		}
+		if c.HostConfig.AutoRemove {
+			return nil, fmt.Errorf("%w: %s", state.ErrNotFound, ref)
+		}
+	}
+	return c, nil
+}
+
+// Running reports whether the container's process is alive now.
+func Running(c *state.Container) bool {
+	return c.State.Running && state.Alive(c.State.Pid, c.Minidocker.PidStartTime)
+}

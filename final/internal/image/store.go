@@ -1,0 +1,267 @@
+//go:build linux
+
+// Package image is minidocker's image store: layers, image configs and
+// the names that point at them, in one directory that outlives every run.
+//
+//	DIR/lock                         flock(2) held by every change
+//	DIR/layers/<hex>/layer.tar       a layer, uncompressed; <hex> is the sha256
+//	                                 of these bytes, the layer's diff_id
+//	DIR/layers/<hex>/diff/           the layer unpacked in overlay form (an
+//	                                 overlay lower dir), made on first use
+//	DIR/images/<hex>.json            an image config; <hex> is the sha256 of the
+//	                                 file's bytes, which is the image id
+//	DIR/repositories.json            {"name:tag": "sha256:<hex>", ...}
+//	DIR/tmp/<pid>-<what>-<random>    work in progress of process <pid>
+//
+// Consistency. Readers take no lock: every file appears complete or not
+// at all, because it is written under tmp/ and renamed into place, and
+// rename(2) is atomic. Writers take an exclusive flock on DIR/lock for
+// the short step that renames and records; the slow part (tarring a
+// 100 MB upper dir) runs before, unlocked, so two commits overlap. A
+// crash leaves at worst: a tmp/ entry of a dead process, a layer
+// directory without layer.tar, or a layer no image uses. The next locked
+// operation removes the first two (tmp/ names carry their pid, so work
+// of a live process is left alone); rmi and prune collect the third.
+//
+// Durability. The small files that make the store what it is (image
+// configs, repositories.json) are fsynced before their rename, and their
+// directory after it. Layer tars are not: an fsync of 100 MB costs more
+// than the whole commit, and a layer that a crash left short or zeroed is
+// still caught, because it is named by its digest: a commit of the same
+// digest replaces a stored file of the wrong size, and unpacking checks
+// the sha256 as it reads and reports a corrupt layer instead of using it.
+package image
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotFound is wrapped by every error about an image that is not in the store.
+var ErrNotFound = errors.New("no such image")
+
+// Store is an image store in a directory.
+type Store struct {
+	dir string
+}
+
+// Open opens the store in dir, creating its directories (mode 0711: others
+// may pass through to a layer, as a user namespace's root must, but not list).
+func Open(dir string) (*Store, error) {
+	for _, sub := range []string{"", "layers", "images", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o711); err != nil {
+			return nil, fmt.Errorf("image store: mkdir %s: %w", filepath.Join(dir, sub), err)
+		}
+	}
+	return &Store{dir: dir}, nil
+}
+
+// Dir is the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+// path joins names below the store's directory.
+func (s *Store) path(elem ...string) string {
+	return filepath.Join(append([]string{s.dir}, elem...)...)
+}
+
+// lock takes the store's exclusive lock, then clears what crashed
+// processes left; the returned function releases the lock.
+func (s *Store) lock() (func(), error) {
+	f, err := os.OpenFile(s.path("lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", s.path("lock"), err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("flock %s: %w", f.Name(), err)
+	}
+	s.cleanup()
+	return func() { f.Close() }, nil
+}
+
+// cleanup removes tmp/ entries of processes that are gone and layer
+// directories that never received their layer.tar. Called with the lock held.
+func (s *Store) cleanup() {
+	entries, _ := os.ReadDir(s.path("tmp"))
+	for _, e := range entries {
+		pid, err := strconv.Atoi(strings.SplitN(e.Name(), "-", 2)[0])
+		if err != nil || pid <= 0 || (pid != os.Getpid() && errors.Is(unix.Kill(pid, 0), unix.ESRCH)) {
+			_ = os.RemoveAll(s.path("tmp", e.Name()))
+		}
+	}
+	layers, _ := os.ReadDir(s.path("layers"))
+	for _, e := range layers {
+		if _, err := os.Lstat(s.path("layers", e.Name(), "layer.tar")); errors.Is(err, os.ErrNotExist) {
+			_ = os.RemoveAll(s.path("layers", e.Name()))
+		}
+	}
+}
+
+// tempName is a fresh name under tmp/ that says which process owns it.
+func (s *Store) tempName(what string) string {
+	raw := make([]byte, 6)
+	_, _ = rand.Read(raw)
+	return s.path("tmp", fmt.Sprintf("%d-%s-%s", os.Getpid(), what, hex.EncodeToString(raw)))
+}
+
+// tempFile creates a file under tmp/.
+func (s *Store) tempFile(what string) (*os.File, error) {
+	name := s.tempName(what)
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", name, err)
+	}
+	return f, nil
+}
+
+// tempDir creates a directory under tmp/, mode 0755.
+func (s *Store) tempDir(what string) (string, error) {
+	name := s.tempName(what)
+	if err := os.Mkdir(name, 0o755); err != nil {
+		return "", fmt.Errorf("mkdir %s: %w", name, err)
+	}
+	return name, nil
+}
+
+// writeFileSync writes data to path through a fsynced temp file and a
+// rename, then fsyncs the directory so the rename survives a crash too.
+func (s *Store) writeFileSync(path string, data []byte) error {
+	f, err := s.tempFile("json")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", f.Name(), err)
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return fmt.Errorf("chmod %s: %w", f.Name(), err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("rename %s to %s: %w", f.Name(), path, err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// syncDir fsyncs a directory, making renames into it durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// repositories reads the name:tag -> image id table.
+func (s *Store) repositories() (map[string]string, error) {
+	repos := map[string]string{}
+	data, err := os.ReadFile(s.path("repositories.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return repos, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", s.path("repositories.json"), err)
+	}
+	if err := json.Unmarshal(data, &repos); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", s.path("repositories.json"), err)
+	}
+	return repos, nil
+}
+
+// writeRepositories replaces the name table. Called with the lock held.
+func (s *Store) writeRepositories(repos map[string]string) error {
+	data, err := json.MarshalIndent(repos, "", "  ")
+	if err != nil {
+		return err
+	}
+	return s.writeFileSync(s.path("repositories.json"), append(data, '\n'))
+}
+
+// imageIDs lists the hex ids of all stored image configs.
+func (s *Store) imageIDs() ([]string, error) {
+	entries, err := os.ReadDir(s.path("images"))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", s.path("images"), err)
+	}
+	var ids []string
+	for _, e := range entries {
+		if hexID, ok := strings.CutSuffix(e.Name(), ".json"); ok && isDigestHex(hexID) {
+			ids = append(ids, hexID)
+		}
+	}
+	return ids, nil
+}
+
+// loadImage reads one image by hex id; repos gives its tags.
+func (s *Store) loadImage(hexID string, repos map[string]string) (Image, error) {
+	img := Image{ID: "sha256:" + hexID}
+	data, err := os.ReadFile(s.path("images", hexID+".json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return img, fmt.Errorf("%w: %s", ErrNotFound, img.ID)
+	}
+	if err != nil {
+		return img, fmt.Errorf("read image %s: %w", shortID(hexID), err)
+	}
+	if err := json.Unmarshal(data, &img.Config); err != nil {
+		return img, fmt.Errorf("parse image config %s: %w", s.path("images", hexID+".json"), err)
+	}
+	for name, id := range repos {
+		if id == img.ID {
+			img.Tags = append(img.Tags, name)
+		}
+	}
+	sort.Strings(img.Tags)
+	for _, diffID := range img.Config.RootFS.DiffIDs {
+		img.Size += s.layerSize(diffID)
+	}
+	return img, nil
+}
+
+// rawConfig returns an image's config file exactly as stored.
+func (s *Store) rawConfig(id string) ([]byte, error) {
+	path := s.path("images", hexOf(id)+".json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return data, nil
+}
+
+// writeConfig stores config bytes under their digest and returns the
+// image id. Called with the lock held.
+func (s *Store) writeConfig(data []byte) (string, error) {
+	hexID := sha256Hex(data)
+	path := s.path("images", hexID+".json")
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return "sha256:" + hexID, nil
+	}
+	return "sha256:" + hexID, s.writeFileSync(path, data)
+}

@@ -1,0 +1,55 @@
+// Package network gives a container the network Docker calls "bridge":
+// a bridge on the host with the containers' gateway address, a veth pair
+// per container whose inner end is the container's eth0, an address from
+// the bridge's subnet, a default route, IP forwarding, source NAT to
+// reach the world, and DNAT for published ports (-p). It is the
+// production form of step 07 (step07-veth-bridge, docs/07-veth-bridge.md),
+// without the narration; "--network host" and "--network none" need no
+// calls here except WriteEtcFiles.
+//
+// A container's network has three moments, and the runtime calls one
+// function for each:
+//
+//	Allocate  before the container exists: an address and host ports,
+//	          leased to the process that lives as long as the container
+//	Attach    once the container's process exists: bridge, veth, eth0,
+//	          address, route, forwarding, NAT
+//	Release   after it has ended: the lease, the veth, and, with the last
+//	          lease, the bridge, the nftables table and ip_forward
+//
+// Reclaim and Cleanup are the repair paths: Reclaim frees the leases of
+// owners that are gone, Cleanup removes everything of ours.
+//
+// # State
+//
+// Leases live in one JSON file per bridge and network namespace,
+// /run/minidocker/net-INODE/BRIDGE.json, where INODE is the inode of the
+// namespace (/proc/thread-self/ns/net). Every change happens under
+// flock(2) on that file. A lease's owner is a pid and that process's
+// start time (field 22 of /proc/PID/stat), so a lease whose owner died is
+// recognised even after the pid was reused, and reclaimed. What is about
+// to be made (the bridge, ip_forward) is recorded before it is made, so a
+// run killed half-way leaves a record from which the next one cleans up.
+//
+// # Living next to step 07
+//
+// The state file's path and format, the veth names (vethPID, the owner's
+// pid), the bridge and the nftables table ("table ip minidocker0", named
+// after the bridge, rebuilt whole from the state on every change) are
+// step 07's, on purpose: a step 07 run and minidocker in one network
+// namespace share the bridge, see each other's leases, never hand out
+// one address twice, and the last of them to leave tears down. The one
+// thing step 07 does not know is a published port's host address
+// (-p 127.0.0.1:8080:80). It is kept in a file of its own,
+// BRIDGE.hostip, which step 07 never opens, so that step 07 rewriting
+// BRIDGE.json cannot lose it; but while step 07 has last rebuilt the
+// table, such a port answers on every host address, until minidocker
+// rebuilds it again.
+//
+// # Threads
+//
+// Everything here acts in the network namespace of the calling OS thread.
+// A program whose threads all share one namespace, as the runtime's do,
+// need not care; a test that moves one locked thread into a namespace of
+// its own must call from that thread.
+package network

@@ -1,0 +1,410 @@
+//go:build linux
+
+// The package's verbs, one function each: Allocate, Attach, Release, and
+// the repair paths Reclaim and Cleanup. Each takes the bridge's state
+// lock for its whole length, so two runtimes never interleave their
+// changes to one bridge, its leases or its nftables table.
+//
+// The lease belongs to an owner process that lives as long as the
+// container (the runtime's monitor), not to the container's own process:
+// the lease must exist before the container does, so that its address
+// can go into the container's /etc/hosts, and it must outlive a container
+// whose process is gone until the runtime has released it.
+
+package network
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// resolve fills in the defaults of o and checks its names.
+func (o Options) resolve() (bridge string, subnet netip.Prefix, err error) {
+	bridge = o.Bridge
+	if bridge == "" {
+		bridge = DefaultBridge
+	}
+	if err := checkLinkName(bridge); err != nil {
+		return "", subnet, err
+	}
+	s := o.Subnet
+	if s == "" {
+		s = DefaultSubnet
+	}
+	subnet, err = parseSubnet(s)
+	return bridge, subnet, err
+}
+
+// checkLinkName accepts what the kernel takes as a link name, see netdevice(7).
+func checkLinkName(name string) error {
+	if name == "." || name == ".." || len(name) > unix.IFNAMSIZ-1 || strings.ContainsAny(name, "/: \t\n") {
+		return fmt.Errorf("invalid bridge name %q: 1 to 15 characters, not . or .., no '/', ':' or spaces", name)
+	}
+	return nil
+}
+
+// Allocate leases an address on the bridge and the published host ports
+// to the process ownerPID, before the container exists; leases of owners
+// that are gone are reclaimed first. A host port that another lease
+// publishes, or that a program on the host is bound to, is refused with
+// a *PortInUseError; a HostPort of 0 is given a free port.
+func Allocate(o Options, ownerPID int) (ep *Endpoint, err error) {
+	bridge, subnet, err := o.resolve()
+	if err != nil {
+		return nil, err
+	}
+	own, err := ownerOf(ownerPID)
+	if err != nil {
+		return nil, fmt.Errorf("allocate for pid %d: %w", ownerPID, err)
+	}
+	st, err := lockBridge(bridge)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, st.unlock()) }()
+	if err := reclaimLocked(st, bridge); err != nil {
+		return nil, err
+	}
+	if err := adoptSubnet(st, bridge, subnet); err != nil {
+		return nil, err
+	}
+	ports, err := claimHostPorts(&st.s, o.Ports)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := st.s.allocate(own, fmt.Sprintf("veth%d", ownerPID), ports); err != nil {
+		return nil, fmt.Errorf("allocate an address on %s: %w", bridge, err)
+	}
+	l, _ := st.s.leaseOf(own)
+	return endpointOf(bridge, st.s.Subnet, l), nil
+}
+
+// lockBridge locks the state of bridge in the calling thread's network namespace.
+func lockBridge(bridge string) (*lockedState, error) {
+	path, err := statePath(bridge)
+	if err != nil {
+		return nil, err
+	}
+	return lockState(path)
+}
+
+// adoptSubnet gives a bridge without leases its subnet, which must not
+// overlap a route of the host, and refuses another subnet on a bridge in use.
+func adoptSubnet(st *lockedState, bridge string, subnet netip.Prefix) error {
+	if len(st.s.Leases) > 0 || st.s.OwnBridge {
+		if st.s.Subnet != subnet {
+			return fmt.Errorf("bridge %s serves %s, not %s: choose another bridge for that subnet", bridge, st.s.Subnet, subnet)
+		}
+		return nil
+	}
+	st.s.Subnet = subnet
+	_, err := netlink.LinkByName(bridge)
+	if err == nil {
+		return fmt.Errorf("a link named %s exists, but minidocker did not make it: choose another bridge, or remove it (ip link del %s)", bridge, bridge)
+	}
+	if !isLinkNotFound(err) {
+		return fmt.Errorf("look up link %s: %w", bridge, err)
+	}
+	return checkSubnetFree(subnet)
+}
+
+// endpointOf describes lease l on bridge.
+func endpointOf(bridge string, subnet netip.Prefix, l lease) *Endpoint {
+	return &Endpoint{
+		Bridge:      bridge,
+		Gateway:     gatewayOf(subnet).String(),
+		IPAddress:   l.Addr.String(),
+		IPPrefixLen: subnet.Bits(),
+		MacAddress:  macOf(l.Addr).String(),
+		HostVeth:    l.Veth,
+		Ports:       l.Ports,
+		OwnerPID:    l.Owner.PID,
+		OwnerStart:  l.Owner.Start,
+	}
+}
+
+// claimHostPorts checks the asked host ports against the leases and the
+// host's sockets, and chooses a free one where none was asked.
+func claimHostPorts(s *ipamState, asked []PortMapping) ([]PortMapping, error) {
+	var claimed []PortMapping
+	for _, p := range asked {
+		if p.Proto == "" {
+			p.Proto = "tcp"
+		}
+		if err := checkHostIP(p.HostIP); err != nil {
+			return nil, err
+		}
+		var err error
+		if p.HostPort == 0 {
+			p.HostPort, err = chooseHostPort(s, p, claimed)
+		} else if s.published(p) || clashes(p, claimed) {
+			err = &PortInUseError{Port: p.HostPort, Proto: p.Proto}
+		} else {
+			_, err = tryBind(p)
+		}
+		if err != nil {
+			return nil, err
+		}
+		claimed = append(claimed, p)
+	}
+	return claimed, nil
+}
+
+// chooseHostPort finds a host port that the kernel calls free (bind to
+// port 0) and that no lease publishes.
+func chooseHostPort(s *ipamState, p PortMapping, claimed []PortMapping) (uint16, error) {
+	for try := 0; try < 100; try++ {
+		port, err := tryBind(p)
+		if err != nil {
+			return 0, err
+		}
+		p.HostPort = port
+		if !s.published(p) && !clashes(p, claimed) {
+			return port, nil
+		}
+	}
+	return 0, fmt.Errorf("choose a free host port for container port %d/%s: every one tried is published already", p.ContainerPort, p.Proto)
+}
+
+// tryBind binds p's host address and port and lets go again, to learn
+// whether a program on the host holds it; it returns the port bound.
+func tryBind(p PortMapping) (uint16, error) {
+	address := net.JoinHostPort(p.HostIP, fmt.Sprint(p.HostPort))
+	var port int
+	var err error
+	if p.Proto == "udp" {
+		var conn net.PacketConn
+		if conn, err = net.ListenPacket("udp4", address); err == nil {
+			port = conn.LocalAddr().(*net.UDPAddr).Port
+			conn.Close()
+		}
+	} else {
+		var listener net.Listener
+		if listener, err = net.Listen("tcp4", address); err == nil {
+			port = listener.Addr().(*net.TCPAddr).Port
+			listener.Close()
+		}
+	}
+	switch {
+	case errors.Is(err, unix.EADDRINUSE):
+		return 0, &PortInUseError{Port: p.HostPort, Proto: p.Proto}
+	case errors.Is(err, unix.EADDRNOTAVAIL):
+		return 0, fmt.Errorf("host IP %s is not an address of this host: publish on one of its addresses, or on all (-p %d:%d)", p.HostIP, p.HostPort, p.ContainerPort)
+	case err != nil:
+		return 0, fmt.Errorf("bind %s/%s to check it is free: %w", address, p.Proto, err)
+	}
+	return uint16(port), nil
+}
+
+// Attach wires the container whose process is containerPID to ep's
+// bridge: the bridge if it is missing, the veth pair, eth0 with the
+// address, MAC and default route, lo up, ip_forward, and the NAT table.
+// After an error, Release removes what was made.
+func Attach(ep *Endpoint, containerPID int) (err error) {
+	st, err := lockBridge(ep.Bridge)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, st.unlock()) }()
+	l, ok := st.s.leaseOf(ep.owner())
+	if !ok {
+		return fmt.Errorf("attach pid %d to %s: the lease of %s for pid %d is gone (its owner ended): allocate again", containerPID, ep.Bridge, ep.IPAddress, ep.OwnerPID)
+	}
+	br, err := ensureBridge(st, ep.Bridge)
+	if err != nil {
+		return err
+	}
+	if err := enableForwarding(st); err != nil {
+		return err
+	}
+	peer, err := createVeth(l.Veth, br, containerPID)
+	if err != nil {
+		return err
+	}
+	addr := netip.PrefixFrom(l.Addr, st.s.Subnet.Bits())
+	if err := configureContainer(containerPID, peer, addr, macOf(l.Addr), gatewayOf(st.s.Subnet)); err != nil {
+		return err
+	}
+	return syncNAT(ep.Bridge, st.s)
+}
+
+// Release gives back ep's lease and removes its host veth, if still
+// there; the last lease on the bridge takes the bridge, the NAT table
+// and ip_forward with it, and the state file. Releasing twice is harmless.
+func Release(ep *Endpoint) (err error) {
+	if ep == nil || ep.Bridge == "" {
+		return nil
+	}
+	st, err := lockBridge(ep.Bridge)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, st.unlock()) }()
+	if l, ok := st.s.leaseOf(ep.owner()); ok {
+		// The veth pair usually went with the container's network namespace.
+		if err := deleteLink(l.Veth); err != nil {
+			return err
+		}
+		st.s.release(ep.owner())
+	}
+	if len(st.s.Leases) == 0 {
+		return teardown(st, ep.Bridge)
+	}
+	return syncNAT(ep.Bridge, st.s)
+}
+
+// Reclaim releases the leases, on every bridge of the calling thread's
+// network namespace, whose owner is gone, with their veths; a bridge left
+// without leases is torn down.
+func Reclaim() error {
+	dir, err := netnsDir()
+	if err != nil {
+		return err
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	var errs []error
+	for _, file := range files {
+		st, err := lockState(file)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		err = reclaimLocked(st, strings.TrimSuffix(filepath.Base(file), ".json"))
+		errs = append(errs, err, st.unlock())
+	}
+	return errors.Join(errs...)
+}
+
+// reclaimLocked drops the leases of dead owners and removes their veth;
+// with no lease left, it tears the bridge's shared parts down.
+func reclaimLocked(st *lockedState, bridge string) error {
+	stale := st.s.reclaim(ownerAlive)
+	for _, l := range stale {
+		if err := deleteLink(l.Veth); err != nil {
+			return err
+		}
+	}
+	if len(st.s.Leases) == 0 {
+		return teardown(st, bridge)
+	}
+	if len(stale) > 0 {
+		return syncNAT(bridge, st.s)
+	}
+	return nil
+}
+
+// teardown removes what the containers on a bridge shared, once none is
+// left: the NAT table, the bridge (if a run of ours made it), ip_forward.
+func teardown(st *lockedState, bridge string) error {
+	err := deleteNAT(bridge)
+	if st.s.OwnBridge {
+		err = errors.Join(err, deleteLink(bridge))
+		st.s.OwnBridge = false
+	}
+	if st.s.ForwardWas != "" {
+		if bridgesInUse(filepath.Dir(st.path)) == 1 {
+			err = errors.Join(err, restoreSysctl(ipForward, st.s.ForwardWas))
+		}
+		st.s.ForwardWas = ""
+	}
+	return err
+}
+
+// bridgesInUse counts the state files, so bridges in use, in dir.
+func bridgesInUse(dir string) int {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	return len(files)
+}
+
+// Cleanup removes everything of ours in the calling thread's network
+// namespace, whoever holds it: the veths and bridges that the state
+// records, any bridge named minidocker* with its ports, our nftables
+// tables, the state directory; and puts ip_forward back. Running it twice
+// is harmless; running it under live containers cuts them off.
+func Cleanup() error {
+	dir, err := netnsDir()
+	if err != nil {
+		return err
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	var errs []error
+	names := map[string]bool{} // bridges and tables to remove
+	forwardWas := ""
+	for _, file := range files {
+		bridge := strings.TrimSuffix(filepath.Base(file), ".json")
+		st, err := lockState(file)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, l := range st.s.Leases {
+			errs = append(errs, deleteLink(l.Veth))
+		}
+		names[bridge] = st.s.OwnBridge
+		if forwardWas == "" || st.s.ForwardWas == "0" {
+			forwardWas = st.s.ForwardWas // "0" is the value before any bridge
+		}
+		st.s = ipamState{}
+		errs = append(errs, st.unlock())
+	}
+	errs = append(errs, cleanupLinks(names), cleanupTables(names))
+	if forwardWas != "" {
+		errs = append(errs, restoreSysctl(ipForward, forwardWas))
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		errs = append(errs, fmt.Errorf("remove %s: %w", dir, err))
+	}
+	_ = os.Remove(stateDir) // fails while anything else is in it
+	return errors.Join(errs...)
+}
+
+// ours reports whether a bridge or nftables table is ours: named
+// minidocker*, or a bridge a state file says we made.
+func ours(name string, fromState map[string]bool) bool {
+	return strings.HasPrefix(name, "minidocker") || fromState[name]
+}
+
+// cleanupLinks deletes our bridges and the veths plugged into them.
+func cleanupLinks(fromState map[string]bool) error {
+	links, err := netlink.LinkList()
+	if err != nil {
+		return fmt.Errorf("ip link list: %w", err)
+	}
+	var errs []error
+	for _, br := range links {
+		if br.Type() != "bridge" || !ours(br.Attrs().Name, fromState) {
+			continue
+		}
+		for _, port := range links {
+			if port.Type() == "veth" && port.Attrs().MasterIndex == br.Attrs().Index {
+				errs = append(errs, deleteLink(port.Attrs().Name))
+			}
+		}
+		errs = append(errs, deleteLink(br.Attrs().Name))
+	}
+	return errors.Join(errs...)
+}
+
+// cleanupTables deletes our nftables tables: named minidocker*, or after
+// a bridge named in a state file.
+func cleanupTables(fromState map[string]bool) error {
+	tables, err := natTables()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, name := range tables {
+		if _, named := fromState[name]; named || strings.HasPrefix(name, "minidocker") {
+			errs = append(errs, deleteNAT(name))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,230 @@
+//go:build linux
+
+// The default image's root filesystem, made from the host so that minidocker
+// works offline on first use, as step03 builds its rootfs: busybox when the
+// host has it, otherwise the host's own commands plus the shared libraries
+// each one needs, found in the ELF files themselves (DT_NEEDED, PT_INTERP),
+// as ldd would.
+
+package rootfs
+
+import (
+	"debug/elf"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+)
+
+// rootfsCommands are the host commands copied when there is no busybox.
+var rootfsCommands = []string{
+	"sh", "ls", "cat", "echo", "ps", "mount", "umount", "hostname", "id", "mkdir", "rm", "touch",
+	"sleep", "grep", "head", "tail", "wc", "env", "uname", "ipcs", "df", "stat", "readlink", "true", "false",
+	"mknod", "dd", "kill", "ln", "cp", "mv", "chmod", "sed", "tr", "tee", "date", "find", "ip",
+}
+
+// rootfsDirs are created in every rootfs: mount points and the usual homes.
+var rootfsDirs = []string{"bin", "dev", "etc", "proc", "root", "sys", "tmp", "usr", "var", "home"}
+
+// libraryDirs are where the dynamic loader looks when RUNPATH does not say, see ld.so(8).
+var libraryDirs = []string{
+	"/lib/" + multiarch(), "/usr/lib/" + multiarch(), "/lib64", "/usr/lib64", "/lib", "/usr/lib",
+}
+
+// multiarch is Debian's directory name for this machine's libraries.
+func multiarch() string {
+	if runtime.GOARCH == "arm64" {
+		return "aarch64-linux-gnu"
+	}
+	return "x86_64-linux-gnu"
+}
+
+// BuildFromHost fills dir with a small userland taken from the host:
+// busybox and its applets when the host has busybox, otherwise the host's
+// own commands with the libraries each needs. It makes the default image.
+func BuildFromHost(dir string) error {
+	for _, d := range rootfsDirs {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	if err := os.Chmod(filepath.Join(dir, "tmp"), 0o1777); err != nil {
+		return err
+	}
+	files := map[string]string{
+		"etc/passwd":      "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+		"etc/group":       "root:x:0:\ntty:x:5:\nnogroup:x:65534:\n",
+		"etc/hostname":    "",
+		"etc/hosts":       "",
+		"etc/resolv.conf": "",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	if busybox, err := exec.LookPath("busybox"); err == nil {
+		return installBusybox(dir, busybox)
+	}
+	return installHostCommands(dir)
+}
+
+// installBusybox copies busybox and links every applet it lists to it.
+func installBusybox(dir, busybox string) error {
+	if err := copyWithLibraries(dir, busybox, "/bin/busybox"); err != nil {
+		return err
+	}
+	out, err := exec.Command(busybox, "--list").Output()
+	if err != nil {
+		return fmt.Errorf("%s --list: %w", busybox, err)
+	}
+	applets := strings.Fields(string(out))
+	for _, applet := range applets {
+		link := filepath.Join(dir, "bin", applet)
+		if _, err := os.Lstat(link); err == nil {
+			continue
+		}
+		if err := os.Symlink("busybox", link); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// installHostCommands copies each of rootfsCommands the host has into /bin.
+func installHostCommands(dir string) error {
+	var copied []string
+	for _, name := range rootfsCommands {
+		path, err := exec.LookPath(name)
+		if err != nil {
+			continue
+		}
+		if err := copyWithLibraries(dir, path, "/bin/"+name); err != nil {
+			return err
+		}
+		copied = append(copied, name)
+	}
+	if len(copied) == 0 || copied[0] != "sh" {
+		return fmt.Errorf("the host has no sh to copy into the rootfs: install busybox, or give --rootfs DIR")
+	}
+	return nil
+}
+
+// copyWithLibraries copies the program at src to dst inside the rootfs dir,
+// then its loader and every library it needs, each at its own path.
+func copyWithLibraries(dir, src, dst string) error {
+	if err := copyFile(src, filepath.Join(dir, dst)); err != nil {
+		return err
+	}
+	needed, err := libraries(src)
+	if err != nil {
+		return err
+	}
+	for _, lib := range needed {
+		if _, err := os.Stat(filepath.Join(dir, lib)); err == nil {
+			continue
+		}
+		if err := copyFile(lib, filepath.Join(dir, lib)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// libraries lists the loader and all shared libraries that the ELF file at
+// path needs, directly or through other libraries; none for a static file.
+func libraries(path string) ([]string, error) {
+	var found []string
+	seen := map[string]bool{}
+	queue := []string{path}
+	for len(queue) > 0 {
+		file := queue[0]
+		queue = queue[1:]
+		f, err := elf.Open(file)
+		if err != nil {
+			return nil, fmt.Errorf("read ELF file %s: %w", file, err)
+		}
+		interp, needed, runpath := dynamicInfo(f)
+		machine := f.Machine
+		f.Close()
+		if interp != "" && !seen[interp] {
+			seen[interp] = true
+			found = append(found, interp)
+		}
+		for _, name := range needed {
+			lib, err := findLibrary(name, machine, runpath)
+			if err != nil {
+				return nil, fmt.Errorf("%s needs %s: %w", file, name, err)
+			}
+			if !seen[lib] {
+				seen[lib] = true
+				found = append(found, lib)
+				queue = append(queue, lib)
+			}
+		}
+	}
+	return found, nil
+}
+
+// dynamicInfo reads an ELF file's loader, needed libraries and RUNPATH dirs.
+func dynamicInfo(f *elf.File) (interp string, needed, runpath []string) {
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			data, _ := io.ReadAll(p.Open())
+			interp = strings.TrimRight(string(data), "\x00")
+		}
+	}
+	needed, _ = f.DynString(elf.DT_NEEDED)
+	for _, tag := range []elf.DynTag{elf.DT_RUNPATH, elf.DT_RPATH} {
+		paths, _ := f.DynString(tag)
+		for _, p := range paths {
+			runpath = append(runpath, filepath.SplitList(p)...)
+		}
+	}
+	return interp, needed, runpath
+}
+
+// findLibrary finds a library by name for the given machine, as ld.so would.
+func findLibrary(name string, machine elf.Machine, runpath []string) (string, error) {
+	for _, dir := range append(runpath, libraryDirs...) {
+		path := filepath.Join(dir, name)
+		f, err := elf.Open(path)
+		if err != nil {
+			continue
+		}
+		ok := f.Machine == machine
+		f.Close()
+		if ok {
+			return path, nil
+		}
+	}
+	return "", fmt.Errorf("not found in %s", strings.Join(libraryDirs, ":"))
+}
+
+// copyFile copies src (following symlinks) to dst with src's permissions.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	info, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, info.Mode().Perm())
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
+	}
+	return out.Close()
+}

@@ -1,0 +1,182 @@
+//go:build linux
+
+// The record of one container, in the shape `docker inspect` prints (the
+// seeds show it): Id, Created, Path, Args, State, Image, Name, Config,
+// HostConfig, NetworkSettings, Mounts. A few fields of minidocker's own
+// (Minidocker…) say what the runtime needs to clean up after it.
+
+package state
+
+import (
+	"encoding/json"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/minidocker/minidocker/final/internal/cgroups"
+)
+
+// Container is one container's record.
+type Container struct {
+	ID              string          `json:"Id"`
+	Created         time.Time       `json:"Created"`
+	Path            string          `json:"Path"`
+	Args            []string        `json:"Args"`
+	State           State           `json:"State"`
+	Image           string          `json:"Image"` // the image id
+	Name            string          `json:"Name"`
+	RestartCount    int             `json:"RestartCount"`
+	HostnamePath    string          `json:"HostnamePath"`
+	HostsPath       string          `json:"HostsPath"`
+	ResolvConfPath  string          `json:"ResolvConfPath"`
+	LogPath         string          `json:"LogPath"`
+	Driver          string          `json:"Driver"`
+	Config          Config          `json:"Config"`
+	HostConfig      HostConfig      `json:"HostConfig"`
+	NetworkSettings NetworkSettings `json:"NetworkSettings"`
+	Mounts          []Mount         `json:"Mounts"`
+	Minidocker      Private         `json:"Minidocker"`
+}
+
+// State is where a container is in its life.
+type State struct {
+	Status     string    `json:"Status"` // created, running, exited
+	Running    bool      `json:"Running"`
+	Paused     bool      `json:"Paused"`
+	Restarting bool      `json:"Restarting"`
+	OOMKilled  bool      `json:"OOMKilled"`
+	Dead       bool      `json:"Dead"`
+	Pid        int       `json:"Pid"`
+	ExitCode   int       `json:"ExitCode"`
+	Error      string    `json:"Error"`
+	StartedAt  time.Time `json:"StartedAt"`
+	FinishedAt time.Time `json:"FinishedAt"`
+}
+
+// Config is what runs: Docker's container Config.
+type Config struct {
+	Hostname     string              `json:"Hostname"`
+	User         string              `json:"User"`
+	Tty          bool                `json:"Tty"`
+	OpenStdin    bool                `json:"OpenStdin"`
+	Env          []string            `json:"Env"`
+	Cmd          []string            `json:"Cmd"`
+	Entrypoint   []string            `json:"Entrypoint"`
+	Image        string              `json:"Image"` // as the user named it
+	WorkingDir   string              `json:"WorkingDir"`
+	ExposedPorts map[string]struct{} `json:"ExposedPorts"`
+	Volumes      map[string]struct{} `json:"Volumes"`
+	Labels       map[string]string   `json:"Labels"`
+}
+
+// HostConfig is how the host runs it: Docker's HostConfig.
+type HostConfig struct {
+	Binds          []string                 `json:"Binds"`
+	PortBindings   map[string][]PortBinding `json:"PortBindings"`
+	NetworkMode    string                   `json:"NetworkMode"`
+	AutoRemove     bool                     `json:"AutoRemove"`
+	Privileged     bool                     `json:"Privileged"`
+	ReadonlyRootfs bool                     `json:"ReadonlyRootfs"`
+	Init           bool                     `json:"Init"`
+	CgroupParent   string                   `json:"CgroupParent"`
+	CapAdd         []string                 `json:"CapAdd"`
+	CapDrop        []string                 `json:"CapDrop"`
+	SecurityOpt    []string                 `json:"SecurityOpt"`
+	MaskedPaths    []string                 `json:"MaskedPaths"`
+	ReadonlyPaths  []string                 `json:"ReadonlyPaths"`
+	cgroups.Resources
+}
+
+// PortBinding is one host address and port a container port is published on.
+type PortBinding struct {
+	HostIP   string `json:"HostIp"`
+	HostPort string `json:"HostPort"`
+}
+
+// NetworkSettings is the container's place on the bridge.
+type NetworkSettings struct {
+	Bridge      string                   `json:"Bridge"`
+	Gateway     string                   `json:"Gateway"`
+	IPAddress   string                   `json:"IPAddress"`
+	IPPrefixLen int                      `json:"IPPrefixLen"`
+	MacAddress  string                   `json:"MacAddress"`
+	Ports       map[string][]PortBinding `json:"Ports"`
+}
+
+// Mount is one volume, as Docker's inspect lists it.
+type Mount struct {
+	Type        string `json:"Type"` // bind
+	Source      string `json:"Source"`
+	Destination string `json:"Destination"`
+	Mode        string `json:"Mode"`
+	RW          bool   `json:"RW"`
+	Propagation string `json:"Propagation"`
+}
+
+// Private is what only minidocker needs: who watches the container, and
+// what to release when it ends.
+type Private struct {
+	MonitorPid       int             `json:"MonitorPid"` // the process that waits for the container
+	MonitorStartTime uint64          `json:"MonitorStartTime"`
+	PidStartTime     uint64          `json:"PidStartTime"` // of State.Pid, so a reused pid is not mistaken for it
+	Layers           []string        `json:"Layers"`       // lower dirs, top first
+	Endpoint         json.RawMessage `json:"Endpoint,omitempty"`
+}
+
+// Status is the STATUS column of ps, e.g. "Up 3 minutes" or "Exited (0) 2 seconds ago".
+func (c *Container) Status() string {
+	switch c.State.Status {
+	case "running":
+		return "Up " + HumanDuration(time.Since(c.State.StartedAt))
+	case "exited":
+		return "Exited (" + strconv.Itoa(c.State.ExitCode) + ") " + HumanDuration(time.Since(c.State.FinishedAt)) + " ago"
+	}
+	return strings.ToUpper(c.State.Status[:1]) + c.State.Status[1:]
+}
+
+// HumanDuration says a duration the way docker ps does.
+func HumanDuration(d time.Duration) string {
+	switch s := int(d.Seconds()); {
+	case s < 1:
+		return "Less than a second"
+	case s < 60:
+		return strconv.Itoa(s) + " seconds"
+	case s < 3600:
+		return plural(s/60, "minute")
+	case s < 48*3600:
+		return plural(s/3600, "hour")
+	default:
+		return plural(s/86400, "day")
+	}
+}
+
+// plural says "1 minute" or "3 minutes".
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.Itoa(n) + " " + unit + "s"
+}
+
+// StartTime reads a process's start time from /proc/<pid>/stat (field 22,
+// clock ticks since boot), or 0 when the process does not exist.
+func StartTime(pid int) uint64 {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces: count from its ")".
+	i := strings.LastIndexByte(string(data), ')')
+	fields := strings.Fields(string(data[i+1:]))
+	if len(fields) < 20 {
+		return 0
+	}
+	n, _ := strconv.ParseUint(fields[19], 10, 64)
+	return n
+}
+
+// Alive reports whether pid still is the process that started at start.
+func Alive(pid int, start uint64) bool {
+	return pid > 0 && start != 0 && StartTime(pid) == start
+}

@@ -1,0 +1,213 @@
+//go:build linux
+
+// Package state keeps the record of every container, under the state root:
+//
+//	<root>/containers/<id>/config.json      the record (this package)
+//	<root>/containers/<id>/<id>-json.log    its log, Docker's json-file format
+//	<root>/containers/<id>/hostname, hosts, resolv.conf
+//	<root>/containers/<id>/upper, work, rootfs   its writable layer and mount point
+//	<root>/containers.lock                  the lock every change takes
+//
+// There is no daemon: every minidocker command reads and changes these
+// files itself, so every change happens under one exclusive flock(2), and
+// every record is written to a temporary file and renamed over the old one.
+// rename(2) is atomic, so a crash at any moment leaves either the old
+// record or the new one, never half of one. (Records are not fsynced: a
+// power cut may lose the last change, but never corrupts; the runtime
+// repairs a record whose process is gone on the next command.)
+package state
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotFound is wrapped by the error for an unknown container.
+var ErrNotFound = errors.New("no such container")
+
+// Store is the containers' part of the state root.
+type Store struct {
+	Root string // the state root, e.g. /var/lib/minidocker
+}
+
+// Open makes the containers directory if it does not exist. The state
+// root is root's alone (0700): image layers and writable layers hold files
+// that root in a container made, setuid programs among them, which a user
+// of the host must not be able to reach and run.
+func Open(root string) (*Store, error) {
+	dir := filepath.Join(root, "containers")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("make the state directory %s: %w (set MINIDOCKER_ROOT or --root to a writable directory)", dir, err)
+	}
+	if err := os.Chmod(root, 0o700); err != nil {
+		return nil, err
+	}
+	return &Store{Root: root}, nil
+}
+
+// Dir is the directory of container id.
+func (s *Store) Dir(id string) string {
+	return filepath.Join(s.Root, "containers", id)
+}
+
+// Lock takes the store's exclusive lock; call the returned function to
+// release it. Hold it briefly: every command waits for it.
+func (s *Store) Lock() (func(), error) {
+	path := filepath.Join(s.Root, "containers.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock %s: %w", path, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("flock %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// NewID returns a fresh container id: 64 hex digits, as Docker's.
+func NewID() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Short is an id as ps shows it: its first 12 hex digits.
+func Short(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// Save writes a record: to a temporary file, then renamed into place.
+// The caller holds the lock.
+func (s *Store) Save(c *Container) error {
+	return WriteJSON(filepath.Join(s.Dir(c.ID), "config.json"), c)
+}
+
+// WriteJSON writes v as JSON to path through a temporary file and rename.
+func WriteJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := fmt.Sprintf("%s.tmp-%d", path, os.Getpid())
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("rename %s: %w", tmp, err)
+	}
+	return nil
+}
+
+// Get reads one record by its full id.
+func (s *Store) Get(id string) (*Container, error) {
+	data, err := os.ReadFile(filepath.Join(s.Dir(id), "config.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c := &Container{}
+	if err := json.Unmarshal(data, c); err != nil {
+		return nil, fmt.Errorf("container %s: corrupt record %s: %w (remove it with: minidocker rm -f %s)", Short(id), filepath.Join(s.Dir(id), "config.json"), err, Short(id))
+	}
+	return c, nil
+}
+
+// List reads every record, newest first. A directory without a record
+// (a create that crashed before its first save) is skipped and listed in
+// incomplete, for the caller to remove.
+func (s *Store) List() (list []*Container, incomplete []string, err error) {
+	entries, err := os.ReadDir(filepath.Join(s.Root, "containers"))
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		c, err := s.Get(e.Name())
+		if errors.Is(err, ErrNotFound) {
+			incomplete = append(incomplete, e.Name())
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		list = append(list, c)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Created.After(list[j].Created) })
+	return list, incomplete, nil
+}
+
+// Find resolves what a user typed: a name, a full id, or a unique prefix of
+// an id. An ambiguous prefix is refused, naming the candidates.
+func (s *Store) Find(ref string) (*Container, error) {
+	list, _, err := s.List()
+	if err != nil {
+		return nil, err
+	}
+	ref = strings.TrimPrefix(ref, "/")
+	var matches []*Container
+	for _, c := range list {
+		if c.ID == ref || c.Name == ref {
+			return c, nil
+		}
+		if ref != "" && strings.HasPrefix(c.ID, ref) {
+			matches = append(matches, c)
+		}
+	}
+	switch len(matches) {
+	case 1:
+		return matches[0], nil
+	case 0:
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
+	}
+	var ids []string
+	for _, c := range matches {
+		ids = append(ids, Short(c.ID))
+	}
+	return nil, fmt.Errorf("%q matches %d containers (%s): give more of the id", ref, len(matches), strings.Join(ids, ", "))
+}
+
+// NameInUse returns the id of the container called name, or "".
+func (s *Store) NameInUse(name string) string {
+	list, _, _ := s.List()
+	for _, c := range list {
+		if c.Name == name {
+			return c.ID
+		}
+	}
+	return ""
+}
+
+// Remove deletes a container's directory; the caller has unmounted and
+// released everything it used.
+func (s *Store) Remove(id string) error {
+	dir := s.Dir(id)
+	// Rename first, so a crash halfway never leaves a half-deleted record.
+	gone := filepath.Join(s.Root, "containers", ".removing-"+id)
+	if err := os.Rename(dir, gone); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", dir, err)
+	}
+	return os.RemoveAll(gone)
+}
+
+// now is the time records use, in UTC as Docker writes it.
+func now() time.Time { return time.Now().UTC() }

@@ -1,0 +1,43 @@
+//go:build linux
+
+// minidocker: the mechanisms of steps 01 to 08 behind a Docker-shaped
+// command line. It is daemonless: every command reads and changes the state
+// directory itself, under a lock, and a detached container is watched by a
+// monitor, this same binary re-executed. Three hidden verbs are that
+// re-execution, and main handles them first:
+//
+//	minidocker init          the child side of a container (internal/container/init.go)
+//	minidocker exec-init     the process that joins a container for exec (exec.go)
+//	minidocker monitor ID    the monitor of a detached container (cmd_run.go)
+//
+// Every other verb is an entry of the table in commands.go, one file each.
+package main
+
+import (
+	"os"
+	"runtime"
+
+	"github.com/minidocker/minidocker/final/internal/container"
+)
+
+func init() {
+	// The child sides set up namespaces, credentials and capabilities on
+	// the thread they run on, and execve or fork from it; and the parent-
+	// death signal of a container follows the thread that started it. One
+	// thread, the main one, does all of that.
+	runtime.LockOSThread()
+}
+
+func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "init":
+			os.Exit(container.InitMain())
+		case "exec-init":
+			os.Exit(container.ExecMain())
+		case "monitor":
+			os.Exit(monitorMain(os.Args[2:]))
+		}
+	}
+	os.Exit(dispatch(os.Args[1:]))
+}

@@ -1,0 +1,20 @@
+// Random container names, adjective_noun, as Docker gives them.
+
+package main
+
+import "math/rand/v2"
+
+// adjectives and nouns make names like "brave_turing".
+var (
+	adjectives = []string{"agile", "bold", "brave", "calm", "clever", "eager", "fancy", "gentle", "happy", "jolly",
+		"keen", "kind", "lucid", "merry", "nimble", "noble", "patient", "proud", "quiet", "quick", "sharp",
+		"shy", "sleepy", "smart", "steady", "sunny", "swift", "tender", "vivid", "witty", "wise", "zen"}
+	nouns = []string{"babbage", "bell", "curie", "darwin", "dijkstra", "einstein", "euler", "faraday", "feynman",
+		"gauss", "hopper", "hypatia", "kepler", "knuth", "lamport", "liskov", "lovelace", "mccarthy", "newton",
+		"noether", "pascal", "ritchie", "shannon", "tesla", "thompson", "torvalds", "turing", "wozniak"}
+)
+
+// randomName returns adjective_noun; the caller retries while it is taken.
+func randomName() string {
+	return adjectives[rand.IntN(len(adjectives))] + "_" + nouns[rand.IntN(len(nouns))]
+}

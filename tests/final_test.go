@@ -1,0 +1,463 @@
+// Black-box tests of minidocker (./final): the real binary, as root, on
+// the real kernel, each test with its own state root and network namespace.
+
+package tests
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestFinalRunStatuses checks run's exit statuses: the container's own,
+// 125 for minidocker's errors, 126 and 127 as a shell gives them.
+func TestFinalRunStatuses(t *testing.T) {
+	m := newMD(t)
+	if out := m.must("run", "--rm", "base", "echo", "hello"); out != "hello\n" {
+		t.Errorf("run base echo hello printed %q", out)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"container's status", []string{"run", "--rm", "--network", "none", "base", "sh", "-c", "exit 3"}, 3, ""},
+		{"not found", []string{"run", "--rm", "base", "no-such-command"}, 127, "executable file not found"},
+		{"not executable", []string{"run", "--rm", "base", "/etc/passwd"}, 126, "permission denied"},
+		{"unknown image", []string{"run", "--rm", "no-such-image", "true"}, 125, "no such image"},
+		{"unknown flag", []string{"run", "--no-such-flag", "base", "true"}, 125, "unknown flag"},
+		{"bad memory", []string{"run", "-m", "12x", "base", "true"}, 125, "invalid size"},
+		{"bad cpus", []string{"run", "--cpus", "99", "base", "true"}, 125, "Range of CPUs"},
+		{"bad port", []string{"run", "-p", "99999:80", "base", "true"}, 125, "99999"},
+		{"bad port word", []string{"run", "-p", "abc", "base", "true"}, 125, "abc"},
+		{"relative volume", []string{"run", "-v", "data:/data", "base", "true"}, 125, "must be absolute"},
+		{"volume without target", []string{"run", "-v", "/tmp", "base", "true"}, 125, "want /host/path:/container/path"},
+		{"bad network", []string{"run", "--network", "weird", "base", "true"}, 125, "invalid network"},
+		{"unknown capability", []string{"run", "--cap-add", "FLY", "base", "true"}, 125, "unknown capability"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { m.fails(tc.code, tc.want, tc.args...) })
+	}
+	// Flags stop at the image: -l belongs to ls.
+	if out := m.must("run", "--rm", "base", "ls", "-l", "/"); !strings.Contains(out, "total") {
+		t.Errorf("run base ls -l / did not pass -l to ls:\n%s", out)
+	}
+	// Nothing was half-created by the failures: --rm runs left nothing either.
+	if out := m.must("ps", "-a", "-q"); strings.TrimSpace(out) != "" {
+		t.Errorf("containers left after --rm and failed runs:\n%s", out)
+	}
+}
+
+// TestFinalDetachedLifecycle runs a container with -d, then logs, exec,
+// stop and rm, checking what the kernel shows at each step.
+func TestFinalDetachedLifecycle(t *testing.T) {
+	m := newMD(t)
+	id := strings.TrimSpace(m.must("run", "-d", "--name", "web", "base", "sh", "-c", "echo started; echo oops >&2; while true; do sleep 1; done"))
+	if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(id) {
+		t.Fatalf("run -d printed %q, want a 64-hex-digit id", id)
+	}
+	if ps := m.must("ps"); !strings.Contains(ps, id[:12]) || !strings.Contains(ps, "web") || !strings.Contains(ps, "Up ") {
+		t.Errorf("ps does not show the running container:\n%s", ps)
+	}
+	waitFor(t, func() bool { return strings.Contains(m.run("logs", "web").stdout, "started") })
+	if r := m.run("logs", "web"); !strings.Contains(r.stderr, "oops") {
+		t.Errorf("logs did not print the container's stderr on stderr: %+v", r)
+	}
+	// The log is Docker's json-file format.
+	inspect := m.inspect("web")
+	logPath, _ := field(inspect, "LogPath").(string)
+	data, err := os.ReadFile(logPath)
+	if err != nil || !regexp.MustCompile(`\{"log":"started\\n","stream":"stdout","time":"[0-9T:.Z-]+"\}`).Match(data) {
+		t.Errorf("log %s is not in json-file format: %v\n%s", logPath, err, data)
+	}
+	// exec joins the container: its hostname, its PID namespace, its cgroup.
+	hostname := m.must("exec", "web", "cat", "/etc/hostname")
+	if strings.TrimSpace(hostname) != id[:12] {
+		t.Errorf("exec cat /etc/hostname = %q, want %q", hostname, id[:12])
+	}
+	if out := m.must("exec", "web", "cat", "/proc/1/cmdline"); !strings.HasPrefix(out, "sh\x00-c") {
+		t.Errorf("exec sees PID 1 as %q, want the container's sh", out)
+	}
+	pid := int(field(inspect, "State", "Pid").(float64))
+	for _, ns := range []string{"mnt", "pid", "net", "uts", "ipc"} {
+		want, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))
+		got := strings.TrimSpace(m.must("exec", "web", "readlink", "/proc/self/ns/"+ns))
+		if got != want {
+			t.Errorf("exec's %s namespace is %s, the container's is %s", ns, got, want)
+		}
+	}
+	if out := m.must("exec", "web", "cat", "/proc/self/cgroup"); !strings.Contains(out, "/minidocker/"+id) {
+		t.Errorf("exec is not in the container's cgroup:\n%s", out)
+	}
+	if r := m.run("exec", "web", "sh", "-c", "exit 7"); r.code != 7 {
+		t.Errorf("exec's status = %d, want the command's 7", r.code)
+	}
+	// rm of a running container is refused; stop of a plain sh as PID 1
+	// ends in SIGKILL (137), since PID 1 ignores SIGTERM.
+	m.fails(1, "is running", "rm", "web")
+	m.must("stop", "-t", "1", "web")
+	state := m.inspect("web")["State"]
+	if field(state, "Status") != "exited" || field(state, "ExitCode") != float64(137) || field(state, "Running") != false {
+		t.Errorf("after stop, State = %v; want exited with 137", state)
+	}
+	if ps := m.must("ps", "-a"); !strings.Contains(ps, "Exited (137)") {
+		t.Errorf("ps -a does not show the stopped container:\n%s", ps)
+	}
+	m.must("rm", "web")
+	m.fails(1, "no such container", "inspect", "--type", "container", "web")
+}
+
+// TestFinalLogsFollow checks that logs -f prints output as it comes and
+// returns when the container ends.
+func TestFinalLogsFollow(t *testing.T) {
+	m := newMD(t)
+	m.must("run", "-d", "--name", "ticker", "base", "sh", "-c", "for i in 1 2 3; do echo tick $i; sleep 0.3; done")
+	out := m.must("logs", "-f", "ticker")
+	if out != "tick 1\ntick 2\ntick 3\n" {
+		t.Errorf("logs -f printed %q", out)
+	}
+	if out := m.must("logs", "--tail", "1", "ticker"); out != "tick 3\n" {
+		t.Errorf("logs --tail 1 printed %q", out)
+	}
+	if out := m.must("logs", "-t", "ticker"); !regexp.MustCompile(`^\d{4}-\d\d-\d\dT[0-9:.]+Z tick 1\n`).MatchString(out) {
+		t.Errorf("logs -t printed %q", out)
+	}
+}
+
+// TestFinalInit checks --init: a tiny init forwards stop's SIGTERM to the
+// command, which dies of it (143) instead of being killed (137), and
+// reaps orphans.
+func TestFinalInit(t *testing.T) {
+	m := newMD(t)
+	m.must("run", "-d", "--init", "--name", "withinit", "base", "sh", "-c", "sleep 1000 & sleep 1000")
+	waitFor(t, func() bool { return strings.Contains(m.must("top", "withinit"), "sleep") })
+	if out := m.must("exec", "withinit", "cat", "/proc/1/cmdline"); !strings.Contains(out, "init") {
+		t.Errorf("PID 1 is %q, want minidocker's init", out)
+	}
+	m.must("stop", "-t", "20", "withinit")
+	if code := m.inspect("withinit")["State"].(map[string]any)["ExitCode"]; code != float64(143) {
+		t.Errorf("stop of an --init container: exit code %v, want 143 (SIGTERM reached the command)", code)
+	}
+}
+
+// TestFinalOOM checks that a container over its memory limit is killed
+// by the kernel and inspect says so.
+func TestFinalOOM(t *testing.T) {
+	m := newMD(t)
+	r := m.run("run", "--name", "hog", "-m", "32m", "--memory-swap", "32m", "-v", helperVolume(t), "base", "/helper", "mem", "100")
+	if r.code != 137 {
+		t.Errorf("a 100 MiB allocation under -m 32m: exit %d, want 137\n%s", r.code, r.stderr)
+	}
+	if oom := field(m.inspect("hog"), "State", "OOMKilled"); oom != true {
+		t.Errorf("inspect says OOMKilled = %v, want true", oom)
+	}
+	m.must("run", "--name", "fits", "-m", "64m", "-v", helperVolume(t), "base", "/helper", "mem", "16")
+	if oom := field(m.inspect("fits"), "State", "OOMKilled"); oom != false {
+		t.Errorf("a container that fit its limit: OOMKilled = %v", oom)
+	}
+}
+
+// TestFinalPublishedPorts reaches a container's server through a published
+// port on the test's loopback, and refuses a port already taken.
+func TestFinalPublishedPorts(t *testing.T) {
+	m := newMD(t)
+	m.must("run", "-d", "--name", "srv", "-p", "8080:80", "-v", helperVolume(t), "base", "/helper", "serve", "80")
+	waitFor(t, func() bool { return strings.Contains(m.run("logs", "srv").stdout, "listening") })
+	var reply string
+	m.inNetns(func() { reply = dial(t, "127.0.0.1:8080") })
+	id := field(m.inspect("srv"), "Id").(string)
+	if reply != "hello from "+id[:12]+"\n" {
+		t.Errorf("127.0.0.1:8080 answered %q", reply)
+	}
+	ports := field(m.inspect("srv"), "NetworkSettings", "Ports", "80/tcp")
+	if fmt.Sprint(ports) != "[map[HostIp:0.0.0.0 HostPort:8080]]" {
+		t.Errorf("NetworkSettings.Ports[80/tcp] = %v", ports)
+	}
+	m.fails(125, "already in use", "run", "--rm", "-p", "8080:80", "base", "true")
+	m.fails(125, "needs the bridge network", "run", "--rm", "--network", "none", "-p", "8081:80", "base", "true")
+	m.must("rm", "-f", "srv")
+}
+
+// dial connects to addr and returns the first line it sends.
+func dial(t *testing.T, addr string) string {
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Errorf("connect %s: %v", addr, err)
+		return ""
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 256)
+	n, _ := conn.Read(buf)
+	return string(buf[:n])
+}
+
+// TestFinalVolumes checks that a volume's writes reach the host and
+// outlive the container, and that :ro holds.
+func TestFinalVolumes(t *testing.T) {
+	m := newMD(t)
+	dir := t.TempDir()
+	m.must("run", "--rm", "-v", dir+":/data", "base", "sh", "-c", "echo kept > /data/file")
+	if data, err := os.ReadFile(filepath.Join(dir, "file")); err != nil || string(data) != "kept\n" {
+		t.Errorf("the volume's file on the host: %q, %v", data, err)
+	}
+	r := m.run("run", "--rm", "-v", dir+":/data:ro", "base", "sh", "-c", "echo x > /data/other")
+	if r.code == 0 {
+		t.Errorf("writing to a :ro volume succeeded")
+	}
+}
+
+// TestFinalCommitAndImages commits a container's change into an image,
+// runs it, and checks images, history, tag and rmi.
+func TestFinalCommitAndImages(t *testing.T) {
+	m := newMD(t)
+	m.must("run", "--name", "maker", "base", "sh", "-c", "echo made > /made; rm /bin/touch")
+	id := strings.TrimSpace(m.must("commit", "-m", "add /made", "-c", `CMD ["cat", "/made"]`, "maker", "made:v1"))
+	if !strings.HasPrefix(id, "sha256:") {
+		t.Errorf("commit printed %q, want an image id", id)
+	}
+	if out := m.must("run", "--rm", "made:v1"); out != "made\n" {
+		t.Errorf("run of the committed image (its CMD) printed %q", out)
+	}
+	if r := m.run("run", "--rm", "made:v1", "ls", "/bin/touch"); r.code == 0 {
+		t.Errorf("a file deleted before commit exists in the new image")
+	}
+	if r := m.run("run", "--rm", "base", "cat", "/made"); r.code == 0 {
+		t.Errorf("the parent image changed: %q", r.stdout)
+	}
+	if out := m.must("images"); !strings.Contains(out, "made") || !strings.Contains(out, "v1") || !strings.Contains(out, "base") {
+		t.Errorf("images:\n%s", out)
+	}
+	if out := m.must("history", "made:v1"); !strings.Contains(out, "add /made") {
+		t.Errorf("history does not show the commit message:\n%s", out)
+	}
+	m.must("tag", "made:v1", "other:latest")
+	if out := m.must("images", "--format", "{{.Repository}}:{{.Tag}}"); !strings.Contains(out, "other:latest") {
+		t.Errorf("tag did not add a name:\n%s", out)
+	}
+	m.fails(1, "maker", "rmi", "base") // in use by the container maker
+	m.must("rmi", "other")
+	m.must("rm", "maker")
+	if _, err := os.Stat(filepath.Join(m.root, "containers")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFinalSaveLoadImportExport round-trips images through save and load
+// into another state root, loads a docker-archive podman wrote, and
+// round-trips a container through export and import.
+func TestFinalSaveLoadImportExport(t *testing.T) {
+	m := newMD(t)
+	m.must("run", "--name", "src", "base", "sh", "-c", "echo saved > /saved")
+	m.must("commit", "src", "saved:1")
+	archive := filepath.Join(t.TempDir(), "saved.tar")
+	m.must("save", "-o", archive, "saved:1")
+	other := newMD(t)
+	if out := other.must("load", "-i", archive); !strings.Contains(out, "saved:1") {
+		t.Errorf("load printed %q", out)
+	}
+	if out := other.must("run", "--rm", "saved:1", "cat", "/saved"); out != "saved\n" {
+		t.Errorf("the loaded image's file: %q", out)
+	}
+	if a, b := field(m.inspect("saved:1"), "Id"), field(other.inspect("saved:1"), "Id"); a != b {
+		t.Errorf("the image id changed through save and load: %v, %v", a, b)
+	}
+	exported := filepath.Join(t.TempDir(), "export.tar")
+	m.must("export", "-o", exported, "src")
+	m.must("import", exported, "imported:1")
+	if out := m.must("run", "--rm", "imported:1", "cat", "/saved"); out != "saved\n" {
+		t.Errorf("the imported image's file: %q", out)
+	}
+	podman := filepath.Join(repoRoot, "final/internal/image/testdata/podman-docker-archive.tar")
+	if _, err := os.Stat(podman); err == nil {
+		if out := m.must("load", "-i", podman); !strings.Contains(out, "Loaded image") {
+			t.Errorf("loading podman's docker-archive printed %q", out)
+		}
+	}
+}
+
+// TestFinalCrashRecovery kills the monitor of a running container with
+// SIGKILL: the container dies with it, and the next command repairs the
+// record and releases its cgroup and network.
+func TestFinalCrashRecovery(t *testing.T) {
+	m := newMD(t)
+	m.must("run", "-d", "--name", "victim", "base", "sleep", "1000")
+	info := m.inspect("victim")
+	monitor := int(field(info, "Minidocker", "MonitorPid").(float64))
+	pid := int(field(info, "State", "Pid").(float64))
+	if err := syscallKill(monitor); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { _, err := os.Stat("/proc/" + strconv.Itoa(pid)); return err != nil })
+	if ps := m.must("ps", "-a"); !strings.Contains(ps, "Exited (137)") {
+		t.Errorf("after its monitor was killed, ps -a shows:\n%s", ps)
+	}
+	if e := field(m.inspect("victim"), "State", "Error"); !strings.Contains(fmt.Sprint(e), "monitor") {
+		t.Errorf("State.Error = %v, want the reason", e)
+	}
+	m.must("run", "-d", "--name", "second", "base", "sleep", "1000")
+	m.must("cleanup")
+	m.must("cleanup") // safe twice
+}
+
+// TestFinalParallelRuns starts 20 containers at once: every one gets its
+// own name, id and address.
+func TestFinalParallelRuns(t *testing.T) {
+	m := newMD(t)
+	const n = 20
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r := m.run("run", "-d", "base", "sleep", "1000")
+			if r.code != 0 {
+				t.Errorf("run %d: %s", i, r.stderr)
+			}
+			ids[i] = strings.TrimSpace(r.stdout)
+		}(i)
+	}
+	wg.Wait()
+	names, addrs, seen := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, id := range ids {
+		info := m.inspect(id)
+		seen[id] = true
+		names[fmt.Sprint(info["Name"])] = true
+		addrs[fmt.Sprint(field(info, "NetworkSettings", "IPAddress"))] = true
+	}
+	if len(seen) != n || len(names) != n || len(addrs) != n {
+		t.Errorf("%d containers got %d ids, %d names, %d addresses", n, len(seen), len(names), len(addrs))
+	}
+	// A prefix shared by two ids is refused, naming them.
+	for i := range ids {
+		for j := i + 1; j < len(ids); j++ {
+			if ids[i][0] == ids[j][0] {
+				m.fails(1, "matches", "inspect", "--type", "container", ids[i][:1])
+				i = len(ids)
+				break
+			}
+		}
+	}
+	m.must(append([]string{"rm", "-f"}, ids...)...)
+}
+
+// TestFinalSecurityDefaults checks Docker's defaults inside a container:
+// its capability set, no host device, read-only /proc/sys, no mount; and
+// that --privileged lifts them.
+func TestFinalSecurityDefaults(t *testing.T) {
+	m := newMD(t)
+	status := m.must("run", "--rm", "base", "cat", "/proc/self/status")
+	for _, set := range []string{"CapEff", "CapPrm", "CapBnd"} {
+		if !regexp.MustCompile(set + `:\s+00000000a80425fb`).MatchString(status) {
+			t.Errorf("%s is not Docker's default set a80425fb:\n%s", set, status)
+		}
+	}
+	disk := hostBlockDevice(t)
+	for _, tc := range []struct{ name, script string }{
+		{"mknod of the host's disk", fmt.Sprintf("mknod /disk b %d %d && head -c 512 /disk", disk[0], disk[1])},
+		{"mknod in /dev", fmt.Sprintf("mknod /dev/disk b %d %d && head -c 512 /dev/disk", disk[0], disk[1])},
+		{"write /proc/sys", "echo 1 > /proc/sys/kernel/panic"},
+		{"mount", "mount -t tmpfs none /tmp"},
+		{"read /proc/kcore", "head -c 1 /proc/kcore | grep -q ."},
+		{"sysrq", "echo h > /proc/sysrq-trigger"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := m.run("run", "--rm", "base", "sh", "-c", tc.script); r.code == 0 {
+				t.Errorf("%s succeeded inside a default container: %q", tc.name, r.stdout)
+			}
+		})
+	}
+	if out := m.must("run", "--rm", "--privileged", "base", "cat", "/proc/self/status"); regexp.MustCompile(`CapEff:\s+00000000a80425fb`).MatchString(out) {
+		t.Errorf("--privileged kept the default capabilities")
+	}
+	if r := m.run("run", "--rm", "--privileged", "base", "mount", "-t", "tmpfs", "none", "/tmp"); r.code != 0 {
+		t.Errorf("mount in a --privileged container failed: %s", r.stderr)
+	}
+	if out := m.must("run", "--rm", "--user", "nobody", "base", "sh", "-c", "id -u; grep CapEff /proc/self/status"); !regexp.MustCompile(`65534\nCapEff:\s+0+\n`).MatchString(out) {
+		t.Errorf("--user nobody: %q, want uid 65534 with no capabilities", out)
+	}
+}
+
+// hostBlockDevice returns the major and minor of a block device of this host.
+func hostBlockDevice(t *testing.T) [2]int {
+	entries, _ := os.ReadDir("/sys/dev/block")
+	for _, e := range entries {
+		var maj, min int
+		if _, err := fmt.Sscanf(e.Name(), "%d:%d", &maj, &min); err == nil {
+			return [2]int{maj, min}
+		}
+	}
+	t.Skip("this host has no block device")
+	return [2]int{}
+}
+
+// TestFinalTerminal checks that -t gives the container a terminal.
+func TestFinalTerminal(t *testing.T) {
+	m := newMD(t)
+	if out := m.must("run", "--rm", "-t", "base", "sh", "-c", "test -t 0 && test -t 1 && echo tty"); !strings.Contains(out, "tty") {
+		t.Errorf("run -t: stdin and stdout are not a terminal: %q", out)
+	}
+	if out := m.must("run", "--rm", "base", "sh", "-c", "test -t 1 || echo notty"); out != "notty\n" {
+		t.Errorf("run without -t has a terminal: %q", out)
+	}
+	m.must("run", "-d", "--name", "box", "base", "sleep", "1000")
+	if out := m.must("exec", "-t", "box", "sh", "-c", "test -t 1 && echo tty"); !strings.Contains(out, "tty") {
+		t.Errorf("exec -t: no terminal: %q", out)
+	}
+	if out := m.runInput("hello from stdin\n", "exec", "-i", "box", "cat"); out.stdout != "hello from stdin\n" {
+		t.Errorf("exec -i cat printed %q", out.stdout)
+	}
+	m.must("rm", "-f", "box")
+}
+
+// TestFinalVerbs covers the remaining verbs and their errors.
+func TestFinalVerbs(t *testing.T) {
+	m := newMD(t)
+	m.must("run", "-d", "--name", "one", "-m", "64m", "base", "sleep", "1000")
+	if out := m.must("stats", "--no-stream", "one"); !regexp.MustCompile(`one\s+[0-9.]+%\s+[0-9.]+[KMG]?i?B / 64MiB`).MatchString(out) {
+		t.Errorf("stats:\n%s", out)
+	}
+	if out := m.must("top", "one"); !strings.Contains(out, "sleep 1000") {
+		t.Errorf("top:\n%s", out)
+	}
+	m.fails(125, "already in use", "run", "--name", "one", "base", "true")
+	m.fails(1, "no such container", "stop", "nothing")
+	m.must("kill", "-s", "KILL", "one") // sleep as PID 1 would ignore TERM
+	waitFor(t, func() bool { return strings.Contains(m.must("ps", "-a"), "Exited") })
+	m.must("start", "one")
+	if ps := m.must("ps", "--format", "{{.Names}} {{.State}}"); ps != "one running\n" {
+		t.Errorf("after start, ps shows %q", ps)
+	}
+	m.must("restart", "-t", "1", "one")
+	if out := m.must("info"); !strings.Contains(out, "Cgroup Version:") || !strings.Contains(out, "Containers: 1") {
+		t.Errorf("info:\n%s", out)
+	}
+	if out := m.must("version"); !strings.Contains(out, "minidocker version") {
+		t.Errorf("version: %s", out)
+	}
+	if out := m.must("system", "df"); !strings.Contains(out, "Images") {
+		t.Errorf("system df:\n%s", out)
+	}
+	m.must("rm", "-f", "one")
+	m.must("system", "prune", "-f")
+	m.fails(2, "unknown command", "frobnicate")
+}
+
+// waitFor polls cond for up to 20 seconds.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("timed out waiting")
+}
