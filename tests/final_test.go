@@ -4,8 +4,14 @@
 package tests
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"net"
+	"os/exec"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -46,8 +52,8 @@ func TestFinalRunStatuses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) { m.fails(tc.code, tc.want, tc.args...) })
 	}
 	// Flags stop at the image: -l belongs to ls.
-	if out := m.must("run", "--rm", "base", "ls", "-l", "/"); !strings.Contains(out, "total") {
-		t.Errorf("run base ls -l / did not pass -l to ls:\n%s", out)
+	if out := m.must("run", "--rm", "base", "ls", "-l", "/etc/passwd"); !strings.HasPrefix(out, "-rw") {
+		t.Errorf("run base ls -l /etc/passwd did not pass -l to ls: %q", out)
 	}
 	// Nothing was half-created by the failures: --rm runs left nothing either.
 	if out := m.must("ps", "-a", "-q"); strings.TrimSpace(out) != "" {
@@ -460,4 +466,91 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 	t.Fatal("timed out waiting")
+}
+
+// TestFinalInteractiveTerminal drives run -it through a pseudo-terminal,
+// as a user at a terminal would: the container sees the window size,
+// Ctrl-C interrupts the container's foreground command (not minidocker),
+// and the shell's exit status is minidocker's.
+func TestFinalInteractiveTerminal(t *testing.T) {
+	m := newMD(t)
+	m.must("run", "--rm", "base", "true") // make base first: its message would go to the terminal
+	master, slave := openTestPty(t, 33, 111)
+	defer master.Close()
+	cmd := exec.Command(finalBinary, "--root", m.root, "run", "-it", "--rm", "base", "sh")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0, Pdeathsig: syscall.SIGKILL}
+	var err error
+	m.inNetns(func() { err = cmd.Start() })
+	slave.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	screen := &lockedBuffer{}
+	go func() { _, _ = io.Copy(screen, master) }()
+	type step struct{ input, want string }
+	for _, s := range []step{
+		{"stty size\n", "33 111"},
+		{"sleep 100\n", ""},
+		{"\x03", ""},
+		{"echo alive-after-ctrl-c\n", "alive-after-ctrl-c\r\n"},
+		{"exit 5\n", ""},
+	} {
+		if _, err := master.Write([]byte(s.input)); err != nil {
+			t.Fatal(err)
+		}
+		if s.want != "" {
+			waitFor(t, func() bool { return strings.Contains(screen.String(), s.want) })
+		} else {
+			time.Sleep(300 * time.Millisecond)
+		}
+	}
+	code, err := exitCode(cmd.Wait())
+	if err != nil || code != 5 {
+		t.Errorf("run -it sh then exit 5: status %d, %v\nscreen:\n%s", code, err, screen.String())
+	}
+}
+
+// openTestPty opens a pseudo-terminal pair of the given size.
+func openTestPty(t *testing.T, rows, cols uint16) (master, slave *os.File) {
+	t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols}); err != nil {
+		t.Fatal(err)
+	}
+	slave, err = os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return master, slave
+}
+
+// lockedBuffer is a bytes.Buffer safe for one writer and one reader.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String is what was written so far.
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -23,7 +23,7 @@ import (
 var rootfsCommands = []string{
 	"sh", "ls", "cat", "echo", "ps", "mount", "umount", "hostname", "id", "mkdir", "rm", "touch",
 	"sleep", "grep", "head", "tail", "wc", "env", "uname", "ipcs", "df", "stat", "readlink", "true", "false",
-	"mknod", "dd", "kill", "ln", "cp", "mv", "chmod", "sed", "tr", "tee", "date", "find", "ip",
+	"mknod", "dd", "kill", "ln", "cp", "mv", "chmod", "sed", "tr", "tee", "date", "find", "ip", "stty",
 }
 
 // rootfsDirs are created in every rootfs: mount points and the usual homes.
