@@ -47,7 +47,11 @@ func runCleanup(e *env) error {
 	if err := network.Cleanup(); err != nil {
 		fmt.Fprintln(os.Stderr, "minidocker: network:", err)
 	}
-	for _, dir := range append(stepTempDirs(), e.root) {
+	dirs := append(stepTempDirs(), staleNetState()...)
+	if e.defaultRoot {
+		dirs = append(dirs, step08Root)
+	}
+	for _, dir := range append(dirs, e.root) {
 		if _, err := os.Lstat(dir); err == nil {
 			if err := os.RemoveAll(dir); err != nil {
 				return err
@@ -55,6 +59,7 @@ func runCleanup(e *env) error {
 			fmt.Println("removed", dir)
 		}
 	}
+	_ = os.Remove(netStateDir) // only if empty: others' namespaces may still use it
 	return nil
 }
 
@@ -71,10 +76,40 @@ func killMonitors(root string) {
 	}
 }
 
+// step08Root is step08's default state directory.
+const step08Root = "/var/lib/minidocker-step08"
+
+// netStateDir holds the network leases of step07, step08 and minidocker,
+// one directory per network namespace: net-<inode of the namespace>.
+const netStateDir = "/run/minidocker"
+
+// staleNetState lists the lease directories of network namespaces that no
+// longer exist (no process is in them any more): a run killed with
+// SIGKILL leaves its directory behind, and its namespace took the bridge
+// and the veths with it. The directory of a namespace still in use is
+// network.Cleanup's, run from inside that namespace.
+func staleNetState() []string {
+	inUse := map[string]bool{}
+	links, _ := filepath.Glob("/proc/[0-9]*/task/[0-9]*/ns/net")
+	for _, l := range links {
+		if target, err := os.Readlink(l); err == nil {
+			inUse[strings.TrimSuffix(strings.TrimPrefix(target, "net:["), "]")] = true
+		}
+	}
+	var out []string
+	dirs, _ := filepath.Glob(filepath.Join(netStateDir, "net-*"))
+	for _, d := range dirs {
+		if !inUse[strings.TrimPrefix(filepath.Base(d), "net-")] {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // stepTempDirs are the directories the steps make in $TMPDIR.
 func stepTempDirs() []string {
 	var out []string
-	for _, pattern := range []string{"minidocker-rootfs-*", "minidocker-container-*"} {
+	for _, pattern := range []string{"minidocker-rootfs-*", "minidocker-container-*", "minidocker-etc-*"} {
 		found, _ := filepath.Glob(filepath.Join(os.TempDir(), pattern))
 		out = append(out, found...)
 	}

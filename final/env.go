@@ -25,6 +25,7 @@ const defaultRoot = "/var/lib/minidocker"
 // env is what the verbs share.
 type env struct {
 	root         string
+	defaultRoot  bool // neither --root nor MINIDOCKER_ROOT was given
 	cgroupParent string
 	rt           *container.Runtime
 	images       *image.Store
@@ -34,7 +35,7 @@ type env struct {
 func parseGlobal(args []string) (*env, []string, error) {
 	e := &env{root: os.Getenv("MINIDOCKER_ROOT"), cgroupParent: cgroups.DefaultParent}
 	if e.root == "" {
-		e.root = defaultRoot
+		e.root, e.defaultRoot = defaultRoot, true
 	}
 	for len(args) > 0 && strings.HasPrefix(args[0], "--") && args[0] != "--help" {
 		name, value, hasValue := strings.Cut(args[0], "=")
@@ -47,7 +48,7 @@ func parseGlobal(args []string) (*env, []string, error) {
 		args = args[1:]
 		switch name {
 		case "--root":
-			e.root = value
+			e.root, e.defaultRoot = value, false
 		case "--cgroup-parent":
 			e.cgroupParent = value
 		default:

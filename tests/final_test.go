@@ -554,3 +554,106 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestFinalRunOptions checks run's options one by one, each against what
+// the container sees.
+func TestFinalRunOptions(t *testing.T) {
+	m := newMD(t)
+	dir := t.TempDir()
+	envFile := filepath.Join(dir, "env")
+	if err := os.WriteFile(envFile, []byte("# a comment\nFROM_FILE=yes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cidfile := filepath.Join(dir, "cid")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"-e and --env-file", []string{"-e", "A=1", "--env-file", envFile, "base", "sh", "-c", "echo $A $FROM_FILE"}, "1 yes\n"},
+		{"-w", []string{"-w", "/made/here", "base", "sh", "-c", "pwd"}, "/made/here\n"},
+		{"--hostname", []string{"--hostname", "box", "base", "sh", "-c", "cat /etc/hostname; hostname"}, "box\nbox\n"},
+		{"--entrypoint", []string{"--entrypoint", "echo", "base", "from", "entrypoint"}, "from entrypoint\n"},
+		{"--read-only", []string{"--read-only", "base", "sh", "-c", "touch /x 2>/dev/null || echo refused"}, "refused\n"},
+		{"--network none", []string{"--network", "none", "base", "sh", "-c", "ls /sys/class/net"}, "lo\n"},
+		{"--cidfile", []string{"--cidfile", cidfile, "base", "true"}, ""},
+		{"--user uid:gid", []string{"--user", "1234:5678", "base", "id", "-u"}, "1234\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if out := m.must(append([]string{"run", "--rm"}, tc.args...)...); out != tc.want {
+				t.Errorf("printed %q, want %q", out, tc.want)
+			}
+		})
+	}
+	if data, err := os.ReadFile(cidfile); err != nil || len(data) != 64 {
+		t.Errorf("--cidfile wrote %q, %v", data, err)
+	}
+	m.fails(125, "container ID file found", "run", "--rm", "--cidfile", cidfile, "base", "true")
+	hostNet, _ := os.Readlink("/proc/1/ns/net")
+	var testNet string
+	m.inNetns(func() { testNet, _ = os.Readlink("/proc/thread-self/ns/net") })
+	if out := m.must("run", "--rm", "--network", "host", "base", "readlink", "/proc/self/ns/net"); strings.TrimSpace(out) != testNet || testNet == hostNet {
+		t.Errorf("--network host: the container's netns is %q, the caller's %q", out, testNet)
+	}
+	m.must("run", "-d", "--name", "box", "base", "sleep", "1000")
+	if out := m.must("exec", "-e", "X=exec", "-w", "/tmp", "box", "sh", "-c", "echo $X; pwd"); out != "exec\n/tmp\n" {
+		t.Errorf("exec -e -w printed %q", out)
+	}
+	m.must("rm", "-f", "box")
+	m.must("run", "--name", "again", "base", "sh", "-c", "echo run $(cat /count 2>/dev/null); echo x >> /count")
+	if out := m.must("start", "-a", "again"); out != "run x\n" {
+		t.Errorf("start -a of a container whose layer holds one x printed %q", out)
+	}
+}
+
+// TestFinalKilledForegroundRun kills minidocker itself (run without -d)
+// with SIGKILL: the container dies with it and the next command repairs
+// the record.
+func TestFinalKilledForegroundRun(t *testing.T) {
+	m := newMD(t)
+	m.must("run", "--rm", "base", "true")
+	cmd := exec.Command(finalBinary, "--root", m.root, "run", "--name", "fg", "base", "sh", "-c", "echo up; sleep 1000")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.inNetns(func() { err = cmd.Start() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 3)
+	if _, err := io.ReadFull(stdout, buf); err != nil || string(buf) != "up\n" {
+		t.Fatalf("the container did not start: %q, %v", buf, err)
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	waitFor(t, func() bool { return strings.Contains(m.must("ps", "-a"), "Exited (137)") })
+	if ps := m.must("ps", "-q"); ps != "" {
+		t.Errorf("ps lists a container whose minidocker was killed: %q", ps)
+	}
+}
+
+// TestFinalLoadsOtherTools loads the archives podman wrote (a
+// docker-archive and an OCI archive) and imports a tar from stdin.
+func TestFinalLoadsOtherTools(t *testing.T) {
+	m := newMD(t)
+	for _, name := range []string{"podman-docker-archive.tar", "podman-oci-archive.tar"} {
+		out := m.must("load", "-i", filepath.Join(repoRoot, "final/internal/image/testdata", name))
+		if !strings.Contains(out, "Loaded image") {
+			t.Errorf("load %s printed %q", name, out)
+		}
+	}
+	m.must("run", "--name", "src", "base", "sh", "-c", "echo piped > /piped")
+	exported := filepath.Join(t.TempDir(), "fs.tar")
+	m.must("export", "-o", exported, "src")
+	data, err := os.ReadFile(exported)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := m.runInput(string(data), "import", "-c", `CMD ["cat", "/piped"]`, "-", "piped:1"); r.code != 0 {
+		t.Fatalf("import from stdin: %s", r.stderr)
+	}
+	if out := m.must("run", "--rm", "piped:1"); out != "piped\n" {
+		t.Errorf("the image imported from stdin printed %q", out)
+	}
+}

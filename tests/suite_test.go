@@ -311,7 +311,14 @@ type session struct {
 // start starts a step whose command the test will talk to.
 func start(t *testing.T, s step, args ...string) *session {
 	t.Helper()
+	return startWithEnv(t, s, nil, args...)
+}
+
+// startWithEnv is start with extra environment variables.
+func startWithEnv(t *testing.T, s step, env []string, args ...string) *session {
+	t.Helper()
 	cmd := exec.Command(s.binary, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = isolatedNetwork()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
