@@ -11,6 +11,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
+
+	"github.com/minidocker/minidocker/final/internal/state"
 )
 
 // killCommand is the kill verb.
@@ -35,17 +37,7 @@ func runKill(e *env, name string, args []string) error {
 	if err := e.open(); err != nil {
 		return err
 	}
-	return eachContainer(args, func(ref string) error {
-		c, err := e.rt.Find(ref)
-		if err != nil {
-			return err
-		}
-		if err := e.rt.Kill(c, sig); err != nil {
-			return err
-		}
-		fmt.Println(ref)
-		return nil
-	})
+	return eachContainer(e, args, func(c *state.Container) error { return e.rt.Kill(c, sig) })
 }
 
 // parseSignal reads "KILL", "SIGTERM", "term" or "9".

@@ -32,17 +32,7 @@ func runRm(e *env, force bool, args []string) error {
 	if err := e.open(); err != nil {
 		return err
 	}
-	return eachContainer(args, func(ref string) error {
-		c, err := e.rt.Find(ref)
-		if err != nil {
-			return err
-		}
-		if err := removeContainer(e, c, force); err != nil {
-			return err
-		}
-		fmt.Println(ref)
-		return nil
-	})
+	return eachContainer(e, args, func(c *state.Container) error { return removeContainer(e, c, force) })
 }
 
 // removeContainer kills c when forced, waits for its monitor to release

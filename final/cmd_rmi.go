@@ -33,7 +33,7 @@ func runRmi(e *env, force bool, args []string) error {
 		return err
 	}
 	inUse := func(id string) []string { return used[id] }
-	return eachContainer(args, func(ref string) error {
+	return eachArg(args, func(ref string) error {
 		lines, err := e.images.Remove(ref, force, inUse)
 		for _, l := range lines {
 			fmt.Println(l)

@@ -54,18 +54,11 @@ func runStart(e *env, attach, interactive bool, args []string) error {
 		}
 		return runAttached(e, c, interactive)
 	}
-	return eachContainer(args, func(ref string) error {
-		c, err := e.rt.Find(ref)
-		if err != nil {
-			return err
+	return eachContainer(e, args, func(c *state.Container) error {
+		if container.Running(c) {
+			return nil
 		}
-		if !container.Running(c) {
-			if err := startDetached(e, c); err != nil {
-				return err
-			}
-		}
-		fmt.Println(ref)
-		return nil
+		return startDetached(e, c)
 	})
 }
 
@@ -89,21 +82,14 @@ func runRestart(e *env, seconds int, args []string) error {
 	if err := e.open(); err != nil {
 		return err
 	}
-	return eachContainer(args, func(ref string) error {
-		c, err := e.rt.Find(ref)
-		if err != nil {
-			return err
-		}
+	return eachContainer(e, args, func(c *state.Container) error {
 		if err := e.rt.Stop(c, time.Duration(seconds)*time.Second); err != nil {
 			return err
 		}
-		if c, err = e.rt.Find(c.ID); err != nil {
+		c, err := e.rt.Find(c.ID)
+		if err != nil {
 			return err
 		}
-		if err := startDetached(e, c); err != nil {
-			return err
-		}
-		fmt.Println(ref)
-		return nil
+		return startDetached(e, c)
 	})
 }

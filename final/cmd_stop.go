@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/minidocker/minidocker/final/internal/state"
 )
 
 // stopCommand is the stop verb.
@@ -35,22 +37,14 @@ func runStop(e *env, seconds int, args []string) error {
 	if err := e.open(); err != nil {
 		return err
 	}
-	return eachContainer(args, func(ref string) error {
-		c, err := e.rt.Find(ref)
-		if err != nil {
-			return err
-		}
-		if err := e.rt.Stop(c, time.Duration(seconds)*time.Second); err != nil {
-			return err
-		}
-		fmt.Println(ref)
-		return nil
+	return eachContainer(e, args, func(c *state.Container) error {
+		return e.rt.Stop(c, time.Duration(seconds)*time.Second)
 	})
 }
 
-// eachContainer runs do for each argument, reporting every failure and
-// failing at the end if any did, as Docker does for several containers.
-func eachContainer(args []string, do func(ref string) error) error {
+// eachArg runs do for each argument, reporting every failure and failing
+// at the end if any did, as Docker does for several containers or images.
+func eachArg(args []string, do func(ref string) error) error {
 	failed := false
 	for _, ref := range args {
 		if err := do(ref); err != nil {
@@ -62,4 +56,19 @@ func eachContainer(args []string, do func(ref string) error) error {
 		return &statusError{status: 1}
 	}
 	return nil
+}
+
+// eachContainer finds the container each argument names and runs do on
+// it, printing the argument when do succeeds, as docker stop, kill and rm do.
+func eachContainer(e *env, args []string, do func(c *state.Container) error) error {
+	return eachArg(args, func(ref string) error {
+		c, err := e.rt.Find(ref)
+		if err == nil {
+			err = do(c)
+		}
+		if err == nil {
+			fmt.Println(ref)
+		}
+		return err
+	})
 }
