@@ -44,13 +44,16 @@ func containerInit(opts options) error {
 	// Make every mount private before making any, or on a host whose / is
 	// shared (every systemd host) the mounts below propagate back to the
 	// host: see mount_namespaces(7).
+	// lab:cut step02 make every mount private (MS_REC|MS_PRIVATE on /), unless --no-private
 	if opts.noPrivate {
 		container("skipping MS_PRIVATE (--no-private): our mounts may reach the host")
 	} else if err := mount("none", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return err
 	}
+	// lab:end
 
 	// A tmpfs on /tmp: scratch space that only this mount namespace sees.
+	// lab:cut step02 mount a tmpfs on /tmp, then a fresh proc on /proc (only once / is private!)
 	if err := mount("tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
 		return err
 	}
@@ -64,6 +67,7 @@ func containerInit(opts options) error {
 	} else if err := mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return err
 	}
+	// lab:end
 
 	return execCommand(opts.command)
 }

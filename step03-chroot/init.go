@@ -44,13 +44,16 @@ func containerInit(opts options) error {
 	// Make every mount private before making any, or on a host whose / is
 	// shared (every systemd host) the mounts below propagate back to the
 	// host: see mount_namespaces(7).
+	// lab:cut step02 make every mount private (MS_REC|MS_PRIVATE on /), unless --no-private
 	if opts.noPrivate {
 		container("skipping MS_PRIVATE (--no-private): our mounts may reach the host")
 	} else if err := mount("none", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return err
 	}
+	// lab:end
 
 	// Mount /tmp and /proc inside the rootfs: after chroot, paths start there.
+	// lab:cut step02 mount a tmpfs on /tmp, then a fresh proc on /proc (only once / is private!)
 	if err := mount("tmpfs", opts.rootfs+"/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
 		return err
 	}
@@ -59,9 +62,11 @@ func containerInit(opts options) error {
 	} else if err := mount("proc", opts.rootfs+"/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return err
 	}
+	// lab:end
 
 	// chroot changes what "/" means for this process and all it starts;
 	// chdir too, or the working directory stays outside the new root.
+	// lab:cut step03 chroot into opts.rootfs, then chdir to its /
 	container("chroot(%q); chdir(\"/\")", opts.rootfs)
 	if err := unix.Chroot(opts.rootfs); err != nil {
 		return fmt.Errorf("chroot %s: %w", opts.rootfs, err)
@@ -69,6 +74,7 @@ func containerInit(opts options) error {
 	if err := unix.Chdir("/"); err != nil {
 		return fmt.Errorf("chdir /: %w", err)
 	}
+	// lab:end
 	if opts.breakout {
 		if err := breakOut(); err != nil {
 			return err

@@ -44,11 +44,13 @@ func containerInit(opts options) error {
 	// Make every mount private before making any, or on a host whose / is
 	// shared (every systemd host) the mounts below propagate back to the
 	// host: see mount_namespaces(7).
+	// lab:cut step02 make every mount private (MS_REC|MS_PRIVATE on /), unless --no-private
 	if opts.noPrivate {
 		container("skipping MS_PRIVATE (--no-private): our mounts may reach the host")
 	} else if err := mount("none", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return err
 	}
+	// lab:end
 
 	// pivot_root wants the new root to be a mount point: bind it onto
 	// itself. The mounts below go on top of this bind, so they move with it.
@@ -59,6 +61,7 @@ func containerInit(opts options) error {
 	// Mount /tmp, /proc, /sys and /dev inside the rootfs while the host's
 	// /proc is still visible: in a user namespace the kernel lets us mount
 	// a new proc only where a full one is already in sight.
+	// lab:cut step02 mount a tmpfs on /tmp, then a fresh proc on /proc (only once / is private!)
 	if err := mount("tmpfs", opts.rootfs+"/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
 		return err
 	}
@@ -67,6 +70,7 @@ func containerInit(opts options) error {
 	} else if err := mount("proc", opts.rootfs+"/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return err
 	}
+	// lab:end
 	if err := mount("sysfs", opts.rootfs+"/sys", "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return err
 	}

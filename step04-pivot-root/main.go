@@ -178,7 +178,9 @@ func run(opts options, args []string) (status int, err error) {
 
 // cloneFlags are the namespaces this step creates.
 func cloneFlags(opts options) uintptr {
+	// lab:cut step01 ask clone(2) for new PID, mount, IPC and network namespaces too (UTS is given, so sethostname cannot rename the host)
 	flags := unix.CLONE_NEWUTS | unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET
+	// lab:end flags := unix.CLONE_NEWUTS
 	if opts.userns {
 		flags |= unix.CLONE_NEWUSER
 	}

@@ -51,11 +51,13 @@ func containerInit(opts options) error {
 	// Make every mount private before making any, or on a host whose / is
 	// shared (every systemd host) the mounts below propagate back to the
 	// host: see mount_namespaces(7).
+	// lab:cut step02 make every mount private (MS_REC|MS_PRIVATE on /), unless --no-private
 	if opts.noPrivate {
 		container("skipping MS_PRIVATE (--no-private): our mounts may reach the host")
 	} else if err := mount("none", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return err
 	}
+	// lab:end
 
 	// The root is a union: the image's read-only layers below, this
 	// container's writable layer on top. It is a mount point, as
@@ -68,6 +70,7 @@ func containerInit(opts options) error {
 	// Mount /tmp, /proc, /sys and /dev inside the rootfs while the host's
 	// /proc is still visible: in a user namespace the kernel lets us mount
 	// a new proc only where a full one is already in sight.
+	// lab:cut step02 mount a tmpfs on /tmp, then a fresh proc on /proc (only once / is private!)
 	if err := mount("tmpfs", root+"/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
 		return err
 	}
@@ -76,6 +79,7 @@ func containerInit(opts options) error {
 	} else if err := mount("proc", root+"/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return err
 	}
+	// lab:end
 	if err := mount("sysfs", root+"/sys", "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return err
 	}

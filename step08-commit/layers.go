@@ -62,10 +62,12 @@ func writeLayer(w io.Writer, dir string) error {
 
 // writeEntry writes one file of the layer, or its whiteout.
 func writeEntry(tw *tar.Writer, path, rel string, info fs.FileInfo) error {
+	// lab:cut step08 a whiteout (isWhiteout) goes into the tar as an empty file named .wh.<name>
 	if isWhiteout(info) {
 		name := filepath.Join(filepath.Dir(rel), whiteoutPrefix+filepath.Base(rel))
 		return tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Format: tar.FormatPAX})
 	}
+	// lab:end
 	link := ""
 	if info.Mode()&fs.ModeSymlink != 0 {
 		var err error
@@ -85,9 +87,11 @@ func writeEntry(tw *tar.Writer, path, rel string, info fs.FileInfo) error {
 	if err := tw.WriteHeader(hdr); err != nil {
 		return err
 	}
+	// lab:cut step08 an opaque directory (isOpaque) gets a .wh..wh..opq entry after its own
 	if info.IsDir() && isOpaque(path) {
 		return tw.WriteHeader(&tar.Header{Name: filepath.Join(rel, opaqueMarker), Typeflag: tar.TypeReg, Mode: 0o644, Format: tar.FormatPAX})
 	}
+	// lab:end
 	if !info.Mode().IsRegular() {
 		return nil
 	}
@@ -138,6 +142,7 @@ func insideDir(dir, name string) string {
 
 // applyEntry creates one file, or turns a whiteout entry back into overlay form.
 func applyEntry(tr *tar.Reader, hdr *tar.Header, path, dir string) error {
+	// lab:cut step08 turn .wh..wh..opq back into the opaque xattr, and .wh.<name> back into a 0/0 character device
 	base := filepath.Base(path)
 	switch {
 	case base == opaqueMarker:
@@ -145,6 +150,7 @@ func applyEntry(tr *tar.Reader, hdr *tar.Header, path, dir string) error {
 	case strings.HasPrefix(base, whiteoutPrefix):
 		return unix.Mknod(filepath.Join(filepath.Dir(path), strings.TrimPrefix(base, whiteoutPrefix)), unix.S_IFCHR, 0)
 	}
+	// lab:end
 	mode := uint32(hdr.Mode & 0o7777)
 	var err error
 	switch hdr.Typeflag {

@@ -151,6 +151,7 @@ func (n *network) createVeth(br netlink.Link, pid int) (peer string, err error) 
 	if err := netlink.LinkSetUp(veth); err != nil {
 		return "", fmt.Errorf("bring %s up: %w", n.veth, err)
 	}
+	// lab:cut step07 move the container's end of the pair (peer) into the network namespace of pid
 	other, err := netlink.LinkByName(peer)
 	if err != nil {
 		return "", fmt.Errorf("look up link %s: %w", peer, err)
@@ -159,6 +160,7 @@ func (n *network) createVeth(br netlink.Link, pid int) (peer string, err error) 
 	if err := netlink.LinkSetNsPid(other, pid); err != nil {
 		return "", fmt.Errorf("move %s into the network namespace of pid %d: %w", peer, pid, err)
 	}
+	// lab:end
 	return peer, nil
 }
 
@@ -175,6 +177,7 @@ func configureContainer(pid int, peer string, addr netip.Prefix, gateway netip.A
 	if err := setUp(h, "lo", in); err != nil || peer == "" {
 		return err
 	}
+	// lab:cut step07 inside the container (through h): rename peer to eth0, give it addr, bring it up, add a default route via gateway
 	eth, err := h.LinkByName(peer)
 	if err != nil {
 		return fmt.Errorf("look up link %s in the container: %w", peer, err)
@@ -195,6 +198,7 @@ func configureContainer(pid int, peer string, addr netip.Prefix, gateway netip.A
 	if err := h.RouteAdd(route); err != nil {
 		return fmt.Errorf("add the default route via %s in the container: %w", gateway, err)
 	}
+	// lab:end
 	return nil
 }
 

@@ -79,7 +79,9 @@ func prepareLayers(lower []string, dir string, layers []string, keep, userns boo
 	}
 	_ = os.Chmod(dir, 0o755)
 	host("writable layer %s/upper over %d read-only layer(s): %s", dir, len(lower), strings.Join(lower, ":"))
+	// lab:cut step06 the overlay mount options: lowerdir (the lower dirs, top first, joined by ":"), upperdir and workdir in dir
 	data = fmt.Sprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work", strings.Join(lower, ":"), dir, dir)
+	// lab:end data = ""
 	return data, filepath.Join(dir, "merged"), undo, nil
 }
 
