@@ -657,3 +657,50 @@ func TestFinalLoadsOtherTools(t *testing.T) {
 		t.Errorf("the image imported from stdin printed %q", out)
 	}
 }
+
+// TestFinalDoctor checks doctor's report: every check says OK, or FAIL
+// with a fix; the status says whether any failed; as a user who is not
+// root, the root check fails and names the fix.
+func TestFinalDoctor(t *testing.T) {
+	needRoot(t)
+	if finalBinary == "" {
+		t.Fatal("the minidocker binary (./final) was not built")
+	}
+	check := func(t *testing.T, cmd *exec.Cmd) (string, int) {
+		out, err := cmd.Output()
+		code, err := exitCode(err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls := strings.Split(strings.TrimSpace(string(out)), "\n")
+		failed := false
+		for i, l := range ls {
+			switch {
+			case strings.HasPrefix(l, "OK "):
+			case strings.HasPrefix(l, "FAIL "):
+				failed = true
+				if i+1 >= len(ls) || !strings.Contains(ls[i+1], "fix: ") {
+					t.Errorf("a failed check without a fix: %q", l)
+				}
+			case strings.Contains(l, "fix: "):
+			default:
+				t.Errorf("doctor printed %q: neither a check nor a fix", l)
+			}
+		}
+		if failed != (code != 0) {
+			t.Errorf("doctor exited %d, but a check failed: %v", code, failed)
+		}
+		return string(out), code
+	}
+	root := exec.Command(finalBinary, "doctor")
+	root.SysProcAttr = isolatedNetwork()
+	if out, _ := check(t, root); !strings.Contains(out, "OK    root") {
+		t.Errorf("doctor as root:\n%s", out)
+	}
+	user := exec.Command(finalBinary, "doctor")
+	user.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	user.Dir = "/"
+	if out, code := check(t, user); code == 0 || !regexp.MustCompile(`FAIL\s+root.*\n\s+fix: .*sudo`).MatchString(out) {
+		t.Errorf("doctor as nobody (exit %d) does not say how to become root:\n%s", code, out)
+	}
+}
