@@ -29,29 +29,36 @@ var statsCommand = &command{
 	},
 }
 
+// statsTargets are the containers args name, or all running ones.
+func statsTargets(e *env, args []string) ([]*state.Container, error) {
+	var list []*state.Container
+	for _, ref := range args {
+		c, err := e.rt.Find(ref)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, c)
+	}
+	if len(args) > 0 {
+		return list, nil
+	}
+	all, err := e.containers()
+	for _, c := range all {
+		if container.Running(c) {
+			list = append(list, c)
+		}
+	}
+	return list, err
+}
+
 // runStats samples each container's cgroup twice and prints the usage.
 func runStats(e *env, args []string) error {
 	if err := e.open(); err != nil {
 		return err
 	}
-	var list []*state.Container
-	if len(args) == 0 {
-		all, err := e.containers()
-		if err != nil {
-			return err
-		}
-		for _, c := range all {
-			if container.Running(c) {
-				list = append(list, c)
-			}
-		}
-	}
-	for _, ref := range args {
-		c, err := e.rt.Find(ref)
-		if err != nil {
-			return err
-		}
-		list = append(list, c)
+	list, err := statsTargets(e, args)
+	if err != nil {
+		return err
 	}
 	managers := make([]cgroups.Manager, len(list))
 	first := make([]cgroups.Stats, len(list))
