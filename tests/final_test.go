@@ -704,3 +704,27 @@ func TestFinalDoctor(t *testing.T) {
 		t.Errorf("doctor as nobody (exit %d) does not say how to become root:\n%s", code, out)
 	}
 }
+
+// TestFinalStdinAndListings checks run -i, and the listing flags of ps and
+// images.
+func TestFinalStdinAndListings(t *testing.T) {
+	m := newMD(t)
+	if r := m.runInput("through stdin\n", "run", "-i", "--rm", "base", "cat"); r.stdout != "through stdin\n" {
+		t.Errorf("run -i cat printed %q (%s)", r.stdout, r.stderr)
+	}
+	if r := m.runInput("not passed\n", "run", "--rm", "base", "cat"); r.stdout != "" {
+		t.Errorf("run without -i passed stdin on: %q", r.stdout)
+	}
+	id := strings.TrimSpace(m.must("run", "-d", "base", "sleep", "1000"))
+	if out := m.must("ps", "--no-trunc", "-q"); out != id+"\n" {
+		t.Errorf("ps --no-trunc -q printed %q, want the full id", out)
+	}
+	if out := m.must("ps", "-q"); out != id[:12]+"\n" {
+		t.Errorf("ps -q printed %q, want the short id", out)
+	}
+	img := field(m.inspect("base"), "Id").(string)
+	if out := m.must("images", "-q"); out != strings.TrimPrefix(img, "sha256:")[:12]+"\n" {
+		t.Errorf("images -q printed %q, want base's short id", out)
+	}
+	m.must("rm", "-f", id)
+}
