@@ -1,7 +1,7 @@
 # minidocker: the steps are run with "sudo go run ./stepNN-..."; these
 # targets run the tests. Both need root.
 
-.PHONY: test test-v2 docs vet lab-check
+.PHONY: test test-v2 docs vet lab-check bench
 
 # The behaviour suite, the drift check and the docs check, on this kernel.
 test:
@@ -22,3 +22,8 @@ vet:
 # The lab VM's Vagrantfile and lab/provision.sh, checked here without a VM (lab/README.md). Needs root.
 lab-check:
 	bash lab/check-provision.sh
+
+# minidocker against runc, crun and podman (installs them from Debian; several
+# minutes; not part of test). Rewrites docs/benchmarks.md's results and plot.
+bench:
+	bash bench/run.sh

@@ -5,6 +5,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"sort"
@@ -69,12 +70,16 @@ func runPs(e *env, o *psOptions, args []string) error {
 	case o.format != "":
 		return printTemplate(o.format, rows)
 	}
-	w := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
+	out := bufio.NewWriter(os.Stdout) // one write(2) for the table, not one per cell
+	w := tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
 	for _, r := range rows {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\t%s\t%s\t%s\n", r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names)
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return out.Flush()
 }
 
 // makePsRow turns a record into a row.

@@ -278,8 +278,8 @@ func claim(e *env, c *state.Container, name string) error {
 			return fmt.Errorf("the name %q is already in use by container %s: remove it (minidocker rm %s) or choose another name", name, state.Short(id), name)
 		}
 	} else {
-		for name == "" || e.rt.State.NameInUse(name) != "" {
-			name = randomName()
+		for try := 0; name == "" || e.rt.State.NameInUse(name) != ""; try++ {
+			name = randomName(try)
 		}
 	}
 	c.ID, c.Name, c.Created = state.NewID(), name, time.Now().UTC()
@@ -291,6 +291,9 @@ func claim(e *env, c *state.Container, name string) error {
 	c.LogPath = filepath.Join(dir, c.ID+"-json.log")
 	c.HostnamePath, c.HostsPath, c.ResolvConfPath = filepath.Join(dir, "hostname"), filepath.Join(dir, "hosts"), filepath.Join(dir, "resolv.conf")
 	c.State = state.State{Status: "created"}
+	if err := e.rt.State.ClaimName(name, c.ID); err != nil {
+		return err
+	}
 	if err := container.Prepare(dir); err != nil {
 		os.RemoveAll(dir)
 		return err

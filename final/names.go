@@ -2,7 +2,10 @@
 
 package main
 
-import "math/rand/v2"
+import (
+	"math/rand/v2"
+	"strconv"
+)
 
 // adjectives and nouns make names like "brave_turing".
 var (
@@ -14,7 +17,14 @@ var (
 		"noether", "pascal", "ritchie", "shannon", "tesla", "thompson", "torvalds", "turing", "wozniak"}
 )
 
-// randomName returns adjective_noun; the caller retries while it is taken.
-func randomName() string {
-	return adjectives[rand.IntN(len(adjectives))] + "_" + nouns[rand.IntN(len(nouns))]
+// randomName returns adjective_noun; the caller retries while it is
+// taken, counting its tries. There are only 896 such names, so from the
+// tenth try on a number follows, as Docker adds one: a host with a
+// thousand containers still finds a free name.
+func randomName(try int) string {
+	name := adjectives[rand.IntN(len(adjectives))] + "_" + nouns[rand.IntN(len(nouns))]
+	if try >= 10 {
+		name += strconv.Itoa(rand.IntN(1000 * try))
+	}
+	return name
 }

@@ -121,20 +121,22 @@ func removeTree(top string) error {
 }
 
 // removeDir removes one cgroup directory, killing what is still in it and
-// waiting briefly for the kernel to release a container that just died.
+// waiting (up to 3 s) for the kernel to release a container that just
+// died. The wait polls every millisecond: the release usually takes less,
+// and every command that removes a container waits for it.
 func removeDir(dir string) error {
 	var err error
-	for try := 0; try < 150; try++ {
+	for try := 0; try < 3000; try++ {
 		if err = unix.Rmdir(dir); err == nil || errors.Is(err, unix.ENOENT) {
 			return nil
 		}
 		if !errors.Is(err, unix.EBUSY) {
 			break
 		}
-		if try%10 == 0 {
+		if try%200 == 0 {
 			killAll(dir)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(time.Millisecond)
 	}
 	return fmt.Errorf("rmdir %s: %w", dir, err)
 }

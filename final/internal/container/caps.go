@@ -149,7 +149,8 @@ func dropBounding(keep []string) error {
 	for _, name := range keep {
 		kept[capNumbers[name]] = true
 	}
-	for c := 0; c <= lastCap(); c++ {
+	last := lastCap() // once: it reads a /proc file
+	for c := 0; c <= last; c++ {
 		if kept[c] {
 			continue
 		}

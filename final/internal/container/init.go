@@ -67,7 +67,13 @@ func setupContainer(spec *Spec) error {
 	if spec.Privileged {
 		nodev = 0
 	}
-	if err := overlay.Mount(spec.Lower, spec.Upper, spec.Work, spec.Root, nodev); err != nil {
+	// With --rm the writable layer is deleted at the end: it need never be
+	// synced to disk, and the sync at unmount is the slowest step of all.
+	mountOverlay := overlay.Mount
+	if spec.Discard {
+		mountOverlay = overlay.MountVolatile
+	}
+	if err := mountOverlay(spec.Lower, spec.Upper, spec.Work, spec.Root, nodev); err != nil {
 		return err
 	}
 	root := spec.Root

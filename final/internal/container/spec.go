@@ -41,6 +41,7 @@ type Spec struct {
 	CapAdd      []string
 	CapDrop     []string
 	NoNewPrivs  bool
+	Discard     bool // --rm: the writable layer is deleted when the container ends
 }
 
 // Volume is one bind mount from the host into the container.

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // identity is who the command runs as.
@@ -105,17 +107,39 @@ func readColonFile(path string, n int) [][]string {
 }
 
 // become switches the whole process to id. syscall.Setuid and friends
-// change every thread (Go's runtime does that), and leaving uid 0 clears
-// the permitted and effective capabilities, as capabilities(7) says.
+// change every thread (Go's runtime does that, stopping each thread in
+// turn), and leaving uid 0 clears the permitted and effective
+// capabilities, as capabilities(7) says. A call that would change nothing,
+// as for root staying root, is skipped.
 func become(id identity) error {
-	if err := syscall.Setgroups(id.groups); err != nil {
-		return fmt.Errorf("setgroups %v: %w", id.groups, err)
+	if !hasGroups(id.groups) {
+		if err := syscall.Setgroups(id.groups); err != nil {
+			return fmt.Errorf("setgroups %v: %w", id.groups, err)
+		}
 	}
-	if err := syscall.Setresgid(id.gid, id.gid, id.gid); err != nil {
-		return fmt.Errorf("setgid %d: %w", id.gid, err)
+	if r, e, s := unix.Getresgid(); r != id.gid || e != id.gid || s != id.gid {
+		if err := syscall.Setresgid(id.gid, id.gid, id.gid); err != nil {
+			return fmt.Errorf("setgid %d: %w", id.gid, err)
+		}
 	}
-	if err := syscall.Setresuid(id.uid, id.uid, id.uid); err != nil {
-		return fmt.Errorf("setuid %d: %w", id.uid, err)
+	if r, e, s := unix.Getresuid(); r != id.uid || e != id.uid || s != id.uid {
+		if err := syscall.Setresuid(id.uid, id.uid, id.uid); err != nil {
+			return fmt.Errorf("setuid %d: %w", id.uid, err)
+		}
 	}
 	return nil
+}
+
+// hasGroups reports whether the process's supplementary groups are groups.
+func hasGroups(groups []int) bool {
+	current, err := unix.Getgroups()
+	if err != nil || len(current) != len(groups) {
+		return false
+	}
+	for i := range current {
+		if current[i] != groups[i] {
+			return false
+		}
+	}
+	return true
 }

@@ -97,7 +97,7 @@ func (rt *Runtime) spec(c *state.Container, res *resources) *Spec {
 		Args: append([]string{c.Path}, c.Args...), Env: c.Config.Env, Cwd: c.Config.WorkingDir,
 		User: c.Config.User, Tty: c.Config.Tty, Privileged: hc.Privileged, ReadOnly: hc.ReadonlyRootfs,
 		Init: hc.Init, OwnNetwork: hc.NetworkMode != "host", EtcFiles: res.etc,
-		CapAdd: hc.CapAdd, CapDrop: hc.CapDrop,
+		CapAdd: hc.CapAdd, CapDrop: hc.CapDrop, Discard: hc.AutoRemove,
 	}
 	for _, opt := range hc.SecurityOpt {
 		if opt == "no-new-privileges" || opt == "no-new-privileges:true" {

@@ -7,6 +7,7 @@
 //	<root>/containers/<id>/hostname, hosts, resolv.conf
 //	<root>/containers/<id>/upper, work, rootfs   its writable layer and mount point
 //	<root>/containers.lock                  the lock every change takes
+//	<root>/names/<name>                     the id of the container called name
 //
 // There is no daemon: every minidocker command reads and changes these
 // files itself, so every change happens under one exclusive flock(2), and
@@ -52,7 +53,38 @@ func Open(root string) (*Store, error) {
 	if err := os.Chmod(root, 0o700); err != nil {
 		return nil, err
 	}
-	return &Store{Root: root}, nil
+	s := &Store{Root: root}
+	if err := s.openNames(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// openNames makes the names index. A state root from before the index
+// existed gets one from its records, once.
+func (s *Store) openNames() error {
+	dir := filepath.Join(s.Root, "names")
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	list, _, err := s.List()
+	if err != nil {
+		return err
+	}
+	tmp := fmt.Sprintf("%s.tmp-%d", dir, os.Getpid())
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return fmt.Errorf("make the names index %s: %w", dir, err)
+	}
+	for _, c := range list {
+		if err := os.WriteFile(filepath.Join(tmp, c.Name), []byte(c.ID), 0o600); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp, dir); err != nil && !errors.Is(err, os.ErrExist) && !errors.Is(err, unix.ENOTEMPTY) {
+		return fmt.Errorf("make the names index %s: %w", dir, err)
+	}
+	os.RemoveAll(tmp) // left only when another command made the index first
+	return nil
 }
 
 // Dir is the directory of container id.
@@ -186,20 +218,50 @@ func (s *Store) Find(ref string) (*Container, error) {
 	return nil, fmt.Errorf("%q matches %d containers (%s): give more of the id", ref, len(matches), strings.Join(ids, ", "))
 }
 
-// NameInUse returns the id of the container called name, or "".
+// NameInUse returns the id of the container called name, or "". It reads
+// one file of the names index, not every record, so that run costs the
+// same with ten containers or a thousand. A name whose record is gone (a
+// crash between claiming the name and writing the record, or during rm)
+// is free again.
 func (s *Store) NameInUse(name string) string {
-	list, _, _ := s.List()
-	for _, c := range list {
-		if c.Name == name {
-			return c.ID
-		}
+	data, err := os.ReadFile(s.namePath(name))
+	if err != nil {
+		return ""
 	}
-	return ""
+	id := string(data)
+	if _, err := os.Stat(filepath.Join(s.Dir(id), "config.json")); err != nil {
+		return ""
+	}
+	return id
+}
+
+// ClaimName records that name is id's. The caller holds the lock and has
+// checked NameInUse; the record itself comes next, with Save.
+func (s *Store) ClaimName(name, id string) error {
+	path := s.namePath(name)
+	tmp := fmt.Sprintf("%s.tmp-%d", path, os.Getpid())
+	if err := os.WriteFile(tmp, []byte(id), 0o600); err != nil {
+		return fmt.Errorf("claim the name %q: %w", name, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("claim the name %q: %w", name, err)
+	}
+	return nil
+}
+
+// namePath is the names index's file for name (a valid container name
+// has no '/' and does not start with '.').
+func (s *Store) namePath(name string) string {
+	return filepath.Join(s.Root, "names", name)
 }
 
 // Remove deletes a container's directory; the caller has unmounted and
 // released everything it used.
 func (s *Store) Remove(id string) error {
+	if c, err := s.Get(id); err == nil && s.NameInUse(c.Name) == id {
+		os.Remove(s.namePath(c.Name))
+	}
 	dir := s.Dir(id)
 	// Rename first, so a crash halfway never leaves a half-deleted record.
 	gone := filepath.Join(s.Root, "containers", ".removing-"+id)
