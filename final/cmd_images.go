@@ -65,7 +65,7 @@ func runImages(e *env, quiet bool, format string, args []string) error {
 		}
 		return nil
 	case format != "":
-		return printTemplate(format, rows)
+		return printTemplate(os.Stdout, format, rows)
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")

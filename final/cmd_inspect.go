@@ -65,7 +65,7 @@ func runInspect(e *env, format, kind string, args []string) error {
 		out = append(out, v)
 	}
 	if format != "" {
-		if err := printTemplate(format, out); err != nil {
+		if err := printTemplate(os.Stdout, format, out); err != nil {
 			return err
 		}
 	} else {

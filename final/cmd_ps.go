@@ -51,7 +51,7 @@ func runPs(e *env, o *psOptions, args []string) error {
 	if err := e.open(); err != nil {
 		return err
 	}
-	list, err := e.containers()
+	list, err := e.summaries()
 	if err != nil {
 		return err
 	}
@@ -61,25 +61,23 @@ func runPs(e *env, o *psOptions, args []string) error {
 			rows = append(rows, makePsRow(c, o.noTrunc))
 		}
 	}
+	out := bufio.NewWriter(os.Stdout) // one write(2) for the listing, not one per line
+	defer out.Flush()
 	switch {
 	case o.quiet:
 		for _, r := range rows {
-			fmt.Println(r.ID)
+			fmt.Fprintln(out, r.ID)
 		}
 		return nil
 	case o.format != "":
-		return printTemplate(o.format, rows)
+		return printTemplate(out, o.format, rows)
 	}
-	out := bufio.NewWriter(os.Stdout) // one write(2) for the table, not one per cell
 	w := tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
 	for _, r := range rows {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\t%s\t%s\t%s\n", r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names)
 	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	return out.Flush()
+	return w.Flush()
 }
 
 // makePsRow turns a record into a row.

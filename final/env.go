@@ -104,6 +104,27 @@ func (e *env) containers() ([]*state.Container, error) {
 	return e.rt.Reconcile()
 }
 
+// summaries returns what ps shows of every container: summaries, cheap
+// to read for a thousand containers (state/summary.go), with stale ones
+// repaired through their full records.
+func (e *env) summaries() ([]*state.Container, error) {
+	list, err := e.rt.State.Summaries()
+	if err != nil {
+		return nil, err
+	}
+	var out []*state.Container
+	for _, s := range list {
+		c := s.Record()
+		if container.Stale(c) {
+			if c, err = e.rt.Find(c.ID); err != nil {
+				continue // repaired and removed (--rm)
+			}
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
 // imagesInUse reports which image ids a container uses.
 func (e *env) imagesInUse() (map[string][]string, error) {
 	list, err := e.containers()

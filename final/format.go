@@ -8,7 +8,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
+	"io"
 	"strings"
 	"text/template"
 )
@@ -24,8 +24,8 @@ var templateFuncs = template.FuncMap{
 	"join":  strings.Join,
 }
 
-// printTemplate prints each item through the template, one per line.
-func printTemplate[T any](format string, items []T) error {
+// printTemplate prints each item through the template to w, one per line.
+func printTemplate[T any](w io.Writer, format string, items []T) error {
 	tmpl, err := template.New("format").Funcs(templateFuncs).Parse(format)
 	if err != nil {
 		return usagef("invalid --format template: %v", err)
@@ -35,7 +35,7 @@ func printTemplate[T any](format string, items []T) error {
 		if err := tmpl.Execute(&b, item); err != nil {
 			return fmt.Errorf("--format: %w", err)
 		}
-		fmt.Fprintln(os.Stdout, b.String())
+		fmt.Fprintln(w, b.String())
 	}
 	return nil
 }

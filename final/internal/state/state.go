@@ -126,6 +126,7 @@ func Short(id string) string {
 // Save writes a record: to a temporary file, then renamed into place.
 // The caller holds the lock.
 func (s *Store) Save(c *Container) error {
+	s.changed()
 	return WriteJSON(filepath.Join(s.Dir(c.ID), "config.json"), c)
 }
 
@@ -259,6 +260,7 @@ func (s *Store) namePath(name string) string {
 // Remove deletes a container's directory; the caller has unmounted and
 // released everything it used.
 func (s *Store) Remove(id string) error {
+	s.changed()
 	if c, err := s.Get(id); err == nil && s.NameInUse(c.Name) == id {
 		os.Remove(s.namePath(c.Name))
 	}
