@@ -67,14 +67,16 @@ type md struct {
 	jobs chan func()
 }
 
-// newMD makes a test's minidocker; it needs root, and checks that the host
-// is as clean after the test as before.
+// newMD makes a test's minidocker; it needs root. At the end the host
+// must be as clean as before, checked before the test's own "minidocker
+// cleanup" runs (which would hide a leak), and once more after it.
 func newMD(t *testing.T) *md {
 	t.Helper()
-	rootTest(t)
+	rootTest(t) // the check after cleanup
 	if finalBinary == "" {
 		t.Fatal("the minidocker binary (./final) was not built")
 	}
+	before := hostState(t)
 	root, err := os.MkdirTemp("/var/tmp", "minidocker-tests-final-")
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +88,10 @@ func newMD(t *testing.T) *md {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		m.run("ps", "-a") // repairs what a killed monitor left, as any command would
+		for _, leak := range difference(hostState(t), before) {
+			t.Errorf("left behind on the host while minidocker's records are all final: %s", leak)
+		}
 		m.run("cleanup") // whatever a failed test left, as a user would
 		close(m.jobs)
 		os.RemoveAll(root)

@@ -728,3 +728,33 @@ func TestFinalStdinAndListings(t *testing.T) {
 	}
 	m.must("rm", "-f", id)
 }
+
+// TestFinalKilledAtEveryStage SIGKILLs minidocker run at several moments
+// of its setup (image, record, cgroup, network lease, veth, mounts, the
+// command): whatever it had made must be repaired by the next command and
+// leave the host clean (newMD checks, before any cleanup).
+func TestFinalKilledAtEveryStage(t *testing.T) {
+	m := newMD(t)
+	m.must("run", "--rm", "base", "true") // base exists: the moments below are the run's own
+	for _, delay := range []time.Duration{0, 2, 5, 10, 20, 30, 45, 70, 100, 150} {
+		cmd := exec.Command(finalBinary, "--root", m.root, "run", "-p", "8080:80", "base", "sleep", "1000")
+		var err error
+		m.inNetns(func() { err = cmd.Start() })
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(delay * time.Millisecond)
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}
+	waitFor(t, func() bool { return m.must("ps", "-q") == "" })
+	// The kills came at different stages: some before the record was
+	// written, some after the container ran (repaired: exited, 137).
+	all := lines(m.must("ps", "-a", "--format", "{{.State}} {{.Status}}"))
+	t.Logf("records after the kills: %q", all)
+	if len(all) == 0 || !strings.Contains(strings.Join(all, "\n"), "Exited (137)") {
+		t.Errorf("no kill came after the container started: %q", all)
+	}
+	// Every address and port is free again: a new container gets the port.
+	m.must("run", "--rm", "-p", "8080:80", "base", "true")
+}
