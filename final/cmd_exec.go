@@ -6,14 +6,12 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"os"
 
 	"github.com/spf13/pflag"
 
 	"github.com/minidocker/minidocker/final/internal/container"
-	"github.com/minidocker/minidocker/final/internal/state"
 )
 
 // execOptions are exec's flags.
@@ -47,12 +45,9 @@ func runExec(e *env, o *execOptions, args []string) error {
 	if err := e.open(); err != nil {
 		return err
 	}
-	c, err := e.rt.Find(args[0])
+	c, err := e.findRunning(args[0])
 	if err != nil {
 		return err
-	}
-	if !container.Running(c) {
-		return fmt.Errorf("container %s is not running: start it first (minidocker start %s)", state.Short(c.ID), c.Name)
 	}
 	spec := &container.ExecSpec{
 		Args: args[1:], Env: append(append([]string{}, c.Config.Env...), o.env...),

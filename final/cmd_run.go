@@ -92,9 +92,6 @@ func runRun(e *env, o *runOptions, args []string) error {
 	if len(args) == 0 {
 		return usagef("requires at least 1 argument: the image (e.g. minidocker run base echo hello)")
 	}
-	if o.detach && o.rm && o.interactive {
-		// fine: Docker allows it too
-	}
 	if err := e.open(); err != nil {
 		return err
 	}

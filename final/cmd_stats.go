@@ -24,8 +24,8 @@ var statsCommand = &command{
 	name: "stats", usage: "stats [OPTIONS] [CONTAINER...]", short: "Show containers' resource usage",
 	interspersed: true,
 	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
-		noStream := fs.Bool("no-stream", false, "print once and exit (the only mode minidocker has)")
-		return func(e *env, args []string) error { _ = noStream; return runStats(e, args) }
+		fs.Bool("no-stream", false, "print once and exit (the only mode minidocker has)")
+		return func(e *env, args []string) error { return runStats(e, args) }
 	},
 }
 
@@ -63,11 +63,7 @@ func runStats(e *env, args []string) error {
 	managers := make([]cgroups.Manager, len(list))
 	first := make([]cgroups.Stats, len(list))
 	for i, c := range list {
-		parent := c.HostConfig.CgroupParent
-		if parent == "" {
-			parent = e.cgroupParent
-		}
-		managers[i] = cgroups.Load(parent, c.ID)
+		managers[i] = e.rt.Cgroup(c)
 		first[i], _ = managers[i].Stats()
 	}
 	const interval = 500 * time.Millisecond

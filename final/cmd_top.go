@@ -13,10 +13,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/pflag"
-
-	"github.com/minidocker/minidocker/final/internal/cgroups"
-	"github.com/minidocker/minidocker/final/internal/container"
-	"github.com/minidocker/minidocker/final/internal/state"
 )
 
 // topCommand is the top verb.
@@ -35,18 +31,11 @@ func runTop(e *env, args []string) error {
 	if err := e.open(); err != nil {
 		return err
 	}
-	c, err := e.rt.Find(args[0])
+	c, err := e.findRunning(args[0])
 	if err != nil {
 		return err
 	}
-	if !container.Running(c) {
-		return fmt.Errorf("container %s is not running", state.Short(c.ID))
-	}
-	parent := c.HostConfig.CgroupParent
-	if parent == "" {
-		parent = e.cgroupParent
-	}
-	pids, err := cgroups.Load(parent, c.ID).Pids()
+	pids, err := e.rt.Cgroup(c).Pids()
 	if err != nil {
 		return err
 	}

@@ -104,6 +104,18 @@ func (e *env) containers() ([]*state.Container, error) {
 	return e.rt.Reconcile()
 }
 
+// findRunning finds a container that must be running (exec, top).
+func (e *env) findRunning(ref string) (*state.Container, error) {
+	c, err := e.rt.Find(ref)
+	if err != nil {
+		return nil, err
+	}
+	if !container.Running(c) {
+		return nil, fmt.Errorf("container %s is not running: start it first (minidocker start %s)", state.Short(c.ID), c.Name)
+	}
+	return c, nil
+}
+
 // summaries returns what ps shows of every container: summaries, cheap
 // to read for a thousand containers (state/summary.go), with stale ones
 // repaired through their full records.

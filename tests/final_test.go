@@ -4,6 +4,7 @@
 package tests
 
 import (
+	"archive/tar"
 	"bytes"
 	"fmt"
 	"io"
@@ -366,13 +367,36 @@ func TestFinalSecurityDefaults(t *testing.T) {
 			t.Errorf("%s is not Docker's default set a80425fb:\n%s", set, status)
 		}
 	}
+	// mknod itself works (Docker keeps CAP_MKNOD); opening the node must not.
 	disk := hostBlockDevice(t)
+	for _, dir := range []string{"/", "/dev/", "/dev/shm/"} {
+		script := fmt.Sprintf("mknod %sdisk b %d %d && echo made; head -c 512 %sdisk >/dev/null", dir, disk[0], disk[1], dir)
+		r := m.run("run", "--rm", "base", "sh", "-c", script)
+		if r.stdout != "made\n" || r.code == 0 {
+			t.Errorf("in %s: mknod of the host's disk printed %q and reading it exited %d; want the node made and the read refused", dir, r.stdout, r.code)
+		}
+	}
+	// The masked and read-only paths are mounts the container can see.
+	mounts := m.must("run", "--rm", "base", "cat", "/proc/self/mountinfo")
+	for _, path := range []string{"/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"} {
+		if _, err := os.Stat(path); err != nil {
+			continue // this kernel has no such file: nothing to mask
+		}
+		if !regexp.MustCompile(`(?m)^\S+ \S+ \S+ \S+ ` + regexp.QuoteMeta(path) + ` `).MatchString(mounts) {
+			t.Errorf("%s is not masked (no mount on it):\n%s", path, mounts)
+		}
+	}
+	for _, path := range []string{"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"} {
+		if _, err := os.Stat(path); err != nil {
+			continue
+		}
+		if !regexp.MustCompile(`(?m)^\S+ \S+ \S+ \S+ ` + regexp.QuoteMeta(path) + ` ro[, ]`).MatchString(mounts) {
+			t.Errorf("%s is not mounted read-only:\n%s", path, mounts)
+		}
+	}
 	for _, tc := range []struct{ name, script string }{
-		{"mknod of the host's disk", fmt.Sprintf("mknod /disk b %d %d && head -c 512 /disk", disk[0], disk[1])},
-		{"mknod in /dev", fmt.Sprintf("mknod /dev/disk b %d %d && head -c 512 /dev/disk", disk[0], disk[1])},
 		{"write /proc/sys", "echo 1 > /proc/sys/kernel/panic"},
 		{"mount", "mount -t tmpfs none /tmp"},
-		{"read /proc/kcore", "head -c 1 /proc/kcore | grep -q ."},
 		{"sysrq", "echo h > /proc/sysrq-trigger"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -643,6 +667,14 @@ func TestFinalLoadsOtherTools(t *testing.T) {
 			t.Errorf("load %s printed %q", name, out)
 		}
 	}
+	// The image's only file is /hello.txt (its CMD names it, so it cannot
+	// run): a container of it, exported, shows the file came through.
+	m.fails(126, "", "run", "--name", "fromPodman", "localhost/hello")
+	hello := filepath.Join(t.TempDir(), "hello.tar")
+	m.must("export", "-o", hello, "fromPodman")
+	if got := fileInTar(t, hello, "hello.txt"); got != "hello from podman\n" {
+		t.Errorf("/hello.txt of podman's image: %q", got)
+	}
 	m.must("run", "--name", "src", "base", "sh", "-c", "echo piped > /piped")
 	exported := filepath.Join(t.TempDir(), "fs.tar")
 	m.must("export", "-o", exported, "src")
@@ -757,4 +789,51 @@ func TestFinalKilledAtEveryStage(t *testing.T) {
 	}
 	// Every address and port is free again: a new container gets the port.
 	m.must("run", "--rm", "-p", "8080:80", "base", "true")
+}
+
+// fileInTar returns the content of the entry name in the tar file.
+func fileInTar(t *testing.T, file, name string) string {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			t.Fatalf("%s has no %s: %v", file, name, err)
+		}
+		if strings.TrimPrefix(hdr.Name, "./") == name {
+			data, _ := io.ReadAll(tr)
+			return string(data)
+		}
+	}
+}
+
+// TestFinalVolumeTargetStaysInside gives a volume a target behind a symlink
+// an image holds, pointing at a host path: the bind must land inside the
+// container's root (where the symlink resolves, as if the rootfs were /),
+// never on the host (CVE-2021-30465 is this mistake in runc).
+func TestFinalVolumeTargetStaysInside(t *testing.T) {
+	m := newMD(t)
+	hostTarget, err := os.MkdirTemp("/var/tmp", "minidocker-tests-escape-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(hostTarget)
+	m.must("run", "--name", "linker", "base", "ln", "-s", hostTarget, "/evil")
+	m.must("commit", "linker", "evil:1")
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "marker"), []byte("volume\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := m.must("run", "--rm", "-v", src+":/evil/x", "evil:1", "cat", hostTarget+"/x/marker")
+	if out != "volume\n" {
+		t.Errorf("inside, the volume is not where /evil/x resolves in the rootfs: %q", out)
+	}
+	if entries, _ := os.ReadDir(hostTarget); len(entries) != 0 {
+		t.Errorf("the volume's mount point was made on the host, in %s: %v", hostTarget, entries)
+	}
 }

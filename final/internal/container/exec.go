@@ -37,7 +37,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/minidocker/minidocker/final/internal/cgroups"
 	"github.com/minidocker/minidocker/final/internal/state"
 )
 
@@ -86,7 +85,7 @@ func (rt *Runtime) Exec(c *state.Container, spec *ExecSpec, stdio Stdio) int {
 		return fail(fmt.Errorf("start exec-init: %w", err)).Status
 	}
 	proc := &Process{cmd: cmd, specW: specW, errR: errR, Pid: cmd.Process.Pid}
-	if err := cgroups.Load(rt.cgroupParent(c), c.ID).Apply(proc.Pid); err != nil {
+	if err := rt.Cgroup(c).Apply(proc.Pid); err != nil {
 		proc.Abort()
 		return reportExecError(err)
 	}

@@ -123,6 +123,11 @@ func (rt *Runtime) acquire(c *state.Container) (*resources, error) {
 	return res, err
 }
 
+// Cgroup is the manager of a container's cgroup (which need not exist).
+func (rt *Runtime) Cgroup(c *state.Container) cgroups.Manager {
+	return cgroups.Load(rt.cgroupParent(c), c.ID)
+}
+
 // cgroupParent is the container's --cgroup-parent, or the runtime's.
 func (rt *Runtime) cgroupParent(c *state.Container) string {
 	if c.HostConfig.CgroupParent != "" {

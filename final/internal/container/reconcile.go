@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/minidocker/minidocker/final/internal/cgroups"
 	"github.com/minidocker/minidocker/final/internal/network"
 	"github.com/minidocker/minidocker/final/internal/state"
 )
@@ -63,7 +62,7 @@ func (rt *Runtime) repair(c *state.Container) error {
 		}
 	}
 	_ = network.Reclaim()
-	cg := cgroups.Load(rt.cgroupParent(c), c.ID)
+	cg := rt.Cgroup(c)
 	oom := cg.OOMKilled()
 	errs = append(errs, cg.Destroy())
 	err := rt.update(c.ID, func(r *state.Container) error {

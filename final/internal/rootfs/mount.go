@@ -84,36 +84,69 @@ func OpenInRoot(root, path string, mkdir, file bool) (*os.File, error) {
 	return os.NewFile(uintptr(fd), filepath.Join(root, rel)), nil
 }
 
-// makeInRoot makes each missing component of rel under rootFd, resolving
-// every parent in the root; the last one is a file when file is set.
+// makeInRoot makes what is missing of rel under rootFd: its directories,
+// and the last component as a file when file is set. As mkdir -p would
+// inside a chroot, a symlink on the way is followed, and the directories
+// it names are made too, always inside the root (openat2 resolves every
+// path as if rootFd were /).
 func makeInRoot(rootFd int, rel string, file bool) error {
-	parts := strings.Split(rel, "/")
-	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
-	for i, name := range parts {
-		dir := strings.Join(parts[:i], "/")
-		if dir == "" {
-			dir = "."
-		}
-		parentFd, err := unix.Openat2(rootFd, dir, &how)
-		if err != nil {
-			return err
-		}
-		last := i == len(parts)-1
-		if last && file {
-			var fd int
-			fd, err = unix.Openat(parentFd, name, unix.O_CREAT|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
-			if err == nil {
-				unix.Close(fd)
-			}
-		} else {
-			err = unix.Mkdirat(parentFd, name, 0o755)
-		}
-		unix.Close(parentFd)
-		if err != nil && !errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("make %s: %w", name, err)
-		}
+	parent, name := filepath.Dir(rel), filepath.Base(rel)
+	if err := mkdirInRoot(rootFd, parent, 0); err != nil {
+		return err
 	}
-	return nil
+	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	parentFd, err := unix.Openat2(rootFd, parent, &how)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", parent, err)
+	}
+	defer unix.Close(parentFd)
+	if !file {
+		return mkdirInRoot(rootFd, rel, 0)
+	}
+	fd, err := unix.Openat(parentFd, name, unix.O_CREAT|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return fmt.Errorf("make %s: %w", rel, err)
+	}
+	return unix.Close(fd)
+}
+
+// maxLinks is how many symlinks mkdirInRoot follows, as the kernel's ELOOP limit.
+const maxLinks = 40
+
+// mkdirInRoot makes the directory rel inside the root and its missing
+// parents; a dangling symlink on the way is replaced by the directory it
+// names, made inside the root.
+func mkdirInRoot(rootFd int, rel string, links int) error {
+	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	if fd, err := unix.Openat2(rootFd, rel, &how); err == nil {
+		return unix.Close(fd)
+	} else if !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("open %s: %w", rel, err)
+	}
+	parent, name := filepath.Dir(rel), filepath.Base(rel)
+	if err := mkdirInRoot(rootFd, parent, links); err != nil {
+		return err
+	}
+	parentFd, err := unix.Openat2(rootFd, parent, &how)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", parent, err)
+	}
+	defer unix.Close(parentFd)
+	err = unix.Mkdirat(parentFd, name, 0o755)
+	if !errors.Is(err, unix.EEXIST) {
+		return err
+	}
+	// name exists but rel did not resolve: a symlink to a missing directory.
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(parentFd, name, buf)
+	if err != nil || links >= maxLinks {
+		return fmt.Errorf("make %s: %s exists and is not a directory", rel, name)
+	}
+	target := string(buf[:n])
+	if !filepath.IsAbs(target) {
+		target = filepath.Join("/", parent, target)
+	}
+	return mkdirInRoot(rootFd, strings.TrimLeft(filepath.Clean(target), "/"), links+1)
 }
 
 // BindInRoot bind-mounts source onto path inside root, resolved safely,
@@ -141,7 +174,18 @@ func BindInRoot(source, root, path string, recursive bool, extra uintptr) error 
 	if extra == 0 {
 		return nil
 	}
-	return Remount(filepath.Join(root, path), extra)
+	// The remount must name the new mount, not the directory under it that
+	// target holds: open the path again, inside the root again (a path
+	// joined on the host would follow the image's symlinks there).
+	mounted, err := OpenInRoot(root, path, false, false)
+	if err != nil {
+		return err
+	}
+	defer mounted.Close()
+	if err := Remount(fmt.Sprintf("/proc/self/fd/%d", mounted.Fd()), extra); err != nil {
+		return fmt.Errorf("%w (target %s)", err, path)
+	}
+	return nil
 }
 
 // Remount adds flags to the bind mount at target, keeping the flags the
