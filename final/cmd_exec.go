@@ -60,6 +60,9 @@ func runExec(e *env, o *execOptions, args []string) error {
 	if spec.User == "" {
 		spec.User = c.Config.User
 	}
+	if err := container.CheckUser(spec.User); err != nil {
+		return err
+	}
 	stdio, done, err := execStdio(o)
 	if err != nil {
 		return err

@@ -41,6 +41,9 @@ func create(e *env, o *runOptions, ref string, cmd []string) (*state.Container, 
 	if err := applyImage(c, o, img, ref, cmd); err != nil {
 		return nil, err
 	}
+	if err := container.CheckUser(c.Config.User); err != nil {
+		return nil, err // --user, or the image's User: a crafted config is input too
+	}
 	layers, err := e.images.LayerDirs(img)
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 
@@ -29,6 +30,12 @@ func init() {
 }
 
 func main() {
+	// Before anything else: no file the caller left open may reach a
+	// container, a monitor or any other program this one starts.
+	if err := container.CloseExtraFilesOnExec(); err != nil {
+		fmt.Fprintf(os.Stderr, "minidocker: %v\n", err)
+		os.Exit(125)
+	}
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
 		case "init":

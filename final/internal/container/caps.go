@@ -10,10 +10,9 @@
 package container
 
 import (
+	"errors"
 	"fmt"
-	"os"
 	"sort"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -108,37 +107,41 @@ func CapSet(add, drop []string, privileged bool) []string {
 	return out
 }
 
-// available keeps the capabilities of list that this process has in its
+// available keeps the capabilities of list that this thread has in its
 // bounding set: a host (or an outer container) may lack some, and capset
-// refuses to grant what the caller does not have.
-func available(list []string) []string {
-	data, _ := os.ReadFile("/proc/self/status")
-	var bounding uint64
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
-			bounding, _ = strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-		}
-	}
+// refuses to grant what the caller does not have. It asks the kernel
+// (PR_CAPBSET_READ), not /proc/self/status: exec calls it after joining
+// the container's mount namespace, where /proc is the container's and
+// has no "self" for a process of the host, and a set read as empty there
+// gave exec no capability at all.
+func available(list []string) ([]string, error) {
 	var out []string
 	for _, name := range list {
-		if bounding&(1<<uint(capNumbers[name])) != 0 {
+		has, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(capNumbers[name]), 0, 0, 0)
+		if errors.Is(err, unix.EINVAL) {
+			continue // a capability this kernel does not know
+		}
+		if err != nil {
+			return nil, fmt.Errorf("prctl(PR_CAPBSET_READ, %s): %w", name, err)
+		}
+		if has == 1 {
 			out = append(out, name)
 		}
 	}
-	return out
+	return out, nil
 }
 
-// lastCap is the highest capability number this kernel knows.
+// lastCap is the highest capability number this kernel knows: the last
+// one PR_CAPBSET_READ accepts (as /proc/sys/kernel/cap_last_cap says, but
+// with no file to read, so it works in any mount namespace).
 func lastCap() int {
-	data, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
-	if err != nil {
-		return unix.CAP_LAST_CAP
+	c := 0
+	for {
+		if _, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c+1), 0, 0, 0); err != nil {
+			return c
+		}
+		c++
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil {
-		return unix.CAP_LAST_CAP
-	}
-	return n
 }
 
 // dropBounding removes every capability not in keep from the calling
@@ -149,7 +152,7 @@ func dropBounding(keep []string) error {
 	for _, name := range keep {
 		kept[capNumbers[name]] = true
 	}
-	last := lastCap() // once: it reads a /proc file
+	last := lastCap()
 	for c := 0; c <= last; c++ {
 		if kept[c] {
 			continue

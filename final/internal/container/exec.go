@@ -118,6 +118,11 @@ func ExecMain() int {
 	var spec ExecSpec
 	err := readSpec(specFd, &spec)
 	if err == nil {
+		// No descriptor but stdio may reach the command (see fds.go);
+		// here, while /proc/self is still this process.
+		err = CloseExtraFilesOnExec()
+	}
+	if err == nil {
 		err = joinNamespaces(spec.Pid)
 	}
 	var child *os.Process
@@ -159,10 +164,8 @@ func joinNamespaces(pid int) error {
 // startInContainer changes to the working directory, drops privileges as
 // the container's first process did, and forks the command.
 func startInContainer(spec *ExecSpec) (*os.Process, error) {
-	if spec.Cwd != "" {
-		if err := unix.Chdir(spec.Cwd); err != nil {
-			return nil, fmt.Errorf("chdir %s: %w", spec.Cwd, err)
-		}
+	if err := enterWorkdir(spec.Cwd, false); err != nil {
+		return nil, err
 	}
 	path, id, err := prepareExec(spec.Args[0], spec.Env, spec.User)
 	if err != nil {

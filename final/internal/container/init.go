@@ -124,27 +124,16 @@ func setupContainer(spec *Spec) error {
 			return err
 		}
 	}
-	return enterWorkdir(spec.Cwd)
-}
-
-// enterWorkdir changes to the working directory, making it if the image
-// lacks it, as Docker does.
-func enterWorkdir(dir string) error {
-	if dir == "" {
-		dir = "/"
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil && !os.IsExist(err) {
-		return fmt.Errorf("working directory %s: %w", dir, err)
-	}
-	if err := unix.Chdir(dir); err != nil {
-		return fmt.Errorf("chdir %s: %w", dir, err)
-	}
-	return nil
+	return enterWorkdir(spec.Cwd, true)
 }
 
 // runCommand becomes the user, drops capabilities and execs the command
 // (or, with --init, starts it under a tiny init). It returns only on failure.
 func runCommand(spec *Spec) error {
+	// No descriptor but stdio may reach the command (see fds.go).
+	if err := CloseExtraFilesOnExec(); err != nil {
+		return err
+	}
 	path, id, err := prepareExec(spec.Args[0], spec.Env, spec.User)
 	if err != nil {
 		return err
@@ -187,7 +176,10 @@ func prepareExec(command string, env []string, user string) (string, identity, e
 // dropPrivileges drops the bounding set, becomes the user, keeps the
 // container's capabilities and sets no_new_privs when asked for.
 func dropPrivileges(spec *Spec, id identity) error {
-	caps := available(CapSet(spec.CapAdd, spec.CapDrop, spec.Privileged))
+	caps, err := available(CapSet(spec.CapAdd, spec.CapDrop, spec.Privileged))
+	if err != nil {
+		return err
+	}
 	if err := dropBounding(caps); err != nil {
 		return err
 	}

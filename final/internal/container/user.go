@@ -8,6 +8,7 @@ package container
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -32,18 +33,16 @@ func lookupUser(spec string) (identity, error) {
 		return id, nil
 	}
 	userPart, groupPart, hasGroup := strings.Cut(spec, ":")
-	found := false
-	for _, f := range readColonFile("/etc/passwd", 7) {
-		if f[0] == userPart || f[2] == userPart {
-			id.uid, _ = strconv.Atoi(f[2])
-			id.gid, _ = strconv.Atoi(f[3])
-			id.home, found = f[5], true
-			break
-		}
+	found, err := lookupPasswd(userPart, &id)
+	if err != nil {
+		return id, err
 	}
 	if !found {
-		n, err := strconv.Atoi(userPart)
-		if err != nil || n < 0 {
+		n, err := parseID(userPart)
+		if errors.Is(err, errIDRange) {
+			return id, fmt.Errorf("user %s: %w", userPart, err)
+		}
+		if err != nil {
 			return id, fmt.Errorf("unable to find user %s: no matching entries in the container's /etc/passwd", userPart)
 		}
 		id.uid, id.gid, id.home = n, n, "/"
@@ -55,37 +54,98 @@ func lookupUser(spec string) (identity, error) {
 		}
 		id.gid = gid
 	}
-	id.groups = supplementaryGroups(userPart, id.gid)
-	return id, nil
+	id.groups, err = supplementaryGroups(userPart, id.gid)
+	return id, err
+}
+
+// lookupPasswd fills id from the container's /etc/passwd entry whose name
+// or uid is user; found is false when there is none.
+func lookupPasswd(user string, id *identity) (found bool, err error) {
+	for _, f := range readColonFile("/etc/passwd", 7) {
+		if f[0] != user && f[2] != user {
+			continue
+		}
+		if id.uid, err = parseID(f[2]); err == nil {
+			id.gid, err = parseID(f[3])
+		}
+		if err != nil {
+			return false, fmt.Errorf("user %s in the container's /etc/passwd: %w", user, err)
+		}
+		id.home = f[5]
+		return true, nil
+	}
+	return false, nil
+}
+
+// maxID is the highest uid or gid there is: 2^32-1 is (uid_t)-1, which
+// setresuid(2) takes as "leave this one unchanged".
+const maxID = 1<<32 - 2
+
+// errIDRange is Docker's message for a uid or gid out of range.
+var errIDRange = fmt.Errorf("uids and gids must be in range 0-%d", maxID)
+
+// parseID reads a decimal uid or gid. One out of range is refused, never
+// truncated: the kernel's uid_t has 32 bits, so 4294967296 would be 0, root.
+func parseID(s string) (int, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if errors.Is(err, strconv.ErrRange) || (err == nil && (n < 0 || n > maxID)) {
+		return 0, errIDRange
+	}
+	return int(n), err
+}
+
+// CheckUser refuses a user spec ("uid:gid", "name:gid", ...) with a
+// numeric uid or gid out of range, so that run and exec fail before
+// anything is made. Names are looked up, and checked, inside.
+func CheckUser(spec string) error {
+	user, group, _ := strings.Cut(spec, ":")
+	for _, part := range []string{user, group} {
+		if _, err := parseID(part); errors.Is(err, errIDRange) {
+			return fmt.Errorf("user %q: %w", spec, err)
+		}
+	}
+	return nil
 }
 
 // lookupGroup resolves a group name or gid in the container's /etc/group.
 func lookupGroup(group string) (int, error) {
 	for _, f := range readColonFile("/etc/group", 4) {
 		if f[0] == group || f[2] == group {
-			return strconv.Atoi(f[2])
+			gid, err := parseID(f[2])
+			if err != nil {
+				return 0, fmt.Errorf("group %s in the container's /etc/group: %w", group, err)
+			}
+			return gid, nil
 		}
 	}
-	n, err := strconv.Atoi(group)
-	if err != nil || n < 0 {
+	n, err := parseID(group)
+	if errors.Is(err, errIDRange) {
+		return 0, fmt.Errorf("group %s: %w", group, err)
+	}
+	if err != nil {
 		return 0, fmt.Errorf("unable to find group %s: no matching entries in the container's /etc/group", group)
 	}
 	return n, nil
 }
 
 // supplementaryGroups lists the gids of the groups that name user as a member.
-func supplementaryGroups(user string, primary int) []int {
+func supplementaryGroups(user string, primary int) ([]int, error) {
 	groups := []int{primary}
 	for _, f := range readColonFile("/etc/group", 4) {
 		for _, member := range strings.Split(f[3], ",") {
-			if member == user {
-				if gid, err := strconv.Atoi(f[2]); err == nil && gid != primary {
-					groups = append(groups, gid)
-				}
+			if member != user {
+				continue
+			}
+			gid, err := parseID(f[2])
+			if err != nil {
+				return nil, fmt.Errorf("group %s of user %s in the container's /etc/group: %w", f[0], user, err)
+			}
+			if gid != primary {
+				groups = append(groups, gid)
 			}
 		}
 	}
-	return groups
+	return groups, nil
 }
 
 // readColonFile reads a passwd-style file into its lines' fields; lines
