@@ -36,11 +36,13 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -89,6 +91,11 @@ func init() {
 
 // main dispatches: "init" marks the re-executed copy inside the namespaces.
 func main() {
+	// First of all, before the container side or anything else is started.
+	if err := closeInheritedFiles(); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", stepName, err)
+		os.Exit(125)
+	}
 	if filepath.Base(os.Args[0]) == "load" {
 		os.Exit(loadMain(os.Args[1:]))
 	}
@@ -96,6 +103,28 @@ func main() {
 		os.Exit(initMain(os.Args[2:]))
 	}
 	os.Exit(hostMain(os.Args[1:]))
+}
+
+// closeInheritedFiles marks every file descriptor above stderr that this
+// program inherited close-on-exec. Go closes at execve only the files it
+// opened itself: a descriptor the caller's shell left open (exec 8</)
+// would reach the container's command, and /proc/self/fd/8 would be the
+// host's / in there, whatever the root (the shape of runc's CVE-2024-21626).
+func closeInheritedFiles() error {
+	if err := unix.CloseRange(3, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err == nil {
+		return nil
+	}
+	// Linux before 5.11 has no CLOSE_RANGE_CLOEXEC: walk the list instead.
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return fmt.Errorf("list the open files in /proc/self/fd: %w", err)
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			unix.CloseOnExec(fd)
+		}
+	}
+	return nil
 }
 
 // hostMain is the host side: parse, check, run the container, return its status.

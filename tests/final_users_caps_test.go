@@ -1,0 +1,113 @@
+// Who a container's commands run as: numeric users that would wrap to
+// root, and the capabilities of exec.
+
+package tests
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// idRange is the error for a uid or gid outside 0..2^32-2.
+const idRange = "uids and gids must be in range 0-4294967294"
+
+// TestFinalUserIDsOutOfRange checks that a uid or gid beyond 2^32-2 (which
+// the kernel's 32-bit uid_t would truncate, 4294967296 to 0, root) is
+// refused in --user, exec -u, the image's User and the container's
+// /etc/passwd and /etc/group, and that a refused run leaves nothing.
+func TestFinalUserIDsOutOfRange(t *testing.T) {
+	m := newMD(t)
+	for _, user := range []string{"4294967296", "65534:4294967296", "-1", "4294967295", "0:-1", "18446744073709551616"} {
+		m.fails(125, idRange, "run", "--rm", "--user", user, "base", "id")
+	}
+	if ps := m.must("ps", "-aq"); ps != "" {
+		t.Errorf("refused runs left containers behind:\n%s", ps)
+	}
+	if out := m.must("run", "--rm", "--user", "4294967294:4294967294", "base", "sh", "-c", "id -u; id -g"); out != "4294967294\n4294967294\n" {
+		t.Errorf("--user 4294967294:4294967294 (the highest id) ran as %q", out)
+	}
+
+	m.must("run", "-d", "--name", "box", "base", "sleep", "1000")
+	for _, user := range []string{"4294967296", "65534:4294967296", "-1"} {
+		m.fails(125, idRange, "exec", "-u", user, "box", "id")
+	}
+
+	// An image whose config says User 4294967296, as a crafted archive could.
+	m.must("commit", "--change", "USER 4294967296", "box", "wraps")
+	m.fails(125, idRange, "run", "--rm", "wraps", "id")
+
+	// An image whose /etc/passwd and /etc/group hold such ids: checked inside.
+	m.must("run", "--name", "craft", "base", "sh", "-c",
+		"echo evil:x:4294967296:0::/:/bin/sh >>/etc/passwd && echo wide:x:4294967296:evil2 >>/etc/group && echo evil2:x:1000:1000::/:/bin/sh >>/etc/passwd")
+	m.must("commit", "craft", "crafted")
+	m.fails(125, idRange, "run", "--rm", "--user", "evil", "crafted", "id")
+	m.fails(125, idRange, "run", "--rm", "--user", "0:wide", "crafted", "id")
+	m.fails(125, idRange, "run", "--rm", "--user", "evil2", "crafted", "id") // a member of "wide"
+	m.must("run", "-d", "--name", "crafted-box", "crafted", "sleep", "1000")
+	m.fails(125, idRange, "exec", "-u", "evil", "crafted-box", "id")
+	m.must("rm", "-f", "box", "craft", "crafted-box")
+}
+
+// TestFinalExecCapabilities checks exec's capability sets against the
+// container's PID 1: Docker's default set, and every capability the host
+// has with --privileged (on exec or on the container).
+func TestFinalExecCapabilities(t *testing.T) {
+	m := newMD(t)
+	host := capSet(t, mustRead(t, "/proc/self/status"), "CapBnd")
+	const dockerDefault = 0xa80425fb
+	m.must("run", "-d", "--name", "box", "base", "sleep", "1000")
+	pid1 := int(field(m.inspect("box"), "State", "Pid").(float64))
+	pid1Caps := capSet(t, mustRead(t, fmt.Sprintf("/proc/%d/status", pid1)), "CapEff")
+	if pid1Caps != dockerDefault&host {
+		t.Errorf("PID 1's CapEff is %016x, want Docker's default %016x", pid1Caps, dockerDefault&host)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want uint64
+	}{
+		{"default", []string{"exec", "box"}, pid1Caps},
+		{"--privileged", []string{"exec", "--privileged", "box"}, host},
+		{"--user nobody", []string{"exec", "-u", "nobody", "box"}, 0},
+	} {
+		status := m.must(append(tc.args, "cat", "/proc/self/status")...)
+		for _, set := range []string{"CapEff", "CapPrm", "CapBnd"} {
+			if got := capSet(t, status, set); got != tc.want && !(set == "CapBnd" && tc.want == 0) {
+				t.Errorf("exec %s: %s is %016x, want %016x", tc.name, set, got, tc.want)
+			}
+		}
+	}
+	m.must("run", "-d", "--privileged", "--name", "all", "base", "sleep", "1000")
+	if got := capSet(t, m.must("exec", "all", "cat", "/proc/self/status"), "CapEff"); got != host {
+		t.Errorf("exec in a --privileged container: CapEff %016x, want %016x", got, host)
+	}
+	m.must("rm", "-f", "box", "all")
+}
+
+// capSet reads one capability mask ("CapEff") from a /proc/PID/status text.
+func capSet(t *testing.T, status, set string) uint64 {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^` + set + `:\s+([0-9a-f]+)$`).FindStringSubmatch(status)
+	if m == nil {
+		t.Fatalf("no %s in:\n%s", set, status)
+	}
+	n, err := strconv.ParseUint(m[1], 16, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// mustRead reads a file or fails the test.
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(data)) + "\n"
+}
