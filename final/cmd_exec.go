@@ -54,6 +54,9 @@ func runExec(e *env, o *execOptions, args []string) error {
 		Cwd: o.workdir, User: o.user, Tty: o.tty, Privileged: o.privileged || c.HostConfig.Privileged,
 		CapAdd: c.HostConfig.CapAdd, CapDrop: c.HostConfig.CapDrop,
 	}
+	if spec.Seccomp, err = container.SeccompFilter(c.HostConfig); err != nil {
+		return err
+	}
 	if spec.Cwd == "" {
 		spec.Cwd = c.Config.WorkingDir
 	}

@@ -72,7 +72,7 @@ func addRunFlags(fs *pflag.FlagSet, o *runOptions) {
 	fs.BoolVar(&o.privileged, "privileged", false, "give the container every capability and every host device")
 	fs.StringArrayVar(&o.capAdd, "cap-add", nil, "add a capability, e.g. NET_ADMIN")
 	fs.StringArrayVar(&o.capDrop, "cap-drop", nil, "drop a capability, e.g. CHOWN, or ALL")
-	fs.StringArrayVar(&o.securityOpt, "security-opt", nil, "security option: no-new-privileges")
+	fs.StringArrayVar(&o.securityOpt, "security-opt", nil, "security option: no-new-privileges, seccomp=unconfined or seccomp=PROFILE.json")
 	l := &o.limits
 	fs.StringVarP(&l.Memory, "memory", "m", "", "memory limit, e.g. 64m")
 	fs.StringVar(&l.MemorySwap, "memory-swap", "", "memory plus swap limit, e.g. 128m; -1 for unlimited swap")

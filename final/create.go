@@ -86,10 +86,8 @@ func checkOptions(o *runOptions) (*state.Container, error) {
 		CapDrop: o.capDrop, SecurityOpt: o.securityOpt, Resources: res,
 		PortBindings: map[string][]state.PortBinding{},
 	}
-	for _, opt := range o.securityOpt {
-		if !strings.HasPrefix(opt, "no-new-privileges") {
-			return nil, usagef("--security-opt %q: only no-new-privileges is supported", opt)
-		}
+	if err := checkSecurityOpts(c, o); err != nil {
+		return nil, err
 	}
 	if err := checkPorts(c, o); err != nil {
 		return nil, err
@@ -98,6 +96,28 @@ func checkOptions(o *runOptions) (*state.Container, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// checkSecurityOpts checks every --security-opt: no-new-privileges, or a
+// seccomp profile (kept in the record as its JSON text, see
+// internal/container/seccomp.go).
+func checkSecurityOpts(c *state.Container, o *runOptions) error {
+	var opts []string
+	for _, opt := range o.securityOpt {
+		switch {
+		case strings.HasPrefix(opt, "no-new-privileges"):
+		case strings.HasPrefix(opt, "seccomp=") || strings.HasPrefix(opt, "seccomp:"):
+			var err error
+			if opt, err = container.CheckSeccompOpt(opt, o.capAdd, o.capDrop); err != nil {
+				return err // a bad file, not a bad command line: one line, 125
+			}
+		default:
+			return usagef("--security-opt %q: only no-new-privileges and seccomp=unconfined|PROFILE.json are supported", opt)
+		}
+		opts = append(opts, opt)
+	}
+	c.HostConfig.SecurityOpt = opts
+	return nil
 }
 
 // checkPorts parses every -p into the record's PortBindings.

@@ -1,9 +1,13 @@
 // Command helper is a small static program the tests of final bind-mount
 // into containers (-v helper:/helper:ro) for what a minimal image lacks: a
-// memory hog, and a TCP server.
+// memory hog, a TCP server, and raw system calls whose errno the seccomp
+// tests read.
 //
 //	helper mem SIZE_MB     allocate and touch SIZE_MB MiB, print "allocated"
 //	helper serve PORT      accept TCP connections and greet each with "hello from HOSTNAME"
+//	helper errno CALL...   make each call (see syscall.go), print "CALL ok" or "CALL ENAME"
+//	helper keyring         print the id of the session keyring
+//	helper getppid N       make N getppid calls, print the nanoseconds one took
 package main
 
 import (
@@ -14,23 +18,45 @@ import (
 )
 
 func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	switch os.Args[1] {
+	case "mem":
+		allocate(number())
+	case "serve":
+		serve(number())
+	case "errno":
+		for _, name := range os.Args[2:] {
+			fmt.Println(name, tryCall(name))
+		}
+	case "keyring":
+		sessionKeyring()
+	case "getppid":
+		timeGetppid(number())
+	case "noop":
+	default:
+		usage()
+	}
+}
+
+// usage says how to call the helper and exits 2.
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: helper mem MB | serve PORT | errno CALL... | keyring | getppid N")
+	os.Exit(2)
+}
+
+// number is the subcommand's numeric argument.
+func number() int {
 	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: helper mem MB | helper serve PORT")
-		os.Exit(2)
+		usage()
 	}
 	n, err := strconv.Atoi(os.Args[2])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	switch os.Args[1] {
-	case "mem":
-		allocate(n)
-	case "serve":
-		serve(n)
-	default:
-		os.Exit(2)
-	}
+	return n
 }
 
 // allocate touches n MiB, page by page, so the memory is really used.

@@ -37,6 +37,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/minidocker/minidocker/final/internal/seccomp"
 	"github.com/minidocker/minidocker/final/internal/state"
 )
 
@@ -50,6 +51,7 @@ type ExecSpec struct {
 	CapAdd     []string
 	CapDrop    []string
 	NoNewPrivs bool
+	Seccomp    seccomp.Program // the container's filter; nil: none
 }
 
 // namespaces exec joins, the mount namespace last: after it, /proc is the
@@ -167,11 +169,14 @@ func startInContainer(spec *ExecSpec) (*os.Process, error) {
 	if err := enterWorkdir(spec.Cwd, false); err != nil {
 		return nil, err
 	}
+	if err := seccomp.NewSessionKeyring(); err != nil {
+		return nil, err
+	}
 	path, id, err := prepareExec(spec.Args[0], spec.Env, spec.User)
 	if err != nil {
 		return nil, err
 	}
-	if err := dropPrivileges(&Spec{CapAdd: spec.CapAdd, CapDrop: spec.CapDrop, Privileged: spec.Privileged, NoNewPrivs: spec.NoNewPrivs}, id); err != nil {
+	if err := dropPrivileges(&Spec{CapAdd: spec.CapAdd, CapDrop: spec.CapDrop, Privileged: spec.Privileged, NoNewPrivs: spec.NoNewPrivs, Seccomp: spec.Seccomp}, id); err != nil {
 		return nil, err
 	}
 	attr := &syscall.SysProcAttr{}

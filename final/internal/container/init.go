@@ -19,6 +19,7 @@ import (
 
 	"github.com/minidocker/minidocker/final/internal/overlay"
 	"github.com/minidocker/minidocker/final/internal/rootfs"
+	"github.com/minidocker/minidocker/final/internal/seccomp"
 )
 
 // File descriptors the host side passes to the child side.
@@ -50,6 +51,10 @@ func setupContainer(spec *Spec) error {
 	// (the lesson of runc's CVE-2019-5736).
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return fmt.Errorf("prctl(PR_SET_DUMPABLE, 0): %w", err)
+	}
+	// Keys are not namespaced: leave the session keyring of whoever ran us.
+	if err := seccomp.NewSessionKeyring(); err != nil {
+		return err
 	}
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 		return fmt.Errorf("sethostname %q: %w", spec.Hostname, err)
@@ -174,11 +179,20 @@ func prepareExec(command string, env []string, user string) (string, identity, e
 }
 
 // dropPrivileges drops the bounding set, becomes the user, keeps the
-// container's capabilities and sets no_new_privs when asked for.
+// container's capabilities and sets no_new_privs when asked for. The
+// seccomp filter goes in as late as it can: after no_new_privs when it is
+// set; else first, while the thread still has CAP_SYS_ADMIN, which the
+// kernel asks of a filter's installer without no_new_privs (so the
+// profile must allow the calls below and execve, as Docker's does).
 func dropPrivileges(spec *Spec, id identity) error {
 	caps, err := available(CapSet(spec.CapAdd, spec.CapDrop, spec.Privileged))
 	if err != nil {
 		return err
+	}
+	if !spec.NoNewPrivs {
+		if err := seccomp.Load(spec.Seccomp); err != nil {
+			return err
+		}
 	}
 	if err := dropBounding(caps); err != nil {
 		return err
@@ -195,6 +209,7 @@ func dropPrivileges(spec *Spec, id identity) error {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
 		}
+		return seccomp.Load(spec.Seccomp)
 	}
 	return nil
 }

@@ -79,7 +79,11 @@ func (rt *Runtime) run(c *state.Container, att *Attach, started func(error)) (in
 	}
 	stopForwarding := forwardSignals(proc)
 	spec := rt.spec(c, res)
-	if err := proc.Release(spec); err != nil {
+	spec.Seccomp, err = SeccompFilter(c.HostConfig)
+	if err == nil {
+		err = proc.Release(spec)
+	}
+	if err != nil {
 		stopForwarding()
 		proc.Wait()
 		streams.Wait()

@@ -19,6 +19,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/minidocker/minidocker/final/internal/seccomp"
 )
 
 // Spec is everything the child side needs to set the container up.
@@ -41,7 +43,8 @@ type Spec struct {
 	CapAdd      []string
 	CapDrop     []string
 	NoNewPrivs  bool
-	Discard     bool // --rm: the writable layer is deleted when the container ends
+	Discard     bool            // --rm: the writable layer is deleted when the container ends
+	Seccomp     seccomp.Program // nil: unconfined
 }
 
 // Volume is one bind mount from the host into the container.
