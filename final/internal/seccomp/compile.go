@@ -14,9 +14,10 @@
 // were it looked up as x86_64, mkdir|0x40000000 would slip past a rule
 // for mkdir.
 //
-// Within an architecture the calls that have rules are sorted by number
-// and found by binary search (JGE), then compared one by one (JEQ) in
-// leaves of a few calls; every path ends in a RET. A call's rules are
+// Within an architecture, a binary search (JGE) on the call's number
+// finds its segment: a run of numbers with one action, such as the
+// hundred-odd calls in a row that Docker's profile allows, or a single
+// call with argument conditions; every path ends in a RET. A call's rules are
 // tried in the profile's order, the first whose argument conditions hold
 // decides; none: the default action. Classic BPF compares 32 bits, so an
 // argument is tested as two halves, high first.
@@ -40,9 +41,6 @@ type Program []bpf.RawInstruction
 
 // x32Bit marks an x32 call in seccomp_data.nr.
 const x32Bit = 0x40000000
-
-// leafSize is how many calls a leaf of the search compares one by one.
-const leafSize = 4
 
 // badArch is the action for a call of an architecture the profile does
 // not list. libseccomp's default, SCMP_ACT_KILL, kills only the thread;
@@ -218,40 +216,74 @@ func (p *Profile) rulesFor(table string, caps map[string]bool) map[uint32][]rule
 	return out
 }
 
-// search writes a binary search over the numbers that have rules.
+// segment is a run of call numbers from lo on (up to the next segment)
+// that the program treats alike: one action for all, or, for a single
+// call with argument conditions, its rules.
+type segment struct {
+	lo    uint32
+	ret   uint32 // when rules is nil
+	rules []rule
+}
+
+// search writes a binary search over the segments of the number line
+// that rules make: consecutive calls with the same unconditional action
+// (most of a profile) and the gaps between them (the default action)
+// become one segment each, so the search is short and the program small.
 func (c *compiler) search(rules map[uint32][]rule) error {
 	nrs := make([]uint32, 0, len(rules))
 	for nr := range rules {
 		nrs = append(nrs, nr)
 	}
 	sort.Slice(nrs, func(i, j int) bool { return nrs[i] < nrs[j] })
-	return c.tree(nrs, rules)
+	segs := []segment{{lo: 0, ret: c.def}}
+	add := func(s segment) {
+		if last := segs[len(segs)-1]; last.lo == s.lo && len(segs) > 1 {
+			segs = segs[:len(segs)-1] // s replaces a gap of no numbers
+		}
+		last := &segs[len(segs)-1]
+		switch {
+		case s.rules == nil && last.rules == nil && last.ret == s.ret:
+			// the same action goes on
+		case last.lo == s.lo:
+			*last = s
+		default:
+			segs = append(segs, s)
+		}
+	}
+	for _, nr := range nrs {
+		rs := rules[nr]
+		if len(rs[0].args) == 0 {
+			add(segment{lo: nr, ret: rs[0].ret})
+		} else {
+			add(segment{lo: nr, rules: rs})
+		}
+		if nr != ^uint32(0) {
+			add(segment{lo: nr + 1, ret: c.def})
+		}
+	}
+	return c.tree(segs)
 }
 
-// tree writes the search over nrs (sorted): split in two halves on the
-// middle number until a leaf is small enough to compare one by one.
-func (c *compiler) tree(nrs []uint32, rules map[uint32][]rule) error {
+// tree writes the search over segs: split in two halves on the middle
+// segment's first number until one segment is left, whose action (or
+// rules) ends the path. Every path ends in a RET.
+func (c *compiler) tree(segs []segment) error {
 	a := &c.asm
-	if len(nrs) <= leafSize {
-		for _, nr := range nrs {
-			next := a.newLabel()
-			a.jumpIf(bpf.JumpEqual, nr, fallThrough, next)
-			if err := c.calls(rules[nr]); err != nil {
-				return err
-			}
-			a.mark(next)
+	if len(segs) == 1 {
+		if segs[0].rules == nil {
+			a.emit(bpf.RetConstant{Val: segs[0].ret})
+			return nil
 		}
-		a.emit(bpf.RetConstant{Val: c.def})
-		return nil
+		return c.calls(segs[0].rules)
 	}
-	mid := len(nrs) / 2
+	mid := len(segs) / 2
 	upper := a.newLabel()
-	a.jumpFar(bpf.JumpGreaterOrEqual, nrs[mid], upper)
-	if err := c.tree(nrs[:mid], rules); err != nil {
+	a.jumpFar(bpf.JumpGreaterOrEqual, segs[mid].lo, upper)
+	if err := c.tree(segs[:mid]); err != nil {
 		return err
 	}
 	a.mark(upper)
-	return c.tree(nrs[mid:], rules)
+	return c.tree(segs[mid:])
 }
 
 // calls writes one call's rules, tried in order, then the default.

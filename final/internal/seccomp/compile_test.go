@@ -223,3 +223,70 @@ func TestKernelVersion(t *testing.T) {
 		t.Errorf("kernelAtLeast is wrong")
 	}
 }
+
+// decide is what the profile says of c, worked out directly in Go: the
+// reference the compiled program must agree with.
+func decide(p *Profile, table string, caps map[string]bool, c call) uint32 {
+	def, _ := action(p.DefaultAction, p.DefaultErrnoRet)
+	for _, s := range p.Syscalls {
+		if !s.applies(caps) {
+			continue
+		}
+		for _, name := range s.names() {
+			if nr, ok := syscallTables[table][name]; !ok || nr != c.nr || !holds(s.Args, c.args) {
+				continue
+			}
+			ret, _ := action(s.Action, s.ErrnoRet)
+			return ret
+		}
+	}
+	return def
+}
+
+// holds tells whether every condition holds for args, in 64 bits.
+func holds(conds []Arg, args [6]uint64) bool {
+	for _, a := range conds {
+		v := args[a.Index]
+		ok := map[string]bool{
+			"SCMP_CMP_EQ": v == a.Value, "SCMP_CMP_NE": v != a.Value, "SCMP_CMP_LT": v < a.Value,
+			"SCMP_CMP_LE": v <= a.Value, "SCMP_CMP_GT": v > a.Value, "SCMP_CMP_GE": v >= a.Value,
+			"SCMP_CMP_MASKED_EQ": v&a.Value == a.ValueTwo,
+		}[a.Op]
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// TestCompileAgreesWithProfile runs Docker's profile's program on every
+// call number of each architecture, with a few argument values, and
+// compares each decision with decide's.
+func TestCompileAgreesWithProfile(t *testing.T) {
+	p := Default()
+	for _, caps := range [][]string{{"CAP_CHOWN"}, {"CAP_SYS_ADMIN", "CAP_SYS_PTRACE"}} {
+		have := map[string]bool{}
+		for _, c := range caps {
+			have[c] = true
+		}
+		prog, err := Compile(p, caps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		argSets := [][6]uint64{{}, {0xffffffff}, {40}, {38}, {39}, {41}, {unix.CLONE_NEWUSER}, {unix.CLONE_VM}, {1 << 32}}
+		for _, arch := range []struct {
+			audit uint32
+			table string
+			bit   uint32
+		}{{x64, "x86_64", 0}, {i386, "x86", 0}, {x64, "x32", x32Bit}} {
+			for nr := uint32(0); nr < 600; nr++ {
+				for _, args := range argSets {
+					c := call{arch: arch.audit, nr: nr | arch.bit, args: args}
+					if got, want := run(t, prog, c), decide(p, arch.table, have, c); got != want {
+						t.Fatalf("caps %v, %s call %d, args %v: program %#x, profile %#x", caps, arch.table, nr, args, got, want)
+					}
+				}
+			}
+		}
+	}
+}
