@@ -42,7 +42,7 @@ var commands = []*command{
 	restartCommand, rmCommand, inspectCommand, topCommand, statsCommand,
 	imagesCommand, commitCommand, rmiCommand, tagCommand, historyCommand,
 	importCommand, exportCommand, saveCommand, loadCommand,
-	systemCommand, infoCommand, versionCommand, cleanupCommand, doctorCommand,
+	systemCommand, infoCommand, versionCommand, cleanupCommand, doctorCommand, seccompCommand,
 }
 
 // usageError is a mistake on the command line: exit status 2 (125 for status verbs).
