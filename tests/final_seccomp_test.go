@@ -128,6 +128,16 @@ func TestFinalSeccompProfileFile(t *testing.T) {
 	}
 	m.must("rm", "-f", "custom")
 
+	// exec's own process waits for the command from a thread without the
+	// filter: a profile may refuse waitid and wait4.
+	nowait := filepath.Join(dir, "no-wait.json")
+	write(nowait, `{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["waitid", "wait4"], "action": "SCMP_ACT_ERRNO"}]}`)
+	m.must("run", "-d", "--name", "nowait", "--network", "none", "--security-opt", "seccomp="+nowait, "base", "sleep", "1000")
+	if r := m.run("exec", "nowait", "sh", "-c", "exit 3"); r.code != 3 {
+		t.Errorf("exec in a container whose profile refuses waitid: exit %d (want the command's 3), stderr %q", r.code, r.stderr)
+	}
+	m.must("rm", "-f", "nowait")
+
 	bad := filepath.Join(dir, "bad.json")
 	for _, tc := range []struct{ text, want string }{
 		{`{"defaultAction": "SCMP_ACT_ALLOW",`, "not a seccomp profile"},

@@ -199,8 +199,15 @@ func waitForwarding(child *os.Process) int {
 			_ = child.Signal(sig)
 		}
 	}()
-	ps, err := child.Wait()
-	if err != nil {
+	// Wait from another thread: this one carries the container's seccomp
+	// filter, whose profile need not allow waitid.
+	waited := make(chan *os.ProcessState)
+	go func() {
+		ps, _ := child.Wait()
+		waited <- ps
+	}()
+	ps := <-waited
+	if ps == nil {
 		return 125
 	}
 	return exitStatus(unix.WaitStatus(ps.Sys().(syscall.WaitStatus)))
