@@ -7,7 +7,7 @@
 //	helper serve PORT      accept TCP connections and greet each with "hello from HOSTNAME"
 //	helper errno CALL...   make each call (see syscall.go), print "CALL ok" or "CALL ENAME"
 //	helper keyring         print the id of the session keyring
-//	helper getppid N       make N getppid calls, print the nanoseconds one took
+//	helper getppid N       make N getppid calls, print the CPU nanoseconds one took
 package main
 
 import (
