@@ -35,7 +35,10 @@ func runSeccompBPF(capAdd, args []string) error {
 	if err := container.CheckCapNames(capAdd); err != nil {
 		return usagef("%v", err)
 	}
-	p := seccomp.Default()
+	p, err := seccomp.Default()
+	if err != nil {
+		return err
+	}
 	if len(args) == 1 {
 		data, err := os.ReadFile(args[0])
 		if err != nil {

@@ -63,7 +63,10 @@ func SeccompFilter(hc state.HostConfig) (seccomp.Program, error) {
 	if hc.Privileged {
 		return nil, nil
 	}
-	p := seccomp.Default()
+	p, err := seccomp.Default()
+	if err != nil {
+		return nil, err
+	}
 	for _, opt := range hc.SecurityOpt {
 		v, ok := seccompOpt(opt)
 		switch {
@@ -71,7 +74,6 @@ func SeccompFilter(hc state.HostConfig) (seccomp.Program, error) {
 		case v == "unconfined":
 			return nil, nil
 		default:
-			var err error
 			if p, err = seccomp.Parse([]byte(v)); err != nil {
 				return nil, fmt.Errorf("the container's seccomp profile: %w", err)
 			}

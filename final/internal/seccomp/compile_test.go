@@ -164,7 +164,11 @@ func TestDefaultProfile(t *testing.T) {
 	if _, err := Parse(defaultJSON); err != nil {
 		t.Fatalf("the embedded default.json: %v", err)
 	}
-	prog, err := Compile(Default(), []string{"CAP_CHOWN", "CAP_SETUID", "CAP_SETGID", "CAP_SYS_CHROOT"})
+	p, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := Compile(p, []string{"CAP_CHOWN", "CAP_SETUID", "CAP_SETGID", "CAP_SYS_CHROOT"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +267,10 @@ func holds(conds []Arg, args [6]uint64) bool {
 // call number of each architecture, with a few argument values, and
 // compares each decision with decide's.
 func TestCompileAgreesWithProfile(t *testing.T) {
-	p := Default()
+	p, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, caps := range [][]string{{"CAP_CHOWN"}, {"CAP_SYS_ADMIN", "CAP_SYS_PTRACE"}} {
 		have := map[string]bool{}
 		for _, c := range caps {
