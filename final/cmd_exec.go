@@ -53,6 +53,7 @@ func runExec(e *env, o *execOptions, args []string) error {
 		Args: args[1:], Env: append(append([]string{}, c.Config.Env...), o.env...),
 		Cwd: o.workdir, User: o.user, Tty: o.tty, Privileged: o.privileged || c.HostConfig.Privileged,
 		CapAdd: c.HostConfig.CapAdd, CapDrop: c.HostConfig.CapDrop,
+		NoNewPrivs: container.NoNewPrivileges(c.HostConfig.SecurityOpt),
 	}
 	if spec.Seccomp, err = container.SeccompFilter(c.HostConfig); err != nil {
 		return err

@@ -111,3 +111,37 @@ func mustRead(t *testing.T, path string) string {
 	}
 	return strings.TrimSpace(string(data)) + "\n"
 }
+
+// TestFinalNoNewPrivileges checks that --security-opt no-new-privileges
+// sets the kernel's no_new_privs bit on PID 1 and on every exec (a setuid
+// program run by exec could otherwise gain what PID 1 was denied), and
+// that it stays off without the option.
+func TestFinalNoNewPrivileges(t *testing.T) {
+	m := newMD(t)
+	m.must("run", "-d", "--name", "nnp", "--security-opt", "no-new-privileges", "base", "sleep", "1000")
+	m.must("run", "-d", "--name", "plain", "base", "sleep", "1000")
+	for _, tc := range []struct {
+		name, want string
+	}{{"nnp", "1"}, {"plain", "0"}} {
+		pid1 := int(field(m.inspect(tc.name), "State", "Pid").(float64))
+		if got := statusField(t, mustRead(t, fmt.Sprintf("/proc/%d/status", pid1)), "NoNewPrivs"); got != tc.want {
+			t.Errorf("%s: PID 1 has NoNewPrivs %s, want %s", tc.name, got, tc.want)
+		}
+		if got := statusField(t, m.must("exec", tc.name, "cat", "/proc/self/status"), "NoNewPrivs"); got != tc.want {
+			t.Errorf("%s: exec has NoNewPrivs %s, want %s", tc.name, got, tc.want)
+		}
+	}
+	m.must("rm", "-f", "nnp", "plain")
+}
+
+// statusField is the value of one field of a /proc/PID/status text.
+func statusField(t *testing.T, status, name string) string {
+	t.Helper()
+	for _, line := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(line, name+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatalf("no %s in /proc/PID/status:\n%s", name, status)
+	return ""
+}

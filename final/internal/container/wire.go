@@ -98,16 +98,23 @@ func (rt *Runtime) spec(c *state.Container, res *resources) *Spec {
 		User: c.Config.User, Tty: c.Config.Tty, Privileged: hc.Privileged, ReadOnly: hc.ReadonlyRootfs,
 		Init: hc.Init, OwnNetwork: hc.NetworkMode != "host", EtcFiles: res.etc,
 		CapAdd: hc.CapAdd, CapDrop: hc.CapDrop, Discard: hc.AutoRemove,
-	}
-	for _, opt := range hc.SecurityOpt {
-		if opt == "no-new-privileges" || opt == "no-new-privileges:true" {
-			s.NoNewPrivs = true
-		}
+		NoNewPrivs: NoNewPrivileges(hc.SecurityOpt),
 	}
 	for _, m := range c.Mounts {
 		s.Volumes = append(s.Volumes, Volume{Source: m.Source, Destination: m.Destination, ReadOnly: !m.RW})
 	}
 	return s
+}
+
+// NoNewPrivileges reports whether the security options ask for the
+// no_new_privs bit, which PID 1 and every exec of the container must share.
+func NoNewPrivileges(securityOpt []string) bool {
+	for _, opt := range securityOpt {
+		if opt == "no-new-privileges" || opt == "no-new-privileges:true" {
+			return true
+		}
+	}
+	return false
 }
 
 // writeEtcFiles writes the container's hostname, hosts and resolv.conf
