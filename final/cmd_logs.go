@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/minidocker/minidocker/final/internal/container"
+	"github.com/minidocker/minidocker/final/internal/state"
 )
 
 // logsOptions are logs's flags.
@@ -56,27 +57,45 @@ func runLogs(e *env, o *logsOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	entries, offset, err := container.ReadLog(c.LogPath, 0)
-	if err != nil && !os.IsNotExist(err) {
-		return err
+	f, err := os.Open(c.LogPath)
+	if os.IsNotExist(err) {
+		return nil // it never ran
 	}
+	if err != nil {
+		return fmt.Errorf("open the log of %s: %w", args[0], err)
+	}
+	defer f.Close()
+	entries, offset, _ := container.ReadLogAt(f, 0)
 	if tail >= 0 && len(entries) > tail {
 		entries = entries[len(entries)-tail:]
 	}
 	printEntries(entries, o.timestamps)
-	for o.follow {
-		running := container.Running(c)
-		entries, offset, _ = container.ReadLog(c.LogPath, offset)
-		printEntries(entries, o.timestamps)
-		if !running {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-		if c, err = e.rt.Find(c.ID); err != nil {
-			return nil // removed (--rm) while we followed
-		}
+	if o.follow {
+		return follow(e, c, f, offset, o.timestamps)
 	}
 	return nil
+}
+
+// follow prints what the container writes until it has exited. It ends
+// when the record says so, not when the container's process is gone: the
+// monitor writes "exited" after the last line of output is in the log and
+// the container's cgroup and network are released, so that a script's
+// next command finds the container finished.
+func follow(e *env, c *state.Container, f *os.File, offset int64, timestamps bool) error {
+	for {
+		done := container.Exited(c)
+		entries, next, _ := container.ReadLogAt(f, offset)
+		printEntries(entries, timestamps)
+		if done {
+			return nil
+		}
+		offset = next
+		time.Sleep(100 * time.Millisecond)
+		var err error
+		if c, err = e.rt.Find(c.ID); err != nil {
+			c = &state.Container{} // removed (--rm): read what is left, then end
+		}
+	}
 }
 
 // printEntries writes each entry to the stream it came from.

@@ -23,10 +23,14 @@ var tourCommands = [][]string{
 	{"run", "--rm", "base", "echo", "hello from a container"},
 	{"run", "-d", "--name", "web", "base", "sh", "-c", "echo started; sleep 3600"},
 	{"ps"},
-	{"logs", "web"},
 	{"exec", "web", "ps", "-o", "pid,args"},
 	{"inspect", "--format", "{{.State.Status}} pid={{.State.Pid}} ip={{.NetworkSettings.IPAddress}}", "web"},
 	{"stop", "-t", "1", "web"},
+	// A log shown right after run -d could be empty: the container may not
+	// have printed yet. wait makes the tour's output the same every time.
+	{"run", "-d", "--name", "job", "base", "sh", "-c", "echo working; exit 3"},
+	{"wait", "job"},
+	{"logs", "job"},
 	{"ps", "-a", "--format", "{{.Names}}: {{.Status}}"},
 	{"run", "--name", "maker", "base", "sh", "-c", "echo hello > /greeting"},
 	{"commit", "-m", "add a greeting", "maker", "greeting:v1"},
@@ -34,7 +38,7 @@ var tourCommands = [][]string{
 	{"images"},
 	{"history", "greeting:v1"},
 	{"save", "-o", "/tmp/greeting.tar", "greeting:v1"},
-	{"rm", "web", "maker"},
+	{"rm", "web", "job", "maker"},
 	{"rmi", "greeting:v1"},
 	{"load", "-i", "/tmp/greeting.tar"},
 }

@@ -99,11 +99,14 @@ func ReadLog(path string, offset int64) ([]LogEntry, int64, error) {
 		return nil, offset, err
 	}
 	defer f.Close()
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		return nil, offset, err
-	}
+	return ReadLogAt(f, offset)
+}
+
+// ReadLogAt is ReadLog on an open log file: a follower keeps it open, so
+// that it reads the last lines even when --rm deletes the file.
+func ReadLogAt(f *os.File, offset int64) ([]LogEntry, int64, error) {
 	var out []LogEntry
-	br := bufio.NewReader(f)
+	br := bufio.NewReader(io.NewSectionReader(f, offset, 1<<62))
 	for {
 		line, err := br.ReadBytes('\n')
 		if err != nil {

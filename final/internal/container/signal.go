@@ -1,13 +1,17 @@
 //go:build linux
 
-// stop and kill. Signals go to the container's first process, by its pid
-// as the record knows it, and only while that pid is still the process
+// stop, kill and wait. Signals go to the container's first process, by its
+// pid as the record knows it, and only while that pid is still the process
 // that started then (a recycled pid is someone else's). `stop` sends
-// SIGTERM, waits, then SIGKILL, and waits for the monitor to record the end.
+// SIGTERM, waits, then SIGKILL; `kill` with SIGKILL waits too, as Docker's
+// does. "Waits" means: until the record says the container has exited.
+// Its monitor writes that only after it has released the container's
+// cgroup and network, so whoever sees "exited" finds nothing held.
 
 package container
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -16,13 +20,23 @@ import (
 	"github.com/minidocker/minidocker/final/internal/state"
 )
 
-// Kill sends sig to a running container.
+// killTimeout is how long kill and stop wait for a SIGKILLed container's
+// monitor to record its end.
+const killTimeout = 10 * time.Second
+
+// Kill sends sig to a running container. For SIGKILL it returns once the
+// container has exited and its record says so.
 func (rt *Runtime) Kill(c *state.Container, sig unix.Signal) error {
 	if !Running(c) {
 		return fmt.Errorf("container %s is not running", state.Short(c.ID))
 	}
 	if err := unix.Kill(c.State.Pid, sig); err != nil {
 		return fmt.Errorf("kill(%d, %v): %w", c.State.Pid, sig, err)
+	}
+	if sig == unix.SIGKILL {
+		if _, err := rt.waitExited(c.ID, killTimeout); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -34,31 +48,71 @@ func (rt *Runtime) Stop(c *state.Container, timeout time.Duration) error {
 		return nil
 	}
 	_ = unix.Kill(c.State.Pid, unix.SIGTERM)
-	if !rt.waitExited(c.ID, timeout) {
+	if _, err := rt.waitExited(c.ID, timeout); errors.Is(err, errStillRunning) {
 		_ = unix.Kill(c.State.Pid, unix.SIGKILL)
-		if !rt.waitExited(c.ID, 10*time.Second) {
-			return fmt.Errorf("container %s did not stop", state.Short(c.ID))
-		}
+		_, err = rt.waitExited(c.ID, killTimeout)
+		return err
 	}
 	return nil
 }
 
-// waitExited waits until the record no longer says running, or the timeout.
-func (rt *Runtime) waitExited(id string, timeout time.Duration) bool {
+// Wait blocks until the container has exited and returns its record
+// then, as `docker wait` does. It watches the record, not a child: the
+// container may belong to another process's monitor.
+func (rt *Runtime) Wait(id string) (*state.Container, error) {
+	return rt.waitExited(id, 0)
+}
+
+// errStillRunning says a wait for a container's end timed out.
+var errStillRunning = errors.New("still running")
+
+// waitExited waits until the record of container id says it has exited
+// (repairing it if its monitor died), or timeout passes (0: no limit).
+func (rt *Runtime) waitExited(id string, timeout time.Duration) (*state.Container, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		c, err := rt.State.Get(id)
-		if err != nil || !c.State.Running || (Stale(c) && rt.repair(c) == nil) {
-			return true
+		if err != nil {
+			return nil, err // removed meanwhile (--rm, rm -f)
 		}
-		if time.Now().After(deadline) {
-			return false
+		if Stale(c) {
+			if err := rt.repair(c); err != nil {
+				return nil, err
+			}
+			if c, err = rt.State.Get(id); err != nil {
+				return nil, err
+			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		if Exited(c) {
+			return c, nil
+		}
+		if timeout > 0 && time.Now().After(deadline) {
+			return nil, fmt.Errorf("container %s: %w after %v", state.Short(id), errStillRunning, timeout)
+		}
+		awaitMonitor(c, 100*time.Millisecond)
 	}
 }
 
-// WaitExited waits without limit until the container is no longer running.
-func (rt *Runtime) WaitExited(id string) {
-	rt.waitExited(id, 365*24*time.Hour)
+// Exited reports whether a record is final: neither running nor being
+// started by a monitor.
+func Exited(c *state.Container) bool {
+	return !c.State.Running && !(c.State.Status == "created" && c.Minidocker.MonitorPid != 0)
+}
+
+// awaitMonitor sleeps until the container's monitor ends or d passes. A
+// pidfd (pidfd_open(2)) becomes readable when the process exits, which is
+// just after the monitor has written the final record.
+func awaitMonitor(c *state.Container, d time.Duration) {
+	pid := c.Minidocker.MonitorPid
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		time.Sleep(20 * time.Millisecond)
+		return
+	}
+	defer unix.Close(fd)
+	if !state.Alive(pid, c.Minidocker.MonitorStartTime) {
+		return // the pid is someone else's now, or already dead: read the record again
+	}
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	_, _ = unix.Poll(fds, int(d.Milliseconds()))
 }
