@@ -87,8 +87,13 @@ func (r psRow) Names() string { return r.c.Name }
 // Networks is the network mode.
 func (r psRow) Networks() string { return r.c.HostConfig.NetworkMode }
 
-// Ports spells published ports as ps does: 0.0.0.0:8080->80/tcp.
+// Ports spells published ports as ps does: 0.0.0.0:8080->80/tcp. A
+// container that is not running publishes nothing, and shows nothing (a
+// record written before exit cleared its ports may still list them).
 func (r psRow) Ports() string {
+	if !r.c.State.Running {
+		return ""
+	}
 	var out []string
 	for port, bindings := range r.c.NetworkSettings.Ports {
 		for _, b := range bindings {

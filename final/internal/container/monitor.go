@@ -60,6 +60,7 @@ func (rt *Runtime) Run(c *state.Container, att *Attach, started func(error)) int
 
 // run is Run, returning setup errors instead of reporting them.
 func (rt *Runtime) run(c *state.Container, att *Attach, started func(error)) (int, error) {
+	forgetBeat(rt.State.Dir(c.ID))
 	if err := rt.update(c.ID, func(r *state.Container) error {
 		r.Minidocker.MonitorPid, r.Minidocker.MonitorStartTime = os.Getpid(), state.StartTime(os.Getpid())
 		r.State.Error, r.State.OOMKilled = "", false
@@ -91,7 +92,9 @@ func (rt *Runtime) run(c *state.Container, att *Attach, started func(error)) (in
 		return 0, err
 	}
 	started(nil)
+	stopBeat := beat(rt.State.Dir(c.ID))
 	status := proc.Wait()
+	stopBeat()
 	stopForwarding()
 	streams.Wait()
 	rt.finish(c, res, status, nil)
@@ -194,9 +197,11 @@ func (rt *Runtime) markRunning(c *state.Container, proc *Process, res *resources
 	})
 }
 
-// finish records how the container ended and releases what it held: the
-// network first (its address may be reused at once), then the cgroup, and
-// with --rm the container itself.
+// finish releases what the container held and then records how it ended:
+// the network first (its address may be reused at once), then the cgroup,
+// then the record, and with --rm the container itself. This order is what
+// a command that waits for "exited" (wait, kill, stop, logs -f) relies
+// on: once the record says so, nothing of the container is held.
 func (rt *Runtime) finish(c *state.Container, res *resources, status int, cause error) {
 	oom := res != nil && res.cgroup != nil && res.cgroup.OOMKilled()
 	var errs []error
@@ -214,7 +219,7 @@ func (rt *Runtime) finish(c *state.Container, res *resources, status int, cause 
 		} else if err := errors.Join(errs...); err != nil {
 			r.State.Error = "cleanup: " + err.Error()
 		}
-		r.Minidocker.Endpoint = nil
+		r.Minidocker.Endpoint, r.NetworkSettings = nil, state.NetworkSettings{}
 		*c = *r
 		return nil
 	})

@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/minidocker/minidocker/final/internal/network"
 	"github.com/minidocker/minidocker/final/internal/state"
@@ -70,9 +69,11 @@ func (rt *Runtime) repair(c *state.Container) error {
 			return nil // its monitor finished it meanwhile
 		}
 		r.State.Status, r.State.Running, r.State.Pid = "exited", false, 0
-		r.State.ExitCode, r.State.OOMKilled, r.State.FinishedAt = 137, oom, time.Now().UTC()
+		r.State.ExitCode, r.State.OOMKilled = 137, oom
+		r.State.FinishedAt = lastBeat(rt.State.Dir(r.ID), r.State.StartedAt)
 		r.State.Error = fmt.Sprintf("its monitor (pid %d) was killed, and the container with it", r.Minidocker.MonitorPid)
 		r.Minidocker.Endpoint, r.Minidocker.MonitorPid = nil, 0
+		r.NetworkSettings = state.NetworkSettings{}
 		*c = *r
 		return nil
 	})

@@ -60,16 +60,19 @@ func (rt *Runtime) Stop(c *state.Container, timeout time.Duration) error {
 // then, as `docker wait` does. It watches the record, not a child: the
 // container may belong to another process's monitor.
 func (rt *Runtime) Wait(id string) (*state.Container, error) {
-	return rt.waitExited(id, 0)
+	return rt.waitExited(id, forever)
 }
+
+// forever is a timeout that does not end.
+const forever = time.Duration(1<<63 - 1)
 
 // errStillRunning says a wait for a container's end timed out.
 var errStillRunning = errors.New("still running")
 
 // waitExited waits until the record of container id says it has exited
-// (repairing it if its monitor died), or timeout passes (0: no limit).
+// (repairing it if its monitor died), or timeout passes.
 func (rt *Runtime) waitExited(id string, timeout time.Duration) (*state.Container, error) {
-	deadline := time.Now().Add(timeout)
+	start := time.Now()
 	for {
 		c, err := rt.State.Get(id)
 		if err != nil {
@@ -86,7 +89,7 @@ func (rt *Runtime) waitExited(id string, timeout time.Duration) (*state.Containe
 		if Exited(c) {
 			return c, nil
 		}
-		if timeout > 0 && time.Now().After(deadline) {
+		if time.Since(start) >= timeout {
 			return nil, fmt.Errorf("container %s: %w after %v", state.Short(id), errStillRunning, timeout)
 		}
 		awaitMonitor(c, 100*time.Millisecond)
