@@ -2,7 +2,7 @@
 
 // Root filesystem: a directory tree with just enough in it to run a shell,
 // built from the host, offline. Where the host has busybox, that one binary
-// and a link per applet are a whole userland. Otherwise each host command is
+// and a link per applet are a whole userland (MINIDOCKER_BUSYBOX chooses). Otherwise each host command is
 // copied together with the shared libraries it needs, found the way ldd
 // finds them: the ELF file names its loader (PT_INTERP) and its libraries
 // (DT_NEEDED); each library is looked up in its RUNPATH and the loader's
@@ -63,10 +63,37 @@ func buildRootfs(dir string) error {
 			return err
 		}
 	}
-	if busybox, err := exec.LookPath("busybox"); err == nil {
+	busybox, err := chooseBusybox()
+	if err != nil {
+		return err
+	}
+	if busybox != "" {
 		return installBusybox(dir, busybox)
 	}
 	return installHostCommands(dir)
+}
+
+// chooseBusybox says which busybox to install, "" for the host's commands.
+// MINIDOCKER_BUSYBOX chooses for the user: "none" for the host's commands
+// even where busybox is installed, or the path of a busybox binary.
+// Unset, busybox is used when the host has one on its PATH. A choice
+// makes the rootfs, and so a program's output, the same on every host.
+func chooseBusybox() (string, error) {
+	switch choice := os.Getenv("MINIDOCKER_BUSYBOX"); choice {
+	case "none":
+		return "", nil
+	case "":
+		busybox, _ := exec.LookPath("busybox")
+		return busybox, nil
+	default:
+		if !filepath.IsAbs(choice) {
+			return "", fmt.Errorf("MINIDOCKER_BUSYBOX=%s: give the absolute path of a busybox binary, or none", choice)
+		}
+		if _, err := exec.LookPath(choice); err != nil {
+			return "", fmt.Errorf("MINIDOCKER_BUSYBOX=%s: %w (give the path of a busybox binary, or none)", choice, err)
+		}
+		return choice, nil
+	}
 }
 
 // installBusybox copies busybox and links every applet it lists to it.

@@ -21,7 +21,9 @@ var finalDoc = filepath.Join(repoRoot, "docs", "final.md")
 // tourCommands are the guided tour, in order.
 var tourCommands = [][]string{
 	{"run", "--rm", "base", "echo", "hello from a container"},
-	{"run", "-d", "--name", "web", "base", "sh", "-c", "echo started; sleep 3600"},
+	// One process from the start: a shell that forks its command later
+	// would make exec's ps list it before or after ps itself, by chance.
+	{"run", "-d", "--name", "web", "base", "sleep", "3600"},
 	{"ps"},
 	{"exec", "web", "ps", "-o", "pid,args"},
 	{"inspect", "--format", "{{.State.Status}} pid={{.State.Pid}} ip={{.NetworkSettings.IPAddress}}", "web"},
@@ -67,6 +69,8 @@ func TestDocsFinalTour(t *testing.T) {
 	if os.Getenv("MINIDOCKER_IN_VM") != "" {
 		t.Skip("the tour shows what minidocker prints on the machines that build this project; checked there, not in the test VM")
 	}
+	name, value, _ := strings.Cut(docsRootfs, "=")
+	t.Setenv(name, value) // the base image from the host's commands, busybox or not
 	m := newMD(t)
 	defer os.Remove("/tmp/greeting.tar")
 	var b strings.Builder
@@ -105,6 +109,9 @@ func checkDocBlock(t *testing.T, name, want string, same func(a, b string) bool)
 		t.Fatalf("%s has no <!-- %s --> block", finalDoc, name)
 	}
 	got := string(data[m[4]:m[5]])
+	if same(got, want) {
+		return // -update too keeps it: only what masks hide changed
+	}
 	if *update {
 		out := string(data[:m[4]]) + want + string(data[m[5]:])
 		if err := os.WriteFile(finalDoc, []byte(out), 0o644); err != nil {
@@ -112,9 +119,7 @@ func checkDocBlock(t *testing.T, name, want string, same func(a, b string) bool)
 		}
 		return
 	}
-	if !same(got, want) {
-		t.Errorf("the %s block of %s is stale: run 'sudo make docs'\n--- in the doc:\n%s\n--- now:\n%s", name, finalDoc, got, want)
-	}
+	t.Errorf("the %s block of %s is stale: run 'sudo make docs'\n--- in the doc:\n%s\n--- now:\n%s", name, finalDoc, got, want)
 }
 
 // tourMasks are what changes between runs of the tour.

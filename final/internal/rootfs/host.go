@@ -2,9 +2,10 @@
 
 // The default image's root filesystem, made from the host so that minidocker
 // works offline on first use, as step03 builds its rootfs: busybox when the
-// host has it, otherwise the host's own commands plus the shared libraries
-// each one needs, found in the ELF files themselves (DT_NEEDED, PT_INTERP),
-// as ldd would.
+// host has it (MINIDOCKER_BUSYBOX may name one, or refuse it with "none"),
+// otherwise the host's own commands plus the shared libraries each one
+// needs, found in the ELF files themselves (DT_NEEDED, PT_INTERP), as ldd
+// would.
 
 package rootfs
 
@@ -66,10 +67,38 @@ func BuildFromHost(dir string) error {
 			return err
 		}
 	}
-	if busybox, err := exec.LookPath("busybox"); err == nil {
+	busybox, err := ChooseBusybox()
+	if err != nil {
+		return err
+	}
+	if busybox != "" {
 		return installBusybox(dir, busybox)
 	}
 	return installHostCommands(dir)
+}
+
+// ChooseBusybox says which busybox to install, "" for the host's commands.
+// MINIDOCKER_BUSYBOX chooses for the user: "none" for the host's commands
+// even where busybox is installed, or the path of a busybox binary.
+// Unset, busybox is used when the host has one on its PATH. A choice
+// makes the base image, and so what containers print, the same on every
+// host (the docs' checked examples choose "none").
+func ChooseBusybox() (string, error) {
+	switch choice := os.Getenv("MINIDOCKER_BUSYBOX"); choice {
+	case "none":
+		return "", nil
+	case "":
+		busybox, _ := exec.LookPath("busybox")
+		return busybox, nil
+	default:
+		if !filepath.IsAbs(choice) {
+			return "", fmt.Errorf("MINIDOCKER_BUSYBOX=%s: give the absolute path of a busybox binary, or none", choice)
+		}
+		if _, err := exec.LookPath(choice); err != nil {
+			return "", fmt.Errorf("MINIDOCKER_BUSYBOX=%s: %w (give the path of a busybox binary, or none)", choice, err)
+		}
+		return choice, nil
+	}
 }
 
 // installBusybox copies busybox and links every applet it lists to it.
