@@ -176,6 +176,7 @@ func TestFinalLogsFollowReleases(t *testing.T) {
 func TestFinalKilledMonitorStatus(t *testing.T) {
 	m := newMD(t)
 	m.must("run", "-d", "--name", "late", "base", "sleep", "1000")
+	lateID, lateIP := m.idAndIP("late")
 	monitor := int(field(m.inspect("late"), "Minidocker", "MonitorPid").(float64))
 	killed := time.Now()
 	if err := syscallKill(monitor); err != nil {
@@ -191,8 +192,10 @@ func TestFinalKilledMonitorStatus(t *testing.T) {
 	if finished.After(dead) || finished.Before(killed.Add(-2*time.Second)) {
 		t.Errorf("FinishedAt %v: want between %v (a heartbeat before the kill) and %v (the death was seen)", finished, killed.Add(-2*time.Second), dead)
 	}
+	m.assertReleased("the repair", "late", lateID, lateIP, 137)
 
 	m.must("run", "-d", "--name", "now", "base", "sleep", "1000")
+	nowID, nowIP := m.idAndIP("now")
 	monitor = int(field(m.inspect("now"), "Minidocker", "MonitorPid").(float64))
 	if err := syscallKill(monitor); err != nil {
 		t.Fatal(err)
@@ -204,6 +207,7 @@ func TestFinalKilledMonitorStatus(t *testing.T) {
 	if ps := m.must("ps", "-a"); strings.Contains(ps, "Up ") {
 		t.Errorf("ps -a after the monitors died:\n%s", ps)
 	}
+	m.assertReleased("the repair", "now", nowID, nowIP, 137)
 }
 
 // TestFinalExitedShowsNoPorts checks that ps and inspect show no published
