@@ -35,10 +35,11 @@ func runWait(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if c, err = e.rt.Wait(c.ID); err != nil {
+		code, err := e.rt.Wait(c.ID)
+		if err != nil {
 			return fmt.Errorf("wait for %s: %w", ref, err)
 		}
-		fmt.Println(c.State.ExitCode)
+		fmt.Println(code)
 		return nil
 	})
 }

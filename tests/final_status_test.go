@@ -132,11 +132,33 @@ func TestFinalWait(t *testing.T) {
 	if info := m.inspect("other"); field(info, "State", "Running") != false {
 		t.Errorf("wait returned while the record says running")
 	}
+	// --rm: the monitor removes the record only once wait has read it.
+	m.must("run", "-d", "--rm", "--name", "gone", "base", "sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.05; done; exit 5")
+	w = m.start("wait", "gone")
+	waitFor(t, func() bool { return holdsFlock(w.cmd.Process.Pid) })
+	m.must("exec", "gone", "touch", "/tmp/go")
+	if r := w.finish(t); r.code != 0 || r.stdout != "5\n" {
+		t.Errorf("wait of a --rm container: exit %d, printed %q (stderr %q), want 5", r.code, r.stdout, r.stderr)
+	}
+	waitFor(t, func() bool { return m.run("inspect", "gone").code != 0 }) // and it does go
 	m.fails(1, "no such container: nosuch", "wait", "nosuch")
 	if r := m.run("wait", "three", "nosuch"); r.code != 1 || r.stdout != "3\n" {
 		t.Errorf("wait three nosuch: exit %d, printed %q; want 3, then exit 1", r.code, r.stdout)
 	}
 	m.fails(2, "requires at least 1 argument", "wait")
+}
+
+// holdsFlock reports whether process pid holds a flock(2) lock, as
+// /proc/locks lists them ("1: FLOCK  ADVISORY  READ  PID MAJ:MIN:INODE 0 EOF").
+func holdsFlock(pid int) bool {
+	data, _ := os.ReadFile("/proc/locks")
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && f[1] == "FLOCK" && f[4] == strconv.Itoa(pid) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestFinalKillReleases checks that kill (SIGKILL) returns only once the
@@ -151,6 +173,12 @@ func TestFinalKillReleases(t *testing.T) {
 		m.must("kill", name)
 		m.assertReleased("kill", name, id, ip, 137)
 	}
+	// With --rm the record goes too; kill still succeeds, as Docker's.
+	m.must("run", "-d", "--rm", "--name", "brief", "base", "sleep", "1000")
+	if out := m.must("kill", "brief"); out != "brief\n" {
+		t.Errorf("kill of a --rm container printed %q", out)
+	}
+	waitFor(t, func() bool { return m.run("inspect", "brief").code != 0 })
 }
 
 // TestFinalLogsFollowReleases checks that when logs -f ends the container

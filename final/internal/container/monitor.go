@@ -224,7 +224,9 @@ func (rt *Runtime) finish(c *state.Container, res *resources, status int, cause 
 		return nil
 	})
 	if c.HostConfig.AutoRemove {
+		release := awaitWaiters(rt.State.Dir(c.ID))
 		_ = rt.Remove(c)
+		release()
 	}
 }
 

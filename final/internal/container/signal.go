@@ -13,6 +13,8 @@ package container
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -34,9 +36,8 @@ func (rt *Runtime) Kill(c *state.Container, sig unix.Signal) error {
 		return fmt.Errorf("kill(%d, %v): %w", c.State.Pid, sig, err)
 	}
 	if sig == unix.SIGKILL {
-		if _, err := rt.waitExited(c.ID, killTimeout); err != nil {
-			return err
-		}
+		_, err := rt.waitExited(c.ID, killTimeout)
+		return err
 	}
 	return nil
 }
@@ -56,11 +57,25 @@ func (rt *Runtime) Stop(c *state.Container, timeout time.Duration) error {
 	return nil
 }
 
-// Wait blocks until the container has exited and returns its record
-// then, as `docker wait` does. It watches the record, not a child: the
-// container may belong to another process's monitor.
-func (rt *Runtime) Wait(id string) (*state.Container, error) {
-	return rt.waitExited(id, forever)
+// Wait blocks until the container has exited and returns its exit code,
+// as `docker wait` does. It watches the record, not a child: the
+// container may belong to another process's monitor. While it waits it
+// holds the container's waiters lock, so that the monitor of a --rm
+// container removes the record only after Wait has read its end.
+func (rt *Runtime) Wait(id string) (int, error) {
+	release, err := holdWaiters(rt.State.Dir(id))
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	c, err := rt.waitExited(id, forever)
+	if err != nil {
+		return 0, err
+	}
+	if c == nil {
+		return 0, fmt.Errorf("container %s was removed before its end could be read", state.Short(id))
+	}
+	return c.State.ExitCode, nil
 }
 
 // forever is a timeout that does not end.
@@ -70,21 +85,23 @@ const forever = time.Duration(1<<63 - 1)
 var errStillRunning = errors.New("still running")
 
 // waitExited waits until the record of container id says it has exited
-// (repairing it if its monitor died), or timeout passes.
+// (repairing it if its monitor died), or timeout passes. A record that
+// is gone (--rm, rm -f) has exited too: then it returns nil, nil.
 func (rt *Runtime) waitExited(id string, timeout time.Duration) (*state.Container, error) {
 	start := time.Now()
 	for {
 		c, err := rt.State.Get(id)
+		if errors.Is(err, state.ErrNotFound) {
+			return nil, nil
+		}
 		if err != nil {
-			return nil, err // removed meanwhile (--rm, rm -f)
+			return nil, err
 		}
 		if Stale(c) {
 			if err := rt.repair(c); err != nil {
 				return nil, err
 			}
-			if c, err = rt.State.Get(id); err != nil {
-				return nil, err
-			}
+			continue
 		}
 		if Exited(c) {
 			return c, nil
@@ -95,6 +112,44 @@ func (rt *Runtime) waitExited(id string, timeout time.Duration) (*state.Containe
 		awaitMonitor(c, 100*time.Millisecond)
 	}
 }
+
+// waitersFile is the lock file of a container's waiters.
+func waitersFile(dir string) string {
+	return filepath.Join(dir, "waiters.lock")
+}
+
+// holdWaiters takes a shared lock on a container's waiters file: one
+// more waiter that must read the end before --rm removes the record.
+func holdWaiters(dir string) (release func(), err error) {
+	f, err := os.OpenFile(waitersFile(dir), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", waitersFile(dir), err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("flock %s: %w", waitersFile(dir), err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// awaitWaiters is the monitor's side: before --rm removes a container
+// whose end is recorded, it waits (up to waitersTimeout; a stopped waiter
+// must not keep the container forever) until no waiter holds the lock.
+func awaitWaiters(dir string) (release func()) {
+	f, err := os.OpenFile(waitersFile(dir), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return func() {}
+	}
+	for start := time.Now(); time.Since(start) < waitersTimeout; time.Sleep(5 * time.Millisecond) {
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			break
+		}
+	}
+	return func() { f.Close() }
+}
+
+// waitersTimeout bounds how long --rm waits for the waiters to read the end.
+const waitersTimeout = 10 * time.Second
 
 // Exited reports whether a record is final: neither running nor being
 // started by a monitor.
