@@ -118,6 +118,13 @@ func (m *md) netnsLoop(ready chan<- error) {
 	}
 }
 
+// on is m for a subtest: the same state root and namespace, failing t.
+func (m *md) on(t *testing.T) *md {
+	sub := *m
+	sub.t = t
+	return &sub
+}
+
 // inNetns runs fn on the test's network namespace thread.
 func (m *md) inNetns(fn func()) {
 	done := make(chan struct{})

@@ -448,37 +448,103 @@ func TestFinalTerminal(t *testing.T) {
 	m.must("rm", "-f", "box")
 }
 
-// TestFinalVerbs covers the remaining verbs and their errors.
+// TestFinalVerbs covers the remaining verbs and their errors, one subtest
+// each, each checking what the verb did, not only its exit status.
 func TestFinalVerbs(t *testing.T) {
 	m := newMD(t)
 	m.must("run", "-d", "--name", "one", "-m", "64m", "base", "sleep", "1000")
-	if out := m.must("stats", "--no-stream", "one"); !regexp.MustCompile(`one\s+[0-9.]+%\s+[0-9.]+[KMG]?i?B / 64MiB`).MatchString(out) {
-		t.Errorf("stats:\n%s", out)
-	}
-	if out := m.must("top", "one"); !strings.Contains(out, "sleep 1000") {
-		t.Errorf("top:\n%s", out)
-	}
-	m.fails(125, "already in use", "run", "--name", "one", "base", "true")
-	m.fails(1, "no such container", "stop", "nothing")
-	m.must("kill", "-s", "KILL", "one") // sleep as PID 1 would ignore TERM
-	waitFor(t, func() bool { return strings.Contains(m.must("ps", "-a"), "Exited") })
-	m.must("start", "one")
-	if ps := m.must("ps", "--format", "{{.Names}} {{.State}}"); ps != "one running\n" {
-		t.Errorf("after start, ps shows %q", ps)
-	}
-	m.must("restart", "-t", "1", "one")
-	if out := m.must("info"); !strings.Contains(out, "Cgroup Version:") || !strings.Contains(out, "Containers: 1") {
-		t.Errorf("info:\n%s", out)
-	}
-	if out := m.must("version"); !strings.Contains(out, "minidocker version") {
-		t.Errorf("version: %s", out)
-	}
-	if out := m.must("system", "df"); !strings.Contains(out, "Images") {
-		t.Errorf("system df:\n%s", out)
-	}
+	t.Run("stats and top", func(t *testing.T) {
+		m := m.on(t)
+		if out := m.must("stats", "--no-stream", "one"); !regexp.MustCompile(`one\s+[0-9.]+%\s+[0-9.]+[KMG]?i?B / 64MiB`).MatchString(out) {
+			t.Errorf("stats:\n%s", out)
+		}
+		if out := m.must("top", "one"); !strings.Contains(out, "sleep 1000") {
+			t.Errorf("top:\n%s", out)
+		}
+	})
+	t.Run("errors", func(t *testing.T) {
+		m := m.on(t)
+		m.fails(125, "already in use", "run", "--name", "one", "base", "true")
+		m.fails(1, "no such container", "stop", "nothing")
+		m.fails(2, "unknown command", "frobnicate")
+	})
+	t.Run("kill and start", func(t *testing.T) {
+		m := m.on(t)
+		pid := m.must("inspect", "-f", "{{.State.Pid}}", "one")
+		m.must("kill", "-s", "KILL", "one") // sleep as PID 1 would ignore TERM
+		waitFor(t, func() bool { return strings.Contains(m.must("ps", "-a"), "Exited (137)") })
+		m.must("start", "one")
+		if ps := m.must("ps", "--format", "{{.Names}} {{.State}}"); ps != "one running\n" {
+			t.Errorf("after start, ps shows %q", ps)
+		}
+		if again := m.must("inspect", "-f", "{{.State.Pid}}", "one"); again == pid {
+			t.Errorf("start kept the killed process's pid %s", pid)
+		}
+	})
+	t.Run("restart", func(t *testing.T) {
+		m := m.on(t)
+		before := m.inspect("one")
+		m.must("restart", "-t", "1", "one")
+		after := m.inspect("one")
+		oldPid, newPid := field(before, "State", "Pid").(float64), field(after, "State", "Pid").(float64)
+		if newPid == 0 || newPid == oldPid || field(after, "State", "Running") != true {
+			t.Fatalf("after restart: pid %v (was %v), running %v", newPid, oldPid, field(after, "State", "Running"))
+		}
+		if a, b := field(before, "State", "StartedAt").(string), field(after, "State", "StartedAt").(string); b <= a {
+			t.Errorf("restart did not start it again: StartedAt %s, before %s", b, a)
+		}
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", int(oldPid))); err == nil && processCommand(int(oldPid)) == "sleep 1000" {
+			t.Errorf("the old process %d still runs after restart", int(oldPid))
+		}
+		if cmd := processCommand(int(newPid)); cmd != "sleep 1000" {
+			t.Errorf("the restarted container's process %d runs %q, want sleep 1000", int(newPid), cmd)
+		}
+	})
+	t.Run("info, version, df", func(t *testing.T) {
+		m := m.on(t)
+		if out := m.must("info"); !strings.Contains(out, "Cgroup Version:") || !strings.Contains(out, "Containers: 1") {
+			t.Errorf("info:\n%s", out)
+		}
+		if out := m.must("version"); !strings.Contains(out, "minidocker version") {
+			t.Errorf("version: %s", out)
+		}
+		if out := m.must("system", "df"); !regexp.MustCompile(`(?m)^Images\s+1\s+1\s+\S+`).MatchString(out) || !regexp.MustCompile(`(?m)^Containers\s+1\s+1\s`).MatchString(out) {
+			t.Errorf("system df:\n%s", out)
+		}
+	})
+	t.Run("system prune", func(t *testing.T) {
+		m := m.on(t)
+		m.must("run", "--name", "stopped", "base", "true")
+		stopped := field(m.inspect("stopped"), "Id").(string)
+		dangling := strings.TrimSpace(m.must("commit", "-m", "to be pruned", "stopped"))
+		kept := strings.TrimSpace(m.must("commit", "stopped", "kept:1"))
+		out := m.must("system", "prune", "-f")
+		if !strings.Contains(out, "Deleted Container: "+stopped) || !strings.Contains(out, "Deleted: "+dangling) {
+			t.Errorf("system prune printed:\n%s", out)
+		}
+		if ps := m.must("ps", "-a", "--format", "{{.Names}} {{.State}}"); ps != "one running\n" {
+			t.Errorf("after system prune, ps -a shows %q, want only the running container", ps)
+		}
+		if r := m.run("inspect", "--type", "image", dangling); r.code == 0 {
+			t.Errorf("the untagged image %s survived system prune", dangling)
+		}
+		for _, ref := range []string{"kept:1", "base"} {
+			if id := field(m.inspect(ref), "Id"); ref == "kept:1" && id != kept {
+				t.Errorf("kept:1 is %v after system prune, want %s", id, kept)
+			}
+		}
+	})
 	m.must("rm", "-f", "one")
-	m.must("system", "prune", "-f")
-	m.fails(2, "unknown command", "frobnicate")
+}
+
+// processCommand is the command line of a process, its arguments joined
+// by spaces; "" when it is gone.
+func processCommand(pid int) string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(strings.ReplaceAll(string(data), "\x00", " "))
 }
 
 // waitFor polls cond for up to 20 seconds.
@@ -690,6 +756,14 @@ func TestFinalLoadsOtherTools(t *testing.T) {
 	}
 }
 
+// doctorChecks are the names of the checks doctor must report.
+var doctorChecks = []string{
+	"root", "kernel version", "uts namespace", "pid namespace", "mnt namespace", "ipc namespace",
+	"net namespace", "user namespace", "cgroup namespace", "unprivileged user namespaces", "cgroups",
+	"overlayfs", "state directory for overlay", "temporary directory for overlay", "IP forwarding",
+	"bridge", "veth", "nftables (NAT)", "go on sudo's PATH",
+}
+
 // TestFinalDoctor checks doctor's report: every check says OK, or FAIL
 // with a fix; the status says whether any failed; as a user who is not
 // root, the root check fails and names the fix.
@@ -726,8 +800,16 @@ func TestFinalDoctor(t *testing.T) {
 	}
 	root := exec.Command(finalBinary, "doctor")
 	root.SysProcAttr = isolatedNetwork()
-	if out, _ := check(t, root); !strings.Contains(out, "OK    root") {
+	out, _ := check(t, root)
+	if !strings.Contains(out, "OK    root") {
 		t.Errorf("doctor as root:\n%s", out)
+	}
+	// Every check is there, by name: a doctor that checked nothing would
+	// pass the loop above.
+	for _, name := range doctorChecks {
+		if !regexp.MustCompile(`(?m)^(OK|FAIL)\s+` + regexp.QuoteMeta(name) + `: \S`).MatchString(out) {
+			t.Errorf("doctor as root did not report the check %q:\n%s", name, out)
+		}
 	}
 	user := exec.Command(finalBinary, "doctor")
 	user.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}

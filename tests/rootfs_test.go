@@ -35,12 +35,18 @@ func TestRootIsTheRootfsNotTheHost(t *testing.T) {
 }
 
 func TestHostFileIsUnreachable(t *testing.T) {
+	// The shell inside says it got that far, then cat fails for the one
+	// right reason: the host's path does not exist in the rootfs. A step
+	// that died before cat ran, or a cat that failed otherwise, fails this.
 	forSteps(t, stepsFrom(3), func(t *testing.T, s step) {
 		rootTest(t)
 		marker := hostMarker(t)
-		r := run(t, s, "-q", "--", "cat", marker)
-		if r.code == 0 || strings.Contains(r.stdout, "host secret") {
-			t.Errorf("cat %s inside: exit %d, printed %q; the host's file is reachable", marker, r.code, r.stdout)
+		r := run(t, s, "-q", "--", "sh", "-c", "echo inside; cat "+marker+"; echo cat exited $?")
+		if strings.Contains(r.stdout, "host secret") {
+			t.Fatalf("cat %s inside printed the host's file", marker)
+		}
+		if r.stdout != "inside\ncat exited 1\n" || !strings.Contains(r.stderr, marker) || !strings.Contains(r.stderr, "No such file or directory") {
+			t.Errorf("cat %s inside did not fail for want of the file: exit %d\nstdout:\n%s\nstderr:\n%s", marker, r.code, r.stdout, r.stderr)
 		}
 	})
 }
