@@ -12,8 +12,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -77,7 +79,7 @@ func addRunFlags(fs *pflag.FlagSet, o *runOptions) {
 	fs.StringVarP(&l.Memory, "memory", "m", "", "memory limit, e.g. 64m")
 	fs.StringVar(&l.MemorySwap, "memory-swap", "", "memory plus swap limit, e.g. 128m; -1 for unlimited swap")
 	fs.Int64VarP(&l.CPUShares, "cpu-shares", "c", 0, "CPU shares (relative weight, default 1024)")
-	fs.Float64Var(&l.CPUs, "cpus", 0, "number of CPUs, e.g. 1.5")
+	fs.Var((*cpusValue)(&l.CPUs), "cpus", "number of CPUs, e.g. 1.5")
 	fs.StringVar(&l.CpusetCPUs, "cpuset-cpus", "", "CPUs to run on, e.g. 0-1")
 	fs.Int64Var(&l.PidsLimit, "pids-limit", 0, "maximum number of processes")
 	fs.StringArrayVar(&l.ReadBps, "device-read-bps", nil, "read rate limit, e.g. /dev/sda:1mb")
@@ -86,6 +88,27 @@ func addRunFlags(fs *pflag.FlagSet, o *runOptions) {
 	fs.StringArrayVar(&l.WriteIOPS, "device-write-iops", nil, "write operations per second, e.g. /dev/sda:100")
 	fs.StringVar(&o.cgroupParent, "cgroup-parent", "", "absolute cgroup to put the container under")
 }
+
+// cpusValue is --cpus: a decimal number of CPUs, read as Docker reads it
+// (a rational number, so its error is Docker's and not strconv's).
+type cpusValue float64
+
+// String prints the value as pflag's help does.
+func (v *cpusValue) String() string { return strconv.FormatFloat(float64(*v), 'f', -1, 64) }
+
+// Set parses a number of CPUs.
+func (v *cpusValue) Set(s string) error {
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
+		return fmt.Errorf("failed to parse %s as a rational number", s)
+	}
+	f, _ := r.Float64()
+	*v = cpusValue(f)
+	return nil
+}
+
+// Type names the value in help.
+func (v *cpusValue) Type() string { return "decimal" }
 
 // runRun is the run verb: create, then start attached or detached.
 func runRun(e *env, o *runOptions, args []string) error {

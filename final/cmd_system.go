@@ -73,10 +73,16 @@ func runDf(e *env) error {
 			ctrFree += size
 		}
 	}
+	// Temporary files are the work in progress of commits, imports and
+	// loads (a killed one's were removed when this command started): a
+	// Docker user expects df to account for every byte of the data root,
+	// as Docker's own "Build Cache" line does for its builder's files.
+	tmpCount, tmpSize := e.images.TempUsage()
 	w := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(w, "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE")
 	fmt.Fprintf(w, "Images\t%d\t%d\t%s\t%s\n", len(images), active, humanSize(imgSize), humanSize(imgFree))
 	fmt.Fprintf(w, "Containers\t%d\t%d\t%s\t%s\n", len(list), running, humanSize(ctrSize), humanSize(ctrFree))
+	fmt.Fprintf(w, "Temporary files\t%d\t%d\t%s\t%s\n", tmpCount, tmpCount, humanSize(tmpSize), humanSize(0))
 	return w.Flush()
 }
 

@@ -8,8 +8,10 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -25,8 +27,13 @@ import (
 // defaultPath is the PATH a container gets when its image names none.
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// validName is what Docker accepts as a container name.
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+// validName is what Docker accepts as a container name: two characters at least.
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+
+// maxNameLength bounds a container name. Docker sets none (its names live
+// in a database); ours are file names in the names index, and a name plus
+// the ".tmp-<pid>" of its file's atomic write must fit in NAME_MAX (255).
+const maxNameLength = 240
 
 // create checks the options, then makes the container's record and directories.
 func create(e *env, o *runOptions, ref string, cmd []string) (*state.Container, error) {
@@ -63,8 +70,11 @@ func create(e *env, o *runOptions, ref string, cmd []string) (*state.Container, 
 
 // checkOptions checks every flag and fills a new record's host side.
 func checkOptions(o *runOptions) (*state.Container, error) {
-	if o.name != "" && !validName.MatchString(o.name) {
-		return nil, usagef("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", o.name)
+	if err := checkName(o.name); err != nil {
+		return nil, err
+	}
+	if o.workdir != "" && !path.IsAbs(o.workdir) {
+		return nil, fmt.Errorf("the working directory '%s' is invalid, it needs to be an absolute path", o.workdir)
 	}
 	res, err := cgroups.Parse(o.limits)
 	if err != nil {
@@ -120,6 +130,20 @@ func checkSecurityOpts(c *state.Container, o *runOptions) error {
 	return nil
 }
 
+// checkName checks a container name given with --name, with Docker's words.
+func checkName(name string) error {
+	if name == "" {
+		return nil
+	}
+	if len(name) > maxNameLength {
+		return fmt.Errorf("invalid container name: it has %d characters, at most %d are allowed", len(name), maxNameLength)
+	}
+	if !validName.MatchString(name) {
+		return fmt.Errorf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
+	}
+	return nil
+}
+
 // checkPorts parses every -p into the record's PortBindings.
 func checkPorts(c *state.Container, o *runOptions) error {
 	if len(o.publish) > 0 && o.network != "bridge" {
@@ -164,8 +188,8 @@ func checkVolumes(c *state.Container, specs []string) error {
 		if !filepath.IsAbs(m.Source) {
 			return usagef("invalid -v %q: the host path must be absolute (named volumes are not supported), e.g. -v $PWD/%s:%s", spec, m.Source, m.Destination)
 		}
-		if !filepath.IsAbs(m.Destination) || filepath.Clean(m.Destination) == "/" {
-			return usagef("invalid -v %q: the container path must be absolute and not /", spec)
+		if err := checkDestination(m.Destination); err != nil {
+			return fmt.Errorf("invalid -v %q: %w", spec, err)
 		}
 		if _, err := os.Stat(m.Source); os.IsNotExist(err) {
 			if err := os.MkdirAll(m.Source, 0o755); err != nil {
@@ -173,6 +197,27 @@ func checkVolumes(c *state.Container, specs []string) error {
 			}
 		}
 		c.Mounts = append(c.Mounts, m)
+	}
+	return nil
+}
+
+// procFiles are the files under /proc a volume may cover (as runc allows:
+// what lxcfs provides); anywhere else there would hide the container's own procfs.
+var procFiles = map[string]bool{
+	"/proc/cpuinfo": true, "/proc/diskstats": true, "/proc/meminfo": true, "/proc/stat": true,
+	"/proc/swaps": true, "/proc/uptime": true, "/proc/loadavg": true, "/proc/slabinfo": true,
+}
+
+// checkDestination checks where in the container a volume goes.
+func checkDestination(dst string) error {
+	clean := filepath.Clean(dst)
+	switch {
+	case !filepath.IsAbs(dst):
+		return fmt.Errorf("invalid mount path: '%s' mount path must be absolute", dst)
+	case clean == "/":
+		return errors.New("destination can't be '/'")
+	case (clean == "/proc" || strings.HasPrefix(clean, "/proc/")) && !procFiles[clean]:
+		return fmt.Errorf("%q cannot be mounted because it is inside /proc: the container has its own procfs there", dst)
 	}
 	return nil
 }

@@ -82,6 +82,7 @@ func (e *env) open() error {
 	if err != nil {
 		return err
 	}
+	images.RemoveStale() // what a killed commit or load left, whatever this command is
 	e.rt = &container.Runtime{State: st, CgroupParent: e.cgroupParent}
 	e.images = images
 	return nil

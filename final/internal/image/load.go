@@ -12,8 +12,13 @@
 //	                and layers, which may be gzip or bzip2
 //
 // The files of a tar can come in any order, so Load first spools the
-// archive into a temp dir under the store's tmp/ (regular files and
-// directories only, names cleaned; symlinks are remembered, not made).
+// archive into a temp dir under the store's tmp/ (regular files only,
+// names cleaned; symlinks are remembered, not made). What it spools is
+// bounded before anything is verified (see spool): only names an image
+// archive uses, each no larger than the free space, JSON no larger than
+// 16 MiB, blobs named by digest checked as they are written, so a tar
+// bomb (a small gzip of gigabytes of zeros) is refused at its first
+// header, not after filling the disk.
 // Then every blob is checked: a blob named by digest must hash to it, a
 // config named "<hex>.json" too, and every layer, decompressed, must hash
 // to the diff_id its config lists. Only when all images of the archive
@@ -35,6 +40,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/minidocker/minidocker/final/internal/overlay"
 )
@@ -97,10 +104,21 @@ func (s *Store) LoadDir(dir string) ([]string, error) {
 	return s.load(&archive{dir: dir, links: map[string]string{}})
 }
 
-// spool unpacks the archive's directories and regular files into a.dir.
+// maxMembers bounds the entries of an archive: docker save of an image
+// of a hundred layers has a few hundred.
+const maxMembers = 1 << 16
+
+// spool unpacks the archive's regular files into a.dir and remembers its
+// symlinks. It writes only what an image archive can hold (memberLimit):
+// the first member that none has ends the load before a byte of it is
+// written; a member larger than the space left, or than its kind allows,
+// too. What it writes unchecked is therefore at most one member at a time
+// beyond those that only a config can check (layers not named by digest):
+// a member named by its digest is hashed as it is written and the load
+// stops at the end of the first that does not match.
 func (a *archive) spool(r io.Reader) error {
 	tr := tar.NewReader(r)
-	for {
+	for members := 0; ; members++ {
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			return nil
@@ -108,14 +126,24 @@ func (a *archive) spool(r io.Reader) error {
 		if err != nil {
 			return fmt.Errorf("read archive: %w", err)
 		}
+		if members >= maxMembers {
+			return fmt.Errorf("the archive has more than %d members: no image archive has that many", maxMembers)
+		}
 		name, err := archiveName(hdr.Name)
-		if err != nil || name == "" {
-			continue // nothing an image archive needs lives outside its top
+		if err != nil || name == "" || hdr.Typeflag == tar.TypeDir {
+			continue // nothing an image archive needs lives outside its top; directories are made as needed
+		}
+		limit, ok := memberLimit(name)
+		if !ok {
+			return fmt.Errorf("not an image archive: it holds %q, which neither a docker-archive nor an OCI layout has; to make an image from a root filesystem tar, use import", hdr.Name)
 		}
 		switch hdr.Typeflag {
 		case tar.TypeSymlink, tar.TypeLink:
 			a.links[name] = hdr.Linkname
 		case tar.TypeReg:
+			if err := a.checkRoom(name, hdr.Size, limit); err != nil {
+				return err
+			}
 			if err := a.spoolFile(name, tr); err != nil {
 				return err
 			}
@@ -123,7 +151,50 @@ func (a *archive) spool(r io.Reader) error {
 	}
 }
 
-// spoolFile writes one file of the archive under a.dir.
+// memberLimit says whether name is one an image archive holds, and the
+// most bytes it may have (-1: as many as the disk has). Layers and blobs
+// are as large as they are; the JSON files are read into memory whole,
+// so they are held to maxJSON.
+func memberLimit(name string) (int64, bool) {
+	parts := strings.Split(name, "/")
+	if len(parts) > 3 {
+		return 0, false
+	}
+	base := parts[len(parts)-1]
+	switch base {
+	case "manifest.json", "index.json", "oci-layout", "repositories", "VERSION", "json":
+		return maxJSON, true
+	case "layer.tar":
+		return -1, true
+	}
+	if h, ok := strings.CutSuffix(base, ".json"); ok && isDigestHex(h) {
+		return maxJSON, true
+	}
+	base = strings.TrimSuffix(base, ".tar")
+	if (len(base) == 64 || len(base) == 128) && isHex(base) {
+		return -1, true // blobs/<algorithm>/<hex>, or a layer named by its digest
+	}
+	return 0, false
+}
+
+// checkRoom refuses a member larger than its kind allows or than the
+// space left under the spool, before any of it is written.
+func (a *archive) checkRoom(name string, size, limit int64) error {
+	if limit >= 0 && size > limit {
+		return fmt.Errorf("archive member %s is %d bytes: a %s is at most %d", name, size, path.Base(name), limit)
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(a.dir, &st); err != nil {
+		return fmt.Errorf("statfs %s: %w", a.dir, err)
+	}
+	if free := int64(st.Bavail) * st.Bsize; size > free {
+		return fmt.Errorf("archive member %s is %d bytes, more than the %d bytes free under %s: free some space (minidocker system prune) or check the archive", name, size, free, a.dir)
+	}
+	return nil
+}
+
+// spoolFile writes one file of the archive under a.dir; a file named by
+// its digest must hash to it.
 func (a *archive) spoolFile(name string, r io.Reader) error {
 	path := filepath.Join(a.dir, name)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
@@ -134,12 +205,16 @@ func (a *archive) spoolFile(name string, r io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("create %s: %w", path, err)
 	}
-	_, err = io.Copy(f, r)
+	h := sha256.New()
+	_, err = io.Copy(io.MultiWriter(f, h), r)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if want := digestFromPath(name); want != "" && want != "sha256:"+hex.EncodeToString(h.Sum(nil)) {
+		return fmt.Errorf("archive member %s: content does not match its digest (sha256:%s): the archive is corrupt or was tampered with", name, hex.EncodeToString(h.Sum(nil)))
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -117,7 +118,7 @@ func (s *Store) Tag(ref, newRef string) error {
 
 // NormalizeRef turns a name into the "name:tag" form the store keys on:
 // ":latest" when no tag is given, and Docker Hub's "docker.io/library/"
-// dropped. It refuses what is not a valid name.
+// dropped. It refuses what Docker refuses, with Docker's words.
 func NormalizeRef(ref string) (string, error) {
 	if strings.Contains(ref, "@") {
 		return "", fmt.Errorf("invalid reference %q: digest references (name@sha256:...) are not supported", ref)
@@ -126,51 +127,60 @@ func NormalizeRef(ref string) (string, error) {
 	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
 		name, tag = ref[:i], ref[i+1:]
 	}
+	if err := checkName(name); err != nil {
+		return "", fmt.Errorf("%q is not a valid repository/tag: %w", ref, err)
+	}
+	if !tagPattern.MatchString(tag) {
+		return "", fmt.Errorf("%q is not a valid repository/tag: invalid reference format: a tag is up to 128 letters, digits and . _ - and does not start with . or -", ref)
+	}
 	name = strings.TrimPrefix(name, "docker.io/")
 	name = strings.TrimPrefix(name, "library/")
-	if !validName(name) {
-		return "", fmt.Errorf("invalid reference %q: a name is lower-case letters, digits and . _ - / (with an optional host:port/ first)", ref)
-	}
-	if !validTag(tag) {
-		return "", fmt.Errorf("invalid reference %q: a tag is up to 128 letters, digits and . _ - and does not start with . or -", ref)
-	}
 	if len(name) == 64 && isHex(name) {
-		return "", fmt.Errorf("invalid reference %q: a name cannot be 64 hex digits, which is an image id", ref)
+		return "", fmt.Errorf("invalid repository name (%s), cannot specify 64-byte hexadecimal strings", ref)
 	}
 	return name + ":" + tag, nil
 }
 
-// validName checks a repository name: path components of lower-case
-// letters, digits and separators, the first of which may be a host:port.
-func validName(name string) bool {
-	if name == "" || len(name) > 255 {
-		return false
-	}
-	for i, part := range strings.Split(name, "/") {
-		if part == "" {
-			return false
-		}
-		for _, c := range part {
-			ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-' || (i == 0 && (c == ':' || c >= 'A' && c <= 'Z'))
-			if !ok {
-				return false
-			}
-		}
-	}
-	return true
-}
+// The grammar of distribution/reference, which Docker parses names with.
+var (
+	// componentPattern is one path component of a repository name.
+	componentPattern = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$`)
+	// domainPattern is a registry host, with an optional port.
+	domainPattern = regexp.MustCompile(`^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?$`)
+	// tagPattern is a tag.
+	tagPattern = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
+)
 
-// validTag checks a tag as Docker does: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}.
-func validTag(tag string) bool {
-	if tag == "" || len(tag) > 128 || tag[0] == '.' || tag[0] == '-' {
-		return false
+// maxNameLength is the longest repository name Docker accepts.
+const maxNameLength = 255
+
+// checkName checks a repository name (no tag): an optional registry host
+// (a first component with a dot, a colon or upper case, or "localhost",
+// followed by more), then lower-case path components.
+func checkName(name string) error {
+	if name == "" {
+		return errors.New("invalid reference format")
 	}
-	for _, c := range tag {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
-			return false
+	if len(name) > maxNameLength {
+		return fmt.Errorf("invalid reference format: repository name must not be more than %d characters", maxNameLength)
+	}
+	path := name
+	if first, rest, ok := strings.Cut(name, "/"); ok && (strings.ContainsAny(first, ".:") || first == "localhost" || strings.ToLower(first) != first) {
+		if !domainPattern.MatchString(first) {
+			return errors.New("invalid reference format")
 		}
+		path = rest
 	}
-	return true
+	for _, part := range strings.Split(path, "/") {
+		if componentPattern.MatchString(part) {
+			continue
+		}
+		if componentPattern.MatchString(strings.ToLower(part)) {
+			return errors.New("invalid reference format: repository name must be lowercase")
+		}
+		return errors.New("invalid reference format")
+	}
+	return nil
 }
 
 // isHex reports whether s is lower-case hexadecimal.

@@ -20,8 +20,9 @@
 // 100 MB upper dir) runs before, unlocked, so two commits overlap. A
 // crash leaves at worst: a tmp/ entry of a dead process, a layer
 // directory without layer.tar, or a layer no image uses. The next locked
-// operation removes the first two (tmp/ names carry their pid, so work
-// of a live process is left alone); rmi and prune collect the third.
+// operation removes the second; the first goes at the next command of
+// any kind (RemoveStale: tmp/ names carry their pid, so work of a live
+// process is left alone); rmi and prune collect the third.
 //
 // Durability. The small files that make the store what it is (image
 // configs, repositories.json) are fsynced before their rename, and their
@@ -99,19 +100,68 @@ func (s *Store) lock() (func(), error) {
 // cleanup removes tmp/ entries of processes that are gone and layer
 // directories that never received their layer.tar. Called with the lock held.
 func (s *Store) cleanup() {
-	entries, _ := os.ReadDir(s.path("tmp"))
-	for _, e := range entries {
-		pid, err := strconv.Atoi(strings.SplitN(e.Name(), "-", 2)[0])
-		if err != nil || pid <= 0 || (pid != os.Getpid() && errors.Is(unix.Kill(pid, 0), unix.ESRCH)) {
-			_ = os.RemoveAll(s.path("tmp", e.Name()))
-		}
-	}
+	s.RemoveStale()
 	layers, _ := os.ReadDir(s.path("layers"))
 	for _, e := range layers {
 		if _, err := os.Lstat(s.path("layers", e.Name(), "layer.tar")); errors.Is(err, os.ErrNotExist) {
 			_ = os.RemoveAll(s.path("layers", e.Name()))
 		}
 	}
+}
+
+// RemoveStale removes the tmp/ entries whose owner process is gone: what
+// a killed commit, import or load left. It needs no lock: an entry is
+// only ever written by the process its name names, and a live owner's
+// entries are left alone, so every command can call it, cheaply (one
+// directory read), and a killed command's gigabytes do not wait for the
+// next image command.
+func (s *Store) RemoveStale() {
+	entries, _ := os.ReadDir(s.path("tmp"))
+	for _, e := range entries {
+		if ownerGone(e.Name()) {
+			_ = os.RemoveAll(s.path("tmp", e.Name()))
+		}
+	}
+}
+
+// ownerGone reports whether the process a tmp/ name starts with
+// ("<pid>-...") has exited: no such process, or a zombie, which will
+// never write again. A name without a pid has no owner to wait for.
+func ownerGone(name string) bool {
+	pid, err := strconv.Atoi(strings.SplitN(name, "-", 2)[0])
+	if err != nil || pid <= 0 {
+		return true
+	}
+	if pid == os.Getpid() {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return errors.Is(unix.Kill(pid, 0), unix.ESRCH)
+	}
+	// The state follows the command name, which is in parentheses and
+	// may itself hold ") ".
+	i := bytes.LastIndexByte(stat, ')')
+	return i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z'
+}
+
+// TempUsage is what tmp/ holds: its entries (one per piece of work in
+// progress: a load's spool, a layer being written) and their bytes.
+// After RemoveStale, all of them belong to live processes.
+func (s *Store) TempUsage() (entries int, size int64) {
+	list, _ := os.ReadDir(s.path("tmp"))
+	for _, e := range list {
+		entries++
+		_ = filepath.WalkDir(s.path("tmp", e.Name()), func(_ string, d os.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				if info, err := d.Info(); err == nil {
+					size += info.Size()
+				}
+			}
+			return nil
+		})
+	}
+	return entries, size
 }
 
 // tempName is a fresh name under tmp/ that says which process owns it.
