@@ -11,6 +11,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"os"
 	"runtime"
 	"strconv"
@@ -57,7 +58,7 @@ func addLimitFlags(fs *pflag.FlagSet, f *limitFlags) {
 	fs.StringVarP(&f.memory, "memory", "m", "", "memory limit, e.g. 64m")
 	fs.StringVar(&f.memorySwap, "memory-swap", "", "memory plus swap limit, e.g. 128m; -1 for unlimited swap")
 	fs.Int64VarP(&f.cpuShares, "cpu-shares", "c", 0, "CPU shares: relative weight against other cgroups (default 1024)")
-	fs.Float64Var(&f.cpus, "cpus", 0, "number of CPUs, e.g. 1.5")
+	fs.Var((*cpusValue)(&f.cpus), "cpus", "number of CPUs, e.g. 1.5")
 	fs.StringVar(&f.cpusetCPUs, "cpuset-cpus", "", "CPUs to run on, e.g. 0-1 or 0,2")
 	fs.Int64Var(&f.pidsLimit, "pids-limit", 0, "maximum number of processes and threads")
 	fs.StringArrayVar(&f.readBps, "device-read-bps", nil, "read rate limit, e.g. /dev/sda:1mb")
@@ -66,6 +67,27 @@ func addLimitFlags(fs *pflag.FlagSet, f *limitFlags) {
 	fs.StringArrayVar(&f.writeIOPS, "device-write-iops", nil, "write operations per second, e.g. /dev/sda:100")
 	fs.StringVar(&f.cgroupParent, "cgroup-parent", "/minidocker", "absolute cgroup under which each container gets its own")
 }
+
+// cpusValue is --cpus, read as Docker reads it: a rational number ("1.5",
+// "3/2"), with Docker's message for anything else rather than strconv's.
+type cpusValue float64
+
+// String prints the value for the flag's help.
+func (v *cpusValue) String() string { return strconv.FormatFloat(float64(*v), 'f', -1, 64) }
+
+// Set parses a number of CPUs.
+func (v *cpusValue) Set(s string) error {
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
+		return fmt.Errorf("failed to parse %s as a rational number", s)
+	}
+	f, _ := r.Float64()
+	*v = cpusValue(f)
+	return nil
+}
+
+// Type names the flag's value in the help.
+func (v *cpusValue) Type() string { return "decimal" }
 
 // parseLimits checks every resource flag and converts it, with Docker's messages.
 func parseLimits(f limitFlags) (limits, error) {
