@@ -130,8 +130,8 @@ func (a *archive) spool(r io.Reader) error {
 			return fmt.Errorf("the archive has more than %d members: no image archive has that many", maxMembers)
 		}
 		name, err := archiveName(hdr.Name)
-		if err != nil || name == "" || hdr.Typeflag == tar.TypeDir {
-			continue // nothing an image archive needs lives outside its top; directories are made as needed
+		if err != nil || name == "" || !memberType(hdr.Typeflag) {
+			continue // nothing an image archive needs lives outside its top, or is a directory (made as needed), a device, a pax global header...
 		}
 		limit, ok := memberLimit(name)
 		if !ok {
@@ -149,6 +149,11 @@ func (a *archive) spool(r io.Reader) error {
 			}
 		}
 	}
+}
+
+// memberType reports whether an entry of this type is spooled or remembered.
+func memberType(t byte) bool {
+	return t == tar.TypeReg || t == tar.TypeSymlink || t == tar.TypeLink
 }
 
 // memberLimit says whether name is one an image archive holds, and the

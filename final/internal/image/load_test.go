@@ -323,3 +323,69 @@ func TestLoadDir(t *testing.T) {
 		t.Errorf("LoadDir changed the directory it read: %v", err)
 	}
 }
+
+// countingSource is an endless reader of zeros that counts what was read from it.
+type countingSource struct{ n int64 }
+
+// Read fills p with zeros.
+func (c *countingSource) Read(p []byte) (int, error) {
+	clear(p)
+	c.n += int64(len(p))
+	return len(p), nil
+}
+
+func TestLoadRefusesWhatNoArchiveHoldsBeforeWritingIt(t *testing.T) {
+	needRoot(t)
+	wrong := "blobs/sha256/" + strings.Repeat("ab", 32)
+	tests := []struct {
+		name   string
+		member string
+		size   int64
+		want   string
+	}{
+		{"a file no archive has", "disk.img", 1 << 40, `it holds "disk.img", which neither a docker-archive nor an OCI layout has`},
+		{"too deep", "blobs/sha256/x/layer.tar", 1, "neither a docker-archive nor an OCI layout"},
+		{"a manifest of 1 GiB", "manifest.json", 1 << 30, "archive member manifest.json is 1073741824 bytes: a manifest.json is at most 16777216"},
+		{"a blob larger than the disk", wrong, 1 << 50, "bytes free under"},
+		{"a blob that is not its digest", wrong, 1 << 20, "archive member " + wrong + ": content does not match its digest"},
+	}
+	s := newStore(t)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pr, pw := io.Pipe()
+			src := &countingSource{}
+			go func() {
+				tw := tar.NewWriter(pw)
+				err := tw.WriteHeader(&tar.Header{Name: tc.member, Mode: 0o644, Size: tc.size, Typeflag: tar.TypeReg})
+				if err == nil {
+					_, err = io.Copy(tw, io.LimitReader(src, tc.size))
+				}
+				pw.CloseWithError(err)
+			}()
+			_, err := s.Load(pr)
+			pr.Close()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Load = %v, want an error with %q", err, tc.want)
+			}
+			if tc.size > 1<<20 && src.n > 1<<20 {
+				t.Errorf("Load read %d bytes of the member before refusing it", src.n)
+			}
+			if left, _ := os.ReadDir(s.path("tmp")); len(left) != 0 {
+				t.Errorf("Load left %d entries in tmp/", len(left))
+			}
+		})
+	}
+}
+
+func TestLoadSkipsAPaxGlobalHeader(t *testing.T) {
+	needRoot(t)
+	archive, _ := ociLayout(t, tarOf(t, map[string]string{"etc/greeting": "hi"}))
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeXGlobalHeader, Name: "pax_global_header", PAXRecords: map[string]string{"comment": "git archive"}})
+	tw.Flush()
+	buf.Write(archive) // a tar's entries, after the global header; its end marks the end
+	if lines, err := newStore(t).Load(&buf); err != nil || len(lines) != 1 {
+		t.Errorf("Load = %v, %v", lines, err)
+	}
+}
