@@ -354,7 +354,9 @@ func TestLoadRefusesWhatNoArchiveHoldsBeforeWritingIt(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			pr, pw := io.Pipe()
 			src := &countingSource{}
+			done := make(chan struct{})
 			go func() {
+				defer close(done)
 				tw := tar.NewWriter(pw)
 				err := tw.WriteHeader(&tar.Header{Name: tc.member, Mode: 0o644, Size: tc.size, Typeflag: tar.TypeReg})
 				if err == nil {
@@ -363,7 +365,8 @@ func TestLoadRefusesWhatNoArchiveHoldsBeforeWritingIt(t *testing.T) {
 				pw.CloseWithError(err)
 			}()
 			_, err := s.Load(pr)
-			pr.Close()
+			pr.Close() // the writer stops
+			<-done
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Load = %v, want an error with %q", err, tc.want)
 			}
