@@ -145,8 +145,9 @@ func NormalizeRef(ref string) (string, error) {
 var (
 	// componentPattern is one path component of a repository name.
 	componentPattern = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$`)
-	// domainPattern is a registry host, with an optional port.
-	domainPattern = regexp.MustCompile(`^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?$`)
+	// domainPattern is a registry host (a DNS name or an IPv6 address in
+	// brackets), with an optional port.
+	domainPattern = regexp.MustCompile(`^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$`)
 	// tagPattern is a tag.
 	tagPattern = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
 )
