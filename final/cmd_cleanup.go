@@ -1,53 +1,71 @@
 //go:build linux
 
-// cleanup: remove every trace of minidocker and of the steps from this
-// host: containers (their monitors and processes), cgroups, mounts, the
-// bridge, veths and NAT rules of this network namespace, the steps'
-// temporary directories, and the state directory. Safe to run twice; each
-// line it prints is one thing it removed.
+// cleanup: remove every trace of this state root's containers, and what
+// killed steps left, from this host: the containers (their monitors and
+// processes), their cgroups, mounts, network leases, the steps' temporary
+// directories, and the state directory. Safe to run twice; each line it
+// prints is one thing it removed.
+//
+// It touches only what is its own. Processes and cgroups: those the
+// records of its own root name, each container's PARENT/ID (see the
+// package comment of internal/cgroups); another root's containers under
+// the same parent, and any cgroup that no record names, are never
+// entered, killed or removed. The one exception is found by name: an
+// empty stepNN-PID cgroup of a step that is gone, which only rmdir
+// touches. Network: the leases whose owner is gone (our monitors, once
+// killed, and killed steps); the bridge and NAT table go with the last
+// lease, and what has no record at all is removed by name only when no
+// lease is left in this network namespace (network.Cleanup).
 
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
 	"github.com/minidocker/minidocker/final/internal/cgroups"
+	"github.com/minidocker/minidocker/final/internal/container"
 	"github.com/minidocker/minidocker/final/internal/network"
 	"github.com/minidocker/minidocker/final/internal/state"
 )
 
 // cleanupCommand is the cleanup verb.
 var cleanupCommand = &command{
-	name: "cleanup", usage: "cleanup", short: "Remove every container, image, mount, cgroup and network of minidocker",
+	name: "cleanup", usage: "cleanup", short: "Remove this root's containers, images, mounts, cgroups and network, and what killed steps left",
 	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
 		return func(e *env, args []string) error { return runCleanup(e) }
 	},
 }
 
-// runCleanup removes everything, in the order that lets each part go:
-// processes first (they hold cgroups and mounts), then mounts, cgroups,
-// network, files.
+// runCleanup removes everything of its root, in the order that lets each
+// part go: processes first (they hold cgroups and mounts), then cgroups,
+// mounts, network, files.
 func runCleanup(e *env) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("cleanup needs root (try: sudo minidocker cleanup)")
 	}
-	killMonitors(e.root)
-	if err := cgroups.Cleanup(e.cgroupParent); err != nil {
-		fmt.Fprintln(os.Stderr, "minidocker: cgroups:", err)
-	}
+	rt := &container.Runtime{State: &state.Store{Root: e.root}, CgroupParent: e.cgroupParent}
+	list, _, _ := rt.State.List()
+	killMonitors(list)
+	removeCgroups(rt, list)
+	removed, err := cgroups.RemoveStepLeftovers(e.cgroupParent)
+	printRemoved(removed, "cgroups", err)
 	unmountUnder(append([]string{e.root}, stepTempDirs()...))
 	if err := network.Cleanup(); err != nil {
 		fmt.Fprintln(os.Stderr, "minidocker: network:", err)
 	}
-	dirs := append(stepTempDirs(), staleNetState()...)
+	removed, err = network.RemoveStale()
+	printRemoved(removed, "network", err)
+	dirs := stepTempDirs()
 	if e.defaultRoot {
 		dirs = append(dirs, step08Root)
 	}
@@ -59,52 +77,78 @@ func runCleanup(e *env) error {
 			fmt.Println("removed", dir)
 		}
 	}
-	_ = os.Remove(netStateDir) // only if empty: others' namespaces may still use it
 	return nil
 }
 
+// printRemoved prints what a part of cleanup removed, and its error.
+func printRemoved(removed []string, part string, err error) {
+	for _, r := range removed {
+		fmt.Println("removed", r)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "minidocker: %s: %v\n", part, err)
+	}
+}
+
 // killMonitors SIGKILLs the monitors the records name, while each pid is
-// still the process that started as the monitor.
-func killMonitors(root string) {
-	st := &state.Store{Root: root}
-	list, _, _ := st.List()
+// still the process that started as the monitor, and waits (up to 5 s)
+// for them to end, so that their network leases are seen as free.
+func killMonitors(list []*state.Container) {
+	var killed []*state.Container
 	for _, c := range list {
 		if state.Alive(c.Minidocker.MonitorPid, c.Minidocker.MonitorStartTime) {
 			_ = unix.Kill(c.Minidocker.MonitorPid, unix.SIGKILL)
 			fmt.Println("killed the monitor of container", c.Name)
+			killed = append(killed, c)
 		}
 	}
+	deadline := time.Now().Add(5 * time.Second)
+	for _, c := range killed {
+		for running(c.Minidocker.MonitorPid, c.Minidocker.MonitorStartTime) && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// running reports whether the process pid, started at start, has not yet
+// ended: it exists, and is not a zombie (see proc(5), /proc/PID/stat).
+func running(pid int, start uint64) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil || !state.Alive(pid, start) {
+		return false
+	}
+	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	return len(fields) > 0 && fields[0] != "Z" && fields[0] != "X"
+}
+
+// removeCgroups removes the cgroup each record names, killing what is
+// left in it; nothing else under the parent is looked at.
+func removeCgroups(rt *container.Runtime, list []*state.Container) {
+	for _, c := range list {
+		cg := rt.Cgroup(c)
+		if !exists(cg.Paths()) {
+			continue
+		}
+		if err := cg.Destroy(); err != nil {
+			fmt.Fprintln(os.Stderr, "minidocker: cgroups:", err)
+			continue
+		}
+		fmt.Println("removed the cgroup of container", c.Name)
+	}
+}
+
+// exists reports whether any of the paths exists.
+func exists(paths []string) bool {
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // step08Root is step08's default state directory.
 const step08Root = "/var/lib/minidocker-step08"
-
-// netStateDir holds the network leases of step07, step08 and minidocker,
-// one directory per network namespace: net-<inode of the namespace>.
-const netStateDir = "/run/minidocker"
-
-// staleNetState lists the lease directories of network namespaces that no
-// longer exist (no process is in them any more): a run killed with
-// SIGKILL leaves its directory behind, and its namespace took the bridge
-// and the veths with it. The directory of a namespace still in use is
-// network.Cleanup's, run from inside that namespace.
-func staleNetState() []string {
-	inUse := map[string]bool{}
-	links, _ := filepath.Glob("/proc/[0-9]*/task/[0-9]*/ns/net")
-	for _, l := range links {
-		if target, err := os.Readlink(l); err == nil {
-			inUse[strings.TrimSuffix(strings.TrimPrefix(target, "net:["), "]")] = true
-		}
-	}
-	var out []string
-	dirs, _ := filepath.Glob(filepath.Join(netStateDir, "net-*"))
-	for _, d := range dirs {
-		if !inUse[strings.TrimPrefix(filepath.Base(d), "net-")] {
-			out = append(out, d)
-		}
-	}
-	return out
-}
 
 // stepTempDirs are the directories the steps make in $TMPDIR.
 func stepTempDirs() []string {

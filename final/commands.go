@@ -87,6 +87,9 @@ func dispatch(args []string) int {
 		fmt.Fprintf(os.Stderr, "minidocker: unknown command %q\nRun 'minidocker help' for usage.\n", rest[0])
 		return 2
 	}
+	if err := e.checkParent(); err != nil {
+		return exitStatus(c, err)
+	}
 	return runVerb(e, c, rest[1:])
 }
 

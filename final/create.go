@@ -41,6 +41,12 @@ func create(e *env, o *runOptions, ref string, cmd []string) (*state.Container, 
 	if err != nil {
 		return nil, err
 	}
+	// The record names its cgroup's parent, so that every later command
+	// (stop, rm, cleanup, the monitor) finds it there and nowhere else.
+	c.Minidocker.CgroupParent = o.cgroupParent
+	if c.Minidocker.CgroupParent == "" {
+		c.Minidocker.CgroupParent = e.cgroupParent
+	}
 	img, err := e.resolveImage(ref)
 	if err != nil {
 		return nil, err
@@ -86,8 +92,10 @@ func checkOptions(o *runOptions) (*state.Container, error) {
 	if err := container.CheckCapNames(append(append([]string{}, o.capAdd...), o.capDrop...)); err != nil {
 		return nil, usagef("%v", err)
 	}
-	if o.cgroupParent != "" && !strings.HasPrefix(o.cgroupParent, "/") {
-		return nil, usagef("--cgroup-parent %q: must be an absolute cgroup path, like /minidocker", o.cgroupParent)
+	if o.cgroupParent != "" {
+		if err := cgroups.CheckParent(o.cgroupParent); err != nil {
+			return nil, usagef("--cgroup-parent %q: %v", o.cgroupParent, err)
+		}
 	}
 	c := &state.Container{Driver: "overlay2", Mounts: []state.Mount{}}
 	c.HostConfig = state.HostConfig{

@@ -60,10 +60,16 @@ func parseGlobal(args []string) (*env, []string, error) {
 		return nil, nil, err
 	}
 	e.root = abs
-	if !strings.HasPrefix(e.cgroupParent, "/") {
-		return nil, nil, fmt.Errorf("--cgroup-parent %q: must be an absolute cgroup path, like /minidocker", e.cgroupParent)
-	}
 	return e, args, nil
+}
+
+// checkParent refuses a global --cgroup-parent that CheckParent refuses;
+// dispatch calls it once the verb is known, so that run exits 125 for it.
+func (e *env) checkParent() error {
+	if err := cgroups.CheckParent(e.cgroupParent); err != nil {
+		return usagef("--cgroup-parent %q: %v", e.cgroupParent, err)
+	}
+	return nil
 }
 
 // open opens the state directory and the image store; it needs root.

@@ -13,6 +13,7 @@ import (
 	"math"
 	"math/big"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -65,7 +66,7 @@ func addLimitFlags(fs *pflag.FlagSet, f *limitFlags) {
 	fs.StringArrayVar(&f.writeBps, "device-write-bps", nil, "write rate limit, e.g. /dev/sda:1mb")
 	fs.StringArrayVar(&f.readIOPS, "device-read-iops", nil, "read operations per second, e.g. /dev/sda:100")
 	fs.StringArrayVar(&f.writeIOPS, "device-write-iops", nil, "write operations per second, e.g. /dev/sda:100")
-	fs.StringVar(&f.cgroupParent, "cgroup-parent", "/minidocker", "absolute cgroup under which each container gets its own")
+	fs.StringVar(&f.cgroupParent, "cgroup-parent", defaultCgroupParent, "absolute cgroup under which each container gets its own")
 }
 
 // cpusValue is --cpus, read as Docker reads it: a rational number ("1.5",
@@ -118,11 +119,30 @@ func parseLimits(f limitFlags) (limits, error) {
 		f.pidsLimit = 0 // Docker reads -1 as unlimited too
 	}
 	l.pidsLimit = f.pidsLimit
-	if !strings.HasPrefix(f.cgroupParent, "/") {
-		return l, fmt.Errorf("--cgroup-parent %q: must be an absolute cgroup path, like /minidocker", f.cgroupParent)
+	if err := checkCgroupParent(f.cgroupParent); err != nil {
+		return l, err
 	}
 	l.devices, err = parseDeviceLimits(f)
 	return l, err
+}
+
+// defaultCgroupParent is the parent unless --cgroup-parent names another;
+// it is the only parent a run removes once it is empty (cgroups.go).
+const defaultCgroupParent = "/minidocker"
+
+// checkCgroupParent refuses a parent that is not a tree of its own: a
+// relative path, "/" (the root cgroup holds every process on the host),
+// or one with ".." or "." (it could climb out of the cgroup filesystem).
+func checkCgroupParent(parent string) error {
+	switch {
+	case !strings.HasPrefix(parent, "/"):
+		return fmt.Errorf("--cgroup-parent %q: must be an absolute cgroup path, like /minidocker", parent)
+	case strings.Trim(parent, "/") == "":
+		return fmt.Errorf("--cgroup-parent %q: the root cgroup holds every process on the host: name a cgroup of its own, like /minidocker", parent)
+	case filepath.Clean(parent) != parent || strings.Contains(parent, "/."):
+		return fmt.Errorf("--cgroup-parent %q: write the cgroup's path plainly, without \"..\" or \".\", like /minidocker", parent)
+	}
+	return nil
 }
 
 // parseSwap checks --memory-swap against --memory.

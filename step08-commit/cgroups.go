@@ -334,7 +334,8 @@ func (c *cgroup) oomKilled() bool {
 }
 
 // remove deletes the container's cgroup directories once their last
-// process is gone, then the parent if no other container uses it.
+// process is gone, then the default parent if no other container uses it:
+// a parent named with --cgroup-parent is the user's, and stays.
 func (c *cgroup) remove() error {
 	var firstErr error
 	for ctrl, dir := range c.dirs {
@@ -346,7 +347,9 @@ func (c *cgroup) remove() error {
 		if c.v2 {
 			parent = filepath.Dir(dir)
 		}
-		_ = unix.Rmdir(parent) // fails while other containers use it, which is fine
+		if c.parent == defaultCgroupParent {
+			_ = unix.Rmdir(parent) // fails while other containers use it, which is fine
+		}
 	}
 	return firstErr
 }

@@ -15,6 +15,21 @@
 // decides which one a host gets (step05-cgroups is the teaching version).
 // Every container's cgroup lives under an absolute parent (/minidocker by
 // default), never under the cgroup of whoever runs minidocker.
+//
+// Which cgroups are minidocker's. A parent is shared: by the containers of
+// every state root, by the steps, and (with --cgroup-parent) by whatever
+// else the host keeps there. cgroupfs takes no files of ours, so no mark
+// can sit on a cgroup; what is ours is known from the container records
+// instead. A container's cgroup is exactly PARENT/ID, where both come from
+// its record (the parent is recorded when the container is created), and
+// only that directory is ever entered, killed or removed: nothing here
+// lists a parent's children to kill or remove them. A parent itself is
+// never killed; it is removed, when empty, only if it is DefaultParent,
+// minidocker's by name; a parent named with --cgroup-parent is the user's
+// and stays, as with Docker. CheckParent refuses a parent that would reach
+// outside a tree of its own: "/", a relative path, "..". The one thing
+// found by name is what a killed step leaves (RemoveStepLeftovers): an
+// empty cgroup that only rmdir touches.
 package cgroups
 
 import (
@@ -71,8 +86,11 @@ func IsV2() bool {
 // limits device access to Docker's default list (v1 only; see devices.go).
 // On failure nothing is left behind.
 func New(parent, name string, r Resources, restrictDevices bool) (Manager, error) {
-	if !strings.HasPrefix(parent, "/") {
-		return nil, fmt.Errorf("cgroup parent %q: must be absolute, like /minidocker", parent)
+	if err := CheckParent(parent); err != nil {
+		return nil, fmt.Errorf("cgroup parent %q: %w", parent, err)
+	}
+	if !validName(name) {
+		return nil, fmt.Errorf("cgroup name %q: must be one path component", name)
 	}
 	if IsV2() {
 		return newV2(parent, name, r)
@@ -80,44 +98,58 @@ func New(parent, name string, r Resources, restrictDevices bool) (Manager, error
 	return newV1(parent, name, r, restrictDevices)
 }
 
+// CheckParent refuses a cgroup parent that is not a tree of its own: a
+// relative path, "/" (the root cgroup holds every process on the host),
+// one with ".." or "." (it could name a cgroup outside the parent, or a
+// directory outside /sys/fs/cgroup), or one not written in its clean form.
+func CheckParent(parent string) error {
+	switch {
+	case !strings.HasPrefix(parent, "/"):
+		return fmt.Errorf("must be an absolute cgroup path, like %s", DefaultParent)
+	case strings.Trim(parent, "/") == "":
+		return fmt.Errorf("the root cgroup holds every process on the host: name a cgroup of its own, like %s", DefaultParent)
+	}
+	for _, part := range strings.Split(parent[1:], "/") {
+		if part == ".." || part == "." {
+			return fmt.Errorf("%q is not allowed in a cgroup path: name the cgroup directly, like %s", part, DefaultParent)
+		}
+	}
+	if clean := filepath.Clean(parent); clean != parent {
+		return fmt.Errorf("write it as %s", clean)
+	}
+	return nil
+}
+
+// validName reports whether name is one path component, as a container id is.
+func validName(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.Contains(name, "/")
+}
+
 // Load returns the manager of an existing cgroup parent/name, for stats
-// and removal; its directories need not exist any more.
+// and removal; its directories need not exist any more. A parent or name
+// that CheckParent or validName refuses (a damaged record) names no
+// cgroup: the manager then has no directory, and Destroy does nothing.
 func Load(parent, name string) Manager {
+	ok := CheckParent(parent) == nil && validName(name)
 	if IsV2() {
-		return &v2{dir: filepath.Join(Root, parent, name)}
+		if !ok {
+			return &v2{}
+		}
+		return &v2{dir: filepath.Join(Root, parent, name), parent: parent}
+	}
+	if !ok {
+		return &v1{dirs: map[string]string{}}
 	}
 	return loadV1(parent, name)
 }
 
-// Cleanup kills every process in every cgroup under parent and removes
-// them all, on both versions; it is safe to run twice.
-func Cleanup(parent string) error {
-	tops, _ := filepath.Glob(filepath.Join(Root, "*", parent))
-	dirs := append([]string{filepath.Join(Root, parent)}, tops...)
-	var errs []error
-	for _, top := range dirs {
-		if _, err := os.Stat(filepath.Join(top, "cgroup.procs")); err != nil {
-			continue
-		}
-		errs = append(errs, removeTree(top))
+// removeParent removes a container's parent directory dir once no other
+// container uses it, if the parent is DefaultParent: only that one is
+// minidocker's by name (see the package comment).
+func removeParent(parent, dir string) {
+	if parent == DefaultParent {
+		_ = unix.Rmdir(dir) // EBUSY while others use it: fine
 	}
-	return errors.Join(errs...)
-}
-
-// removeTree removes a cgroup directory and all below it, deepest first.
-func removeTree(top string) error {
-	var dirs []string
-	_ = filepath.WalkDir(top, func(path string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			dirs = append(dirs, path)
-		}
-		return nil
-	})
-	var errs []error
-	for i := len(dirs) - 1; i >= 0; i-- {
-		errs = append(errs, removeDir(dirs[i]))
-	}
-	return errors.Join(errs...)
 }
 
 // removeDir removes one cgroup directory, killing what is still in it and
@@ -151,6 +183,9 @@ func killAll(dir string) {
 
 // readPids reads a cgroup's cgroup.procs.
 func readPids(dir string) ([]int, error) {
+	if !filepath.IsAbs(dir) {
+		return nil, fmt.Errorf("cgroup directory %q: not an absolute path", dir)
+	}
 	data, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
 	if err != nil {
 		return nil, err
@@ -167,6 +202,9 @@ func readPids(dir string) ([]int, error) {
 // writeFile writes one value to an existing cgroup file; the error names
 // both. It never creates a file: a missing one means a missing controller.
 func writeFile(path, value string) error {
+	if !filepath.IsAbs(path) {
+		return fmt.Errorf("write %q to %s: not an absolute path", value, path)
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
 	if err == nil {
 		_, err = f.WriteString(value)
@@ -183,7 +221,7 @@ func writeFile(path, value string) error {
 // readUint reads a file holding one number ("max" reads as 0).
 func readUint(path string) uint64 {
 	data, err := os.ReadFile(path)
-	if err != nil {
+	if err != nil || !filepath.IsAbs(path) {
 		return 0
 	}
 	n, _ := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64)
@@ -193,7 +231,7 @@ func readUint(path string) uint64 {
 // keyedValue reads "key value" lines (memory.events, memory.stat, cpu.stat).
 func keyedValue(path, key string) (uint64, bool) {
 	data, err := os.ReadFile(path)
-	if err != nil {
+	if err != nil || !filepath.IsAbs(path) {
 		return 0, false
 	}
 	for _, line := range strings.Split(string(data), "\n") {

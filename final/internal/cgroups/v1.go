@@ -170,12 +170,13 @@ func (c *v1) Pids() ([]int, error) {
 	return readPids(c.dirs["memory"])
 }
 
-// Destroy removes every directory, and the parents no other container uses.
+// Destroy removes every directory, killing what is left in them, and the
+// default parent once no other container uses it.
 func (c *v1) Destroy() error {
 	var errs []error
 	for ctrl, dir := range c.dirs {
 		errs = append(errs, removeDir(dir))
-		_ = unix.Rmdir(filepath.Join(Root, ctrl, c.parent)) // busy while others use it: fine
+		removeParent(c.parent, filepath.Join(Root, ctrl, c.parent))
 	}
 	return errors.Join(errs...)
 }

@@ -15,13 +15,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
 
 // v2 is a container's cgroup on a v2 host.
 type v2 struct {
-	dir string
+	dir    string // "" when Load was given a name that is no cgroup
+	parent string // as given, e.g. /minidocker
 }
 
 // newV2 enables the controllers down to parent, makes the leaf and writes
@@ -45,7 +44,7 @@ func newV2(parent, name string, r Resources) (Manager, error) {
 	if err := enableControllers(dir, needed); err != nil {
 		return nil, err
 	}
-	c := &v2{dir: filepath.Join(dir, name)}
+	c := &v2{dir: filepath.Join(dir, name), parent: parent}
 	if err := mkdirUnder(dir, c.dir); err != nil {
 		return nil, err
 	}
@@ -119,13 +118,13 @@ func (c *v2) Stats() (Stats, error) {
 func (c *v2) Pids() ([]int, error) { return readPids(c.dir) }
 
 // Destroy kills what is left (cgroup.kill where the kernel has it, 5.14+),
-// removes the leaf, and the parent if no other container uses it.
+// removes the leaf, and the default parent if no other container uses it.
 func (c *v2) Destroy() error {
-	if _, err := os.Stat(c.dir); os.IsNotExist(err) {
+	if _, err := os.Stat(c.dir); c.dir == "" || os.IsNotExist(err) {
 		return nil
 	}
 	_ = writeFile(filepath.Join(c.dir, "cgroup.kill"), "1")
 	err := removeDir(c.dir)
-	_ = unix.Rmdir(filepath.Dir(c.dir))
+	removeParent(c.parent, filepath.Dir(c.dir))
 	return err
 }

@@ -135,8 +135,14 @@ func (rt *Runtime) Cgroup(c *state.Container) cgroups.Manager {
 	return cgroups.Load(rt.cgroupParent(c), c.ID)
 }
 
-// cgroupParent is the container's --cgroup-parent, or the runtime's.
+// cgroupParent is the parent the record names: the one recorded when the
+// container was created, whatever --cgroup-parent a later command is given
+// (a record written before that field existed falls back to the old rule:
+// the container's --cgroup-parent, or the runtime's).
 func (rt *Runtime) cgroupParent(c *state.Container) string {
+	if c.Minidocker.CgroupParent != "" {
+		return c.Minidocker.CgroupParent
+	}
 	if c.HostConfig.CgroupParent != "" {
 		return c.HostConfig.CgroupParent
 	}

@@ -50,7 +50,9 @@ func (rt *Runtime) Stop(c *state.Container, timeout time.Duration) error {
 	}
 	_ = unix.Kill(c.State.Pid, unix.SIGTERM)
 	if _, err := rt.waitExited(c.ID, timeout); errors.Is(err, errStillRunning) {
-		_ = unix.Kill(c.State.Pid, unix.SIGKILL)
+		if Running(c) { // still the container's process, not a reused pid
+			_ = unix.Kill(c.State.Pid, unix.SIGKILL)
+		}
 		_, err = rt.waitExited(c.ID, killTimeout)
 		return err
 	}

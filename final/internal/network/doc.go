@@ -18,7 +18,10 @@
 //	          lease, the bridge, the nftables table and ip_forward
 //
 // Reclaim and Cleanup are the repair paths: Reclaim frees the leases of
-// owners that are gone, Cleanup removes everything of ours.
+// owners that are gone; Cleanup does too, and once no lease is left in the
+// namespace, removes by name what a killed run left without a record. A
+// lease whose owner lives is never taken, whichever state root or step it
+// belongs to.
 //
 // # State
 //

@@ -324,46 +324,61 @@ func bridgesInUse(dir string) int {
 	return len(files)
 }
 
-// Cleanup removes everything of ours in the calling thread's network
-// namespace, whoever holds it: the veths and bridges that the state
-// records, any bridge named minidocker* with its ports, our nftables
-// tables, the state directory; and puts ip_forward back. Running it twice
-// is harmless; running it under live containers cuts them off.
+// Cleanup frees, in the calling thread's network namespace, what no live
+// process holds: the leases whose owner is gone, with their veths, and
+// with the last lease of a bridge its NAT table, the bridge (if a run of
+// ours made it) and ip_forward (Reclaim). A lease whose owner lives, of
+// whatever state root or step, is left alone. Only when no lease at all is
+// left in the namespace does it remove what has no record, by name: a
+// bridge named minidocker* with its veths, our nftables tables, the state
+// directory. Running it twice is harmless.
 func Cleanup() error {
 	dir, err := netnsDir()
 	if err != nil {
 		return err
 	}
-	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
-	var errs []error
-	names := map[string]bool{} // bridges and tables to remove
-	forwardWas := ""
-	for _, file := range files {
-		bridge := strings.TrimSuffix(filepath.Base(file), ".json")
-		st, err := lockState(file)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, l := range st.s.Leases {
-			errs = append(errs, deleteLink(l.Veth))
-		}
-		names[bridge] = st.s.OwnBridge
-		if forwardWas == "" || st.s.ForwardWas == "0" {
-			forwardWas = st.s.ForwardWas // "0" is the value before any bridge
-		}
-		st.s = ipamState{}
-		errs = append(errs, st.unlock())
+	if err := Reclaim(); err != nil {
+		return err
 	}
-	errs = append(errs, cleanupLinks(names), cleanupTables(names))
-	if forwardWas != "" {
-		errs = append(errs, restoreSysctl(ipForward, forwardWas))
+	if bridgesInUse(dir) > 0 {
+		return nil // live leases: what is left is theirs
 	}
+	errs := []error{cleanupLinks(nil), cleanupTables(nil)}
 	if err := os.RemoveAll(dir); err != nil {
 		errs = append(errs, fmt.Errorf("remove %s: %w", dir, err))
 	}
 	_ = os.Remove(stateDir) // fails while anything else is in it
 	return errors.Join(errs...)
+}
+
+// RemoveStale removes the state directories of network namespaces that no
+// longer exist (no process is in them any more): a run killed with
+// SIGKILL leaves its directory behind, and its namespace took the bridge
+// and the veths with it. It returns the directories it removed. The
+// directory of a namespace still in use is Cleanup's, run from inside it.
+func RemoveStale() ([]string, error) {
+	inUse := map[string]bool{}
+	links, _ := filepath.Glob("/proc/[0-9]*/task/[0-9]*/ns/net")
+	for _, l := range links {
+		if target, err := os.Readlink(l); err == nil {
+			inUse[strings.Trim(strings.TrimPrefix(target, "net:"), "[]")] = true
+		}
+	}
+	dirs, _ := filepath.Glob(filepath.Join(stateDir, "net-*"))
+	var removed []string
+	var errs []error
+	for _, d := range dirs {
+		if inUse[strings.TrimPrefix(filepath.Base(d), "net-")] {
+			continue
+		}
+		if err := os.RemoveAll(d); err != nil {
+			errs = append(errs, fmt.Errorf("remove %s: %w", d, err))
+			continue
+		}
+		removed = append(removed, d)
+	}
+	_ = os.Remove(stateDir) // only if empty: others' namespaces may still use it
+	return removed, errors.Join(errs...)
 }
 
 // ours reports whether a bridge or nftables table is ours: named

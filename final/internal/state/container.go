@@ -122,6 +122,7 @@ type Private struct {
 	PidStartTime     uint64          `json:"PidStartTime"` // of State.Pid, so a reused pid is not mistaken for it
 	Layers           []string        `json:"Layers"`       // lower dirs, top first
 	Endpoint         json.RawMessage `json:"Endpoint,omitempty"`
+	CgroupParent     string          `json:"CgroupParent,omitempty"` // the container's cgroup is CgroupParent/Id
 }
 
 // Status is the STATUS column of ps, e.g. "Up 3 minutes" or "Exited (0) 2 seconds ago".
