@@ -24,7 +24,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -59,13 +58,14 @@ func runCleanup(e *env) error {
 	removeCgroups(rt, list)
 	removed, err := cgroups.RemoveStepLeftovers(e.cgroupParent)
 	printRemoved(removed, "cgroups", err)
-	unmountUnder(append([]string{e.root}, stepTempDirs()...))
+	stepDirs := stepTempDirs()
+	unmountUnder(append([]string{e.root}, stepDirs...))
 	if err := network.Cleanup(); err != nil {
 		fmt.Fprintln(os.Stderr, "minidocker: network:", err)
 	}
 	removed, err = network.RemoveStale()
 	printRemoved(removed, "network", err)
-	dirs := stepTempDirs()
+	dirs := stepDirs
 	if e.defaultRoot {
 		dirs = append(dirs, step08Root)
 	}
@@ -149,16 +149,6 @@ func exists(paths []string) bool {
 
 // step08Root is step08's default state directory.
 const step08Root = "/var/lib/minidocker-step08"
-
-// stepTempDirs are the directories the steps make in $TMPDIR.
-func stepTempDirs() []string {
-	var out []string
-	for _, pattern := range []string{"minidocker-rootfs-*", "minidocker-container-*", "minidocker-etc-*"} {
-		found, _ := filepath.Glob(filepath.Join(os.TempDir(), pattern))
-		out = append(out, found...)
-	}
-	return out
-}
 
 // unmountUnder detaches every mount at or below the given directories,
 // deepest first.

@@ -300,3 +300,48 @@ func expectDirs(t *testing.T, who string, dirs []string) {
 		}
 	}
 }
+
+// TestCleanupLeavesRunningSteps runs each step's container, then
+// minidocker cleanup (of a state root of its own): the step's temporary
+// directories and cgroup must stay, and its container must go on with its
+// root filesystem whole. The step and cleanup share a $TMPDIR of the
+// test's own, so that only this test's step is there. Killed steps'
+// leftovers are TestCleanupRemovesWhatKilledStepsLeft's.
+func TestCleanupLeavesRunningSteps(t *testing.T) {
+	forSteps(t, stepsFrom(3), func(t *testing.T, s step) {
+		rootTest(t)
+		tmp := t.TempDir()
+		env := []string{"TMPDIR=" + tmp, "MINIDOCKER_ROOT=" + filepath.Join(tmp, "step08-state")}
+		sess := startWithEnv(t, s, env, "-q", "--", "sh", "-c", "echo up; read x; cat /bin/sh >/dev/null && echo whole")
+		if line := sess.readLine(t); line != "up" {
+			t.Fatalf("%s printed %q", s.name, line)
+		}
+		own := fmt.Sprintf("%s-%d", s.name[:6], sess.cmd.Process.Pid)
+		uses := func() []string {
+			found, _ := filepath.Glob(filepath.Join(tmp, "minidocker-*"))
+			cgroups, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", "minidocker", own))
+			v2, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "minidocker", own))
+			return append(append(found, cgroups...), v2...)
+		}
+		before := uses()
+		if len(before) == 0 || (s.number >= 5 && !strings.Contains(strings.Join(before, " "), "/"+own)) {
+			t.Fatalf("found nothing the running step uses (%v): the test would prove nothing", before)
+		}
+		cmd := exec.Command(finalBinary, "--root", filepath.Join(tmp, "md"), "cleanup")
+		cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+		cmd.SysProcAttr = isolatedNetwork()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("minidocker cleanup: %v\n%s", err, out)
+		}
+		if gone := difference(before, uses()); len(gone) > 0 {
+			t.Errorf("cleanup removed what a running %s uses: %v", s.name, gone)
+		}
+		fmt.Fprintln(sess.stdin)
+		if line := sess.readLine(t); line != "whole" {
+			t.Errorf("after cleanup the container printed %q, want \"whole\"", line)
+		}
+		if code := sess.finish(t); code != 0 {
+			t.Errorf("%s exited %d after cleanup", s.name, code)
+		}
+	})
+}
