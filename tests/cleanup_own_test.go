@@ -345,3 +345,37 @@ func TestCleanupLeavesRunningSteps(t *testing.T) {
 		}
 	})
 }
+
+// TestCleanupLeavesOtherRootsNetwork runs a container of each of two state
+// roots on the bridge of one network namespace; cleanup of the first must
+// leave the second's veth, address and route alone.
+func TestCleanupLeavesOtherRootsNetwork(t *testing.T) {
+	a := newMD(t)
+	b := sharingNetns(t, a)
+	mine := startSleeper(a, []string{"run", "-d", "base", "sleep", "1000"})
+	theirs := startSleeper(b, []string{"run", "-d", "base", "sleep", "1000"})
+	want := strings.TrimSpace(b.must("exec", theirs.id, "cat", "/sys/class/net/eth0/address"))
+	a.must("cleanup")
+	waitForDeath(t, mine.pid)
+	r := b.run("exec", theirs.id, "cat", "/sys/class/net/eth0/address", "/sys/class/net/eth0/operstate")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, want+"\nup") {
+		t.Errorf("the other root's container lost its network to cleanup: exit %d, %q %q (eth0 was %s)", r.code, r.stdout, r.stderr, want)
+	}
+	b.must("rm", "-f", theirs.id)
+}
+
+// sharingNetns is a second minidocker beside a: a state root of its own,
+// commands run in a's network namespace. Its containers are removed
+// before a's end-of-test checks.
+func sharingNetns(t *testing.T, a *md) *md {
+	root, err := os.MkdirTemp("/var/tmp", "minidocker-tests-final-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &md{t: t, root: root, jobs: a.jobs}
+	t.Cleanup(func() {
+		b.run("cleanup")
+		os.RemoveAll(root)
+	})
+	return b
+}
