@@ -483,16 +483,34 @@ func TestDeadOwnersLeaseIsReclaimed(t *testing.T) {
 	n.expectClean(t, "after Release")
 }
 
-func TestCleanupRemovesEverythingTwice(t *testing.T) {
+// TestCleanupTakesOnlyWhatNoOwnerHolds: Cleanup leaves the leases of live
+// owners (another state root's containers, a running step) with their
+// veths; once the owners are gone it removes everything, twice harmlessly.
+func TestCleanupTakesOnlyWhatNoOwnerHolds(t *testing.T) {
 	n := enterNewNetns(t)
+	var owners []*exec.Cmd
+	var veths []string
 	for i := 0; i < 2; i++ {
-		ep, err := Allocate(Options{Ports: []PortMapping{{HostPort: uint16(8080 + i), ContainerPort: 80, Proto: "tcp"}}}, startSleep(t, false).Process.Pid)
+		owner := startSleep(t, false)
+		ep, err := Allocate(Options{Ports: []PortMapping{{HostPort: uint16(8080 + i), ContainerPort: 80, Proto: "tcp"}}}, owner.Process.Pid)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := Attach(ep, startSleep(t, true).Process.Pid); err != nil {
 			t.Fatal(err)
 		}
+		owners, veths = append(owners, owner), append(veths, ep.HostVeth)
+	}
+	if err := Cleanup(); err != nil {
+		t.Fatalf("Cleanup with live owners: %v", err)
+	}
+	for _, name := range append(veths, "minidocker0") {
+		if _, err := netlink.LinkByName(name); err != nil {
+			t.Errorf("Cleanup removed %s, which a live owner holds: %v", name, err)
+		}
+	}
+	for _, owner := range owners {
+		stopProcess(owner)
 	}
 	for i := 0; i < 2; i++ {
 		if err := Cleanup(); err != nil {
