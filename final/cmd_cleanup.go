@@ -15,7 +15,8 @@
 // touches. Network: the leases whose owner is gone (our monitors, once
 // killed, and killed steps); the bridge and NAT table go with the last
 // lease, and what has no record at all is removed by name only when no
-// lease is left in this network namespace (network.Cleanup).
+// lease is left in this network namespace (network.Cleanup). The steps'
+// temporary directories: those no running container uses (stepdirs.go).
 
 package main
 
