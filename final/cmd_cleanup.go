@@ -22,7 +22,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"sort"
@@ -105,21 +104,10 @@ func killMonitors(list []*state.Container) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for _, c := range killed {
-		for running(c.Minidocker.MonitorPid, c.Minidocker.MonitorStartTime) && time.Now().Before(deadline) {
+		for state.Alive(c.Minidocker.MonitorPid, c.Minidocker.MonitorStartTime) && time.Now().Before(deadline) {
 			time.Sleep(time.Millisecond)
 		}
 	}
-}
-
-// running reports whether the process pid, started at start, has not yet
-// ended: it exists, and is not a zombie (see proc(5), /proc/PID/stat).
-func running(pid int, start uint64) bool {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil || !state.Alive(pid, start) {
-		return false
-	}
-	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
-	return len(fields) > 0 && fields[0] != "Z" && fields[0] != "X"
 }
 
 // removeCgroups removes the cgroup each record names, killing what is
