@@ -123,7 +123,10 @@ func TestFinalWait(t *testing.T) {
 	}
 	// A container started by another process (run -d's monitor), stopped
 	// by a third while wait blocks: wait watches the record, not a child.
-	m.must("run", "-d", "--name", "other", "base", "sh", "-c", "trap 'exit 7' TERM; while :; do sleep 0.1; done")
+	// The shell says when its trap is set; a SIGTERM before that would kill
+	// it (PID 1 ignores it) and the stop would end in SIGKILL, 137.
+	m.must("run", "-d", "--name", "other", "base", "sh", "-c", "trap 'exit 7' TERM; touch /tmp/trapped; while :; do sleep 0.1; done")
+	waitFor(t, func() bool { return m.run("exec", "other", "cat", "/tmp/trapped").code == 0 })
 	w = m.start("wait", "other")
 	m.must("stop", "-t", "10", "other")
 	if r := w.finish(t); r.code != 0 || r.stdout != "7\n" {
