@@ -5,6 +5,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/pflag"
@@ -32,11 +33,20 @@ func runRm(e *env, force bool, args []string) error {
 	if err := e.open(); err != nil {
 		return err
 	}
-	return eachContainer(e, args, func(c *state.Container) error { return removeContainer(e, c, force) })
+	return eachArg(args, func(ref string) error {
+		err := withLock(e, ref, func(c *state.Container) error { return removeContainer(e, c, force) })
+		if errors.Is(err, state.ErrNotFound) && e.finishedRemoval(ref) {
+			err = nil // a removal a killed rm left: this command finished it
+		}
+		if err == nil {
+			fmt.Println(ref)
+		}
+		return err
+	})
 }
 
 // removeContainer kills c when forced, waits for its monitor to release
-// it, and deletes it.
+// it, and deletes it. The caller holds its lock.
 func removeContainer(e *env, c *state.Container, force bool) error {
 	if container.Running(c) {
 		if !force {

@@ -28,13 +28,8 @@ func runRmi(e *env, force bool, args []string) error {
 	if err := e.open(); err != nil {
 		return err
 	}
-	used, err := e.imagesInUse()
-	if err != nil {
-		return err
-	}
-	inUse := func(id string) []string { return used[id] }
 	return eachArg(args, func(ref string) error {
-		lines, err := e.images.Remove(ref, force, inUse)
+		lines, err := e.images.Remove(ref, force, e.imageUsers())
 		for _, l := range lines {
 			fmt.Println(l)
 		}

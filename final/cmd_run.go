@@ -20,6 +20,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 
 	"github.com/minidocker/minidocker/final/internal/cgroups"
 	"github.com/minidocker/minidocker/final/internal/container"
@@ -118,23 +119,26 @@ func runRun(e *env, o *runOptions, args []string) error {
 	if err := e.open(); err != nil {
 		return err
 	}
-	c, err := create(e, o, args[0], args[1:])
+	c, unlock, err := create(e, o, args[0], args[1:])
 	if err != nil {
 		return err
 	}
 	if o.detach {
+		defer unlock()
 		if err := startDetached(e, c); err != nil {
 			return err
 		}
 		fmt.Println(c.ID)
 		return nil
 	}
-	return runAttached(e, c, o.interactive)
+	return runAttached(e, c, o.interactive, unlock)
 }
 
 // runAttached runs c with minidocker as its monitor, attached to the
-// user's terminal, and exits with the container's status.
-func runAttached(e *env, c *state.Container, interactive bool) error {
+// user's terminal, and exits with the container's status. The caller
+// holds c's lock; unlock lets go of it once the command runs (or failed to).
+func runAttached(e *env, c *state.Container, interactive bool, unlock func()) error {
+	defer unlock()
 	att := &container.Attach{Stdout: os.Stdout, Stderr: os.Stderr}
 	if interactive {
 		att.Stdin = os.Stdin
@@ -150,6 +154,7 @@ func runAttached(e *env, c *state.Container, interactive bool) error {
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "minidocker: %v\n", err)
 		}
+		unlock()
 	})
 	if status != 0 {
 		return &statusError{status: status}
@@ -158,7 +163,9 @@ func runAttached(e *env, c *state.Container, interactive bool) error {
 }
 
 // startDetached starts a monitor process for c and waits until it reports
-// that the command runs, or why it could not.
+// that the command runs, or why it could not. The caller holds c's lock,
+// and the monitor shares it (fd 4) until it reports: even if this
+// command is killed meanwhile, no other start can begin before then.
 func startDetached(e *env, c *state.Container) error {
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -173,6 +180,9 @@ func startDetached(e *env, c *state.Container) error {
 	cmd := exec.Command("/proc/self/exe", "monitor", "--root", e.root, "--cgroup-parent", e.cgroupParent, c.ID)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
 	cmd.ExtraFiles = []*os.File{w}
+	if lock := e.rt.State.LockFile(c.ID); lock != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, lock)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	err = cmd.Start()
 	w.Close()
@@ -192,7 +202,8 @@ func startDetached(e *env, c *state.Container) error {
 }
 
 // monitorMain is the hidden verb "monitor ID": run a container detached,
-// reporting on fd 3 once it runs.
+// reporting on fd 3 once it runs; fd 4, if open, is the container's lock,
+// held by the command that started us, which we hold too until we report.
 func monitorMain(args []string) int {
 	e, rest, err := parseGlobal(args)
 	if err == nil && len(rest) != 1 {
@@ -206,11 +217,28 @@ func monitorMain(args []string) int {
 		c, err = e.rt.State.Get(rest[0])
 	}
 	report := os.NewFile(3, "report")
+	release := adoptLock(e, rest, err)
+	defer release()
 	if err != nil {
 		reportStart(report, err)
 		return 125
 	}
-	return e.rt.Run(c, nil, func(err error) { reportStart(report, err) })
+	return e.rt.Run(c, nil, func(err error) { reportStart(report, err); release() })
+}
+
+// adoptLock takes over the container lock inherited as fd 4, closed on
+// exec so that the container never inherits it; the returned function
+// lets go of our share.
+func adoptLock(e *env, rest []string, err error) func() {
+	if _, ferr := unix.FcntlInt(4, unix.F_GETFD, 0); ferr != nil {
+		return func() {}
+	}
+	unix.CloseOnExec(4)
+	lock := os.NewFile(4, "lock")
+	if err != nil {
+		return func() { lock.Close() }
+	}
+	return e.rt.State.AdoptLock(rest[0], lock)
 }
 
 // reportStart tells the waiting run or start whether the command runs.

@@ -48,13 +48,16 @@ func runStart(e *env, attach, interactive bool, args []string) error {
 		return err
 	}
 	if attach {
-		c, err := startable(e, args[0])
+		c, unlock, err := startable(e, args[0])
 		if err != nil {
 			return err
 		}
-		return runAttached(e, c, interactive)
+		return runAttached(e, c, interactive, unlock)
 	}
-	return eachContainer(e, args, func(c *state.Container) error {
+	// Under the container's lock, a start that finds the container
+	// running (another start won the race) has nothing to do: like
+	// docker start, it prints the name and succeeds.
+	return eachLocked(e, args, func(c *state.Container) error {
 		if container.Running(c) {
 			return nil
 		}
@@ -62,16 +65,17 @@ func runStart(e *env, attach, interactive bool, args []string) error {
 	})
 }
 
-// startable finds a container that is not running.
-func startable(e *env, ref string) (*state.Container, error) {
-	c, err := e.rt.Find(ref)
+// startable finds a container that is not running and takes its lock.
+func startable(e *env, ref string) (*state.Container, func(), error) {
+	c, unlock, err := lockContainer(e, ref)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if container.Running(c) {
-		return nil, fmt.Errorf("container %s is already running", state.Short(c.ID))
+		unlock()
+		return nil, nil, fmt.Errorf("container %s is already running", state.Short(c.ID))
 	}
-	return c, nil
+	return c, unlock, nil
 }
 
 // runRestart stops, then starts each container.
@@ -82,7 +86,7 @@ func runRestart(e *env, seconds int, args []string) error {
 	if err := e.open(); err != nil {
 		return err
 	}
-	return eachContainer(e, args, func(c *state.Container) error {
+	return eachLocked(e, args, func(c *state.Container) error {
 		if err := e.rt.Stop(c, time.Duration(seconds)*time.Second); err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -37,7 +38,7 @@ func runStop(e *env, seconds int, args []string) error {
 	if err := e.open(); err != nil {
 		return err
 	}
-	return eachContainer(e, args, func(c *state.Container) error {
+	return eachLocked(e, args, func(c *state.Container) error {
 		return e.rt.Stop(c, time.Duration(seconds)*time.Second)
 	})
 }
@@ -71,4 +72,42 @@ func eachContainer(e *env, args []string, do func(c *state.Container) error) err
 		}
 		return err
 	})
+}
+
+// eachLocked is eachContainer for the verbs that change a container's
+// state (start, stop, restart, rm): do runs with the container's lock
+// held, on the record as it is under the lock.
+func eachLocked(e *env, args []string, do func(c *state.Container) error) error {
+	return eachArg(args, func(ref string) error {
+		err := withLock(e, ref, do)
+		if err == nil {
+			fmt.Println(ref)
+		}
+		return err
+	})
+}
+
+// withLock runs do on the container ref names, with its lock held. Once
+// the lock is ours the record is read again: the command that held the
+// lock before may have started, stopped or removed the container.
+func withLock(e *env, ref string, do func(c *state.Container) error) error {
+	c, unlock, err := lockContainer(e, ref)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return do(c)
+}
+
+// lockContainer finds the container ref names and takes its lock.
+func lockContainer(e *env, ref string) (*state.Container, func(), error) {
+	c, err := e.rt.Find(ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, unlock, err := e.rt.Lock(c.ID)
+	if errors.Is(err, state.ErrNotFound) {
+		return nil, nil, fmt.Errorf("%w: %s", state.ErrNotFound, ref) // removed while we waited
+	}
+	return c, unlock, err
 }

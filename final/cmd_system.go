@@ -119,11 +119,7 @@ func runPrune(e *env, all, force bool) error {
 			fmt.Println("Deleted Container:", c.ID)
 		}
 	}
-	used, err := e.imagesInUse()
-	if err != nil {
-		return err
-	}
-	lines, reclaimed, err := e.images.Prune(func(id string) []string { return used[id] }, all)
+	lines, reclaimed, err := e.images.Prune(e.imageUsers(), all)
 	for _, l := range lines {
 		fmt.Println(l)
 	}

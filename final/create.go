@@ -3,6 +3,10 @@
 // Creating a container: every flag is checked before anything is made, so
 // that bad input leaves nothing behind; then, under the state lock, the
 // name is claimed, the directories are made and the record is written.
+// The record is written while the image store is locked (shared), so that
+// rmi, which reads the records under the same lock held exclusively,
+// either sees the new container or has removed the image before: then
+// create fails with "no such image", and nothing is made.
 
 package main
 
@@ -35,11 +39,13 @@ var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
 // the ".tmp-<pid>" of its file's atomic write must fit in NAME_MAX (255).
 const maxNameLength = 240
 
-// create checks the options, then makes the container's record and directories.
-func create(e *env, o *runOptions, ref string, cmd []string) (*state.Container, error) {
-	c, err := checkOptions(o)
+// create checks the options, then makes the container's record and
+// directories. It returns with the new container's lock held: the caller
+// starts it, then calls unlock.
+func create(e *env, o *runOptions, ref string, cmd []string) (c *state.Container, unlock func(), err error) {
+	c, err = checkOptions(o)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The record names its cgroup's parent, so that every later command
 	// (stop, rm, cleanup, the monitor) finds it there and nowhere else.
@@ -49,29 +55,36 @@ func create(e *env, o *runOptions, ref string, cmd []string) (*state.Container, 
 	}
 	img, err := e.resolveImage(ref)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := applyImage(c, o, img, ref, cmd); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := container.CheckUser(c.Config.User); err != nil {
-		return nil, err // --user, or the image's User: a crafted config is input too
+		return nil, nil, err // --user, or the image's User: a crafted config is input too
 	}
 	layers, err := e.images.LayerDirs(img)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		c.Minidocker.Layers = layers
+		err = e.images.Use(img, func() (claimErr error) {
+			unlock, claimErr = claim(e, c, o.name)
+			return claimErr
+		})
 	}
-	c.Minidocker.Layers = layers
-	if err := claim(e, c, o.name); err != nil {
-		return nil, err
+	if errors.Is(err, image.ErrNotFound) {
+		return nil, nil, fmt.Errorf("%w: %s (it was removed while this container was being created)", image.ErrNotFound, ref)
+	}
+	if err != nil {
+		return nil, nil, err
 	}
 	if o.cidfile != "" {
 		if err := writeCidfile(o.cidfile, c.ID); err != nil {
 			_ = e.rt.Remove(c)
-			return nil, err
+			unlock()
+			return nil, nil, err
 		}
 	}
-	return c, nil
+	return c, unlock, nil
 }
 
 // checkOptions checks every flag and fills a new record's host side.
@@ -342,16 +355,17 @@ func readEnvFile(path string) ([]string, error) {
 }
 
 // claim gives the container an id and a unique name and writes its first
-// record, all under the lock, so that two runs never get one name.
-func claim(e *env, c *state.Container, name string) error {
+// record, all under the lock, so that two runs never get one name. It
+// returns holding the new container's own lock.
+func claim(e *env, c *state.Container, name string) (func(), error) {
 	unlock, err := e.rt.State.Lock()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer unlock()
 	if name != "" {
 		if id := e.rt.State.NameInUse(name); id != "" {
-			return fmt.Errorf("the name %q is already in use by container %s: remove it (minidocker rm %s) or choose another name", name, state.Short(id), name)
+			return nil, fmt.Errorf("the name %q is already in use by container %s: remove it (minidocker rm %s) or choose another name", name, state.Short(id), name)
 		}
 	} else {
 		for try := 0; name == "" || e.rt.State.NameInUse(name) != ""; try++ {
@@ -367,18 +381,23 @@ func claim(e *env, c *state.Container, name string) error {
 	c.LogPath = filepath.Join(dir, c.ID+"-json.log")
 	c.HostnamePath, c.HostsPath, c.ResolvConfPath = filepath.Join(dir, "hostname"), filepath.Join(dir, "hosts"), filepath.Join(dir, "resolv.conf")
 	c.State = state.State{Status: "created"}
-	if err := e.rt.State.ClaimName(name, c.ID); err != nil {
-		return err
+	unlockContainer, err := e.rt.State.MakeDir(c.ID)
+	if err != nil {
+		return nil, err
 	}
-	if err := container.Prepare(dir); err != nil {
+	err = e.rt.State.ClaimName(name, c.ID)
+	if err == nil {
+		err = container.Prepare(dir)
+	}
+	if err == nil {
+		err = e.rt.State.Save(c)
+	}
+	if err != nil {
 		os.RemoveAll(dir)
-		return err
+		unlockContainer()
+		return nil, err
 	}
-	if err := e.rt.State.Save(c); err != nil {
-		os.RemoveAll(dir)
-		return err
-	}
-	return nil
+	return unlockContainer, nil
 }
 
 // writeCidfile writes the id to a file that must not exist yet, as Docker.

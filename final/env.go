@@ -29,6 +29,7 @@ type env struct {
 	cgroupParent string
 	rt           *container.Runtime
 	images       *image.Store
+	removed      []*state.Container // removals a killed command left, finished by open
 }
 
 // parseGlobal reads the flags before the verb: --root and --cgroup-parent.
@@ -91,7 +92,20 @@ func (e *env) open() error {
 	images.RemoveStale() // what a killed commit or load left, whatever this command is
 	e.rt = &container.Runtime{State: st, CgroupParent: e.cgroupParent}
 	e.images = images
+	e.removed = e.rt.FinishRemovals()
 	return nil
+}
+
+// finishedRemoval reports whether ref names a container whose removal a
+// killed command began and open finished.
+func (e *env) finishedRemoval(ref string) bool {
+	ref = strings.TrimPrefix(ref, "/")
+	for _, c := range e.removed {
+		if c.Name == ref || (ref != "" && strings.HasPrefix(c.ID, ref)) {
+			return true
+		}
+	}
+	return false
 }
 
 // resolveImage finds an image; "base", the default image, is made from the
@@ -144,15 +158,42 @@ func (e *env) summaries() ([]*state.Container, error) {
 	return out, nil
 }
 
-// imagesInUse reports which image ids a container uses.
+// imagesInUse reports which image ids a container uses, and which
+// containers (short ids) use each.
 func (e *env) imagesInUse() (map[string][]string, error) {
 	list, err := e.containers()
 	if err != nil {
 		return nil, err
 	}
+	return usersOf(list), nil
+}
+
+// usersOf maps each image id to the containers (short ids) using it.
+func usersOf(list []*state.Container) map[string][]string {
 	used := map[string][]string{}
 	for _, c := range list {
-		used[c.Image] = append(used[c.Image], c.Name)
+		used[c.Image] = append(used[c.Image], state.Short(c.ID))
 	}
-	return used, nil
+	return used
+}
+
+// imageUsers is how rmi and prune learn which containers use an image:
+// the records are read when the image store first asks, which it does
+// under its lock. A run claims its image under the same lock (create.go),
+// so its record is either read here or written after the image is gone,
+// and never is an image deleted under a container being made from it.
+// Records that cannot be read make every image count as used.
+func (e *env) imageUsers() image.UsedBy {
+	var used map[string][]string
+	var failed error
+	return func(id string) []string {
+		if used == nil && failed == nil {
+			list, _, err := e.rt.State.List()
+			used, failed = usersOf(list), err
+		}
+		if failed != nil {
+			return []string{"(unknown: " + failed.Error() + ")"}
+		}
+		return used[id]
+	}
 }

@@ -1,13 +1,14 @@
 // Command helper is a small static program the tests of final bind-mount
 // into containers (-v helper:/helper:ro) for what a minimal image lacks: a
-// memory hog, a TCP server, and raw system calls whose errno the seccomp
-// tests read.
+// memory hog, a TCP server, raw system calls whose errno the seccomp
+// tests read, and many files.
 //
 //	helper mem SIZE_MB     allocate and touch SIZE_MB MiB, print "allocated"
 //	helper serve PORT      accept TCP connections and greet each with "hello from HOSTNAME"
 //	helper errno CALL...   make each call (see syscall.go), print "CALL ok" or "CALL ENAME"
 //	helper keyring         print the id of the session keyring
 //	helper getppid N       make N getppid calls, print the CPU nanoseconds one took
+//	helper files N         make N small files in /many (a writable layer slow to delete)
 package main
 
 import (
@@ -34,6 +35,8 @@ func main() {
 		sessionKeyring()
 	case "getppid":
 		timeGetppid(number())
+	case "files":
+		files(number())
 	case "noop":
 	default:
 		usage()
@@ -42,7 +45,7 @@ func main() {
 
 // usage says how to call the helper and exits 2.
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: helper mem MB | serve PORT | errno CALL... | keyring | getppid N")
+	fmt.Fprintln(os.Stderr, "usage: helper mem MB | serve PORT | errno CALL... | keyring | getppid N | files N")
 	os.Exit(2)
 }
 
@@ -89,4 +92,19 @@ func serve(port int) {
 		fmt.Fprintf(c, "hello from %s\n", name)
 		c.Close()
 	}
+}
+
+// files makes n small files in /many and prints "made N files".
+func files(n int) {
+	if err := os.MkdirAll("/many", 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	for i := 0; i < n; i++ {
+		if err := os.WriteFile(fmt.Sprintf("/many/%d", i), []byte("x"), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	fmt.Println("made", n, "files")
 }

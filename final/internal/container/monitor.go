@@ -45,7 +45,9 @@ type Attach struct {
 
 // Run runs the container c as its monitor. started is called once the
 // command runs, or with the reason it could not; Run then waits until the
-// container ends and returns its exit status.
+// container ends and returns its exit status. c's lock is held, by this
+// process or shared with the command that started it, until started is
+// called: that is when the caller lets go of it.
 func (rt *Runtime) Run(c *state.Container, att *Attach, started func(error)) int {
 	status, err := rt.run(c, att, started)
 	if err != nil {

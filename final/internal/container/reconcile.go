@@ -33,8 +33,13 @@ func (rt *Runtime) Reconcile() ([]*state.Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, id := range incomplete {
-		_ = rt.State.Remove(id) // a create that crashed before its first save
+	for _, id := range incomplete { // a create killed before its first save
+		if rt.State.RemoveIncomplete(id) == nil {
+			if unlock, ok := rt.State.TryLockRemoval(id); ok {
+				_ = rt.finishRemoval(id)
+				unlock()
+			}
+		}
 	}
 	var out []*state.Container
 	for _, c := range list {
@@ -42,7 +47,7 @@ func (rt *Runtime) Reconcile() ([]*state.Container, error) {
 			if err := rt.repair(c); err != nil {
 				return nil, err
 			}
-			if c.HostConfig.AutoRemove {
+			if !Stale(c) && c.HostConfig.AutoRemove {
 				continue
 			}
 		}
@@ -51,20 +56,32 @@ func (rt *Runtime) Reconcile() ([]*state.Container, error) {
 	return out, nil
 }
 
-// repair marks a stale container exited and releases what it held.
+// repair marks a stale container exited and releases what it held,
+// under the container's lock, on the record as it is once the lock is
+// held: a command that started the container anew meanwhile has made
+// a new cgroup of the same name, which must not be destroyed. While
+// another command holds the lock, repair leaves c as it is: that
+// command is changing the container, and repairs it if need be.
 func (rt *Runtime) repair(c *state.Container) error {
-	var errs []error
-	if len(c.Minidocker.Endpoint) > 0 {
-		var ep network.Endpoint
-		if json.Unmarshal(c.Minidocker.Endpoint, &ep) == nil {
-			errs = append(errs, network.Release(&ep))
-		}
+	unlock, ok, err := rt.State.TryLockContainer(c.ID)
+	if errors.Is(err, state.ErrNotFound) || (err == nil && !ok) {
+		return nil // removed meanwhile, or being changed
 	}
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	r, err := rt.State.Get(c.ID)
+	if err != nil || !Stale(r) {
+		if err == nil {
+			*c = *r
+		}
+		return nil
+	}
+	oom := rt.Cgroup(r).OOMKilled()
+	errs := []error{rt.release(r)}
 	_ = network.Reclaim()
-	cg := rt.Cgroup(c)
-	oom := cg.OOMKilled()
-	errs = append(errs, cg.Destroy())
-	err := rt.update(c.ID, func(r *state.Container) error {
+	err = rt.update(c.ID, func(r *state.Container) error {
 		if !Stale(r) {
 			return nil // its monitor finished it meanwhile
 		}
@@ -93,7 +110,7 @@ func (rt *Runtime) Find(ref string) (*state.Container, error) {
 		if err := rt.repair(c); err != nil {
 			return nil, err
 		}
-		if c.HostConfig.AutoRemove {
+		if !Stale(c) && c.HostConfig.AutoRemove {
 			return nil, fmt.Errorf("%w: %s", state.ErrNotFound, ref)
 		}
 	}
@@ -103,4 +120,18 @@ func (rt *Runtime) Find(ref string) (*state.Container, error) {
 // Running reports whether the container's process is alive now.
 func Running(c *state.Container) bool {
 	return c.State.Running && state.Alive(c.State.Pid, c.Minidocker.PidStartTime)
+}
+
+// release gives back what the record of a container that no longer runs
+// may still name: its network lease and its cgroup. Each is harmless to
+// release twice.
+func (rt *Runtime) release(c *state.Container) error {
+	var errs []error
+	if len(c.Minidocker.Endpoint) > 0 {
+		var ep network.Endpoint
+		if json.Unmarshal(c.Minidocker.Endpoint, &ep) == nil {
+			errs = append(errs, network.Release(&ep))
+		}
+	}
+	return errors.Join(append(errs, rt.Cgroup(c).Destroy())...)
 }

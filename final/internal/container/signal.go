@@ -43,7 +43,8 @@ func (rt *Runtime) Kill(c *state.Container, sig unix.Signal) error {
 }
 
 // Stop sends SIGTERM, and SIGKILL after timeout if the container still
-// runs; it returns once the monitor has recorded the end.
+// runs; it returns once the monitor has recorded the end. The caller
+// holds the container's lock, so that no start can slip in meanwhile.
 func (rt *Runtime) Stop(c *state.Container, timeout time.Duration) error {
 	if !Running(c) {
 		return nil

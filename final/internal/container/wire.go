@@ -170,17 +170,3 @@ func maskedPaths(privileged bool) (masked, readonly []string) {
 	}
 	return rootfs.MaskedPaths, rootfs.ReadonlyPaths
 }
-
-// Remove deletes a container that is not running: its directory, log and
-// writable layer. (Its cgroup and network went when it stopped.)
-func (rt *Runtime) Remove(c *state.Container) error {
-	unlock, err := rt.State.Lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	_, _, root := ContainerPaths(rt.State.Dir(c.ID))
-	// A mount left by a crash would make RemoveAll reach into it.
-	_ = unix.Unmount(root, unix.MNT_DETACH)
-	return rt.State.Remove(c.ID)
-}

@@ -122,6 +122,9 @@ func (s *Store) LayerDirs(img Image) ([]string, error) {
 		return nil, err
 	}
 	defer unlock()
+	if !s.present(img) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, img.ShortID()) // removed while we waited
+	}
 	for _, id := range missing {
 		if err := s.unpack(img, id); err != nil {
 			return nil, err

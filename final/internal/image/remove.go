@@ -24,7 +24,8 @@ import (
 	"strings"
 )
 
-// UsedBy names the containers using an image (by id), or none.
+// UsedBy names the containers using an image (by id), or none. Remove
+// and Prune call it with the store's lock held (store.go, Users).
 type UsedBy func(imageID string) []string
 
 // Remove deletes or untags the image ref names and returns Docker-style
@@ -55,8 +56,10 @@ func (s *Store) Remove(ref string, force bool, usedBy UsedBy) ([]string, error) 
 		return []string{"Untagged: " + name}, s.writeRepositories(repos)
 	case !byName && len(img.Tags) > 1 && !force:
 		return nil, fmt.Errorf("unable to delete %s (must be forced): image is referenced in multiple repositories (%s)", img.ShortID(), strings.Join(img.Tags, ", "))
+	case len(users) > 0 && !force && byName:
+		return nil, fmt.Errorf("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s (remove the container first, or use rmi -f)", ref, users[0], img.ShortID())
 	case len(users) > 0 && !force:
-		return nil, fmt.Errorf("image %s is being used by container %s: remove it first (or -f)", img.ShortID(), strings.Join(users, ", "))
+		return nil, fmt.Errorf("conflict: unable to delete %s (must be forced) - image is being used by container %s (remove the container first, or use rmi -f)", img.ShortID(), users[0])
 	}
 	lines := untagAll(repos, img)
 	if err := s.writeRepositories(repos); err != nil {

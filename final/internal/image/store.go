@@ -24,6 +24,13 @@
 // any kind (RemoveStale: tmp/ names carry their pid, so work of a live
 // process is left alone); rmi and prune collect the third.
 //
+// Users. A container uses its image's layers as overlay lower dirs, so an
+// image must not go while a container is made from it. The store knows
+// no containers; rmi and prune ask their caller (UsedBy) while they hold
+// the lock, and a new container's record is written under the lock held
+// shared (Use). So the check and the claim never interleave: rmi sees the
+// record, or the image is gone before the record is written.
+//
 // Durability. The small files that make the store what it is (image
 // configs, repositories.json) are fsynced before their rename, and their
 // directory after it. Layer tars are not: an fsync of 100 MB costs more
@@ -95,6 +102,53 @@ func (s *Store) lock() (func(), error) {
 	}
 	s.cleanup()
 	return func() { f.Close() }, nil
+}
+
+// lockShared takes the store's lock shared: writers wait, other sharers
+// do not. It clears nothing (that needs the exclusive lock).
+func (s *Store) lockShared() (func(), error) {
+	f, err := os.OpenFile(s.path("lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", s.path("lock"), err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_SH)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("flock %s: %w", f.Name(), err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// Use calls claim while img can be neither removed nor pruned, after
+// checking that it and its unpacked layers are still there (ErrNotFound
+// if not). claim records the container that will use img: once it
+// returns, rmi and prune see that user.
+func (s *Store) Use(img Image, claim func() error) error {
+	unlock, err := s.lockShared()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if !s.present(img) {
+		return fmt.Errorf("%w: %s", ErrNotFound, img.ShortID())
+	}
+	for _, id := range img.Config.RootFS.DiffIDs {
+		if _, err := os.Stat(s.path("layers", hexOf(id), "diff")); err != nil {
+			return fmt.Errorf("%w: %s (its layer %s is gone)", ErrNotFound, img.ShortID(), shortID(id))
+		}
+	}
+	return claim()
+}
+
+// present reports whether img's config is still in the store.
+func (s *Store) present(img Image) bool {
+	_, err := os.Stat(s.path("images", hexOf(img.ID)+".json"))
+	return err == nil
 }
 
 // cleanup removes tmp/ entries of processes that are gone and layer

@@ -140,8 +140,11 @@ func TestCommitResolveTagRemove(t *testing.T) {
 		}
 		return nil
 	}
-	if _, err := s.Remove("app:v1", false, used); err == nil || !strings.Contains(err.Error(), "being used by container c0ffee: remove it first (or -f)") {
+	if _, err := s.Remove("app:v1", false, used); err == nil || !strings.Contains(err.Error(), `conflict: unable to remove repository reference "app:v1" (must force) - container c0ffee is using its referenced image `+app.ShortID()) {
 		t.Errorf("rmi of an image in use = %v", err)
+	}
+	if _, err := s.Remove(app.ShortID(), false, used); err == nil || !strings.Contains(err.Error(), "conflict: unable to delete "+app.ShortID()+" (must be forced) - image is being used by container c0ffee") {
+		t.Errorf("rmi by id of an image in use = %v", err)
 	}
 	if lines, err := s.Remove("app:v1", true, used); err != nil || !reflect.DeepEqual(lines, []string{"Untagged: app:v1"}) {
 		t.Errorf("rmi -f of an image in use = %v, %v; want it untagged and kept", lines, err)

@@ -3,19 +3,53 @@
 // Package state keeps the record of every container, under the state root:
 //
 //	<root>/containers/<id>/config.json      the record (this package)
+//	<root>/containers/<id>/lock             the container's own lock
 //	<root>/containers/<id>/<id>-json.log    its log, Docker's json-file format
 //	<root>/containers/<id>/hostname, hosts, resolv.conf
 //	<root>/containers/<id>/upper, work, rootfs   its writable layer and mount point
-//	<root>/containers.lock                  the lock every change takes
+//	<root>/containers.lock                  the lock every record change takes
 //	<root>/names/<name>                     the id of the container called name
+//	<root>/removing/<id>/                   a container being removed (remove.go)
 //
 // There is no daemon: every minidocker command reads and changes these
-// files itself, so every change happens under one exclusive flock(2), and
-// every record is written to a temporary file and renamed over the old one.
-// rename(2) is atomic, so a crash at any moment leaves either the old
-// record or the new one, never half of one. (Records are not fsynced: a
-// power cut may lose the last change, but never corrupts; the runtime
-// repairs a record whose process is gone on the next command.)
+// files itself. Every record is written to a temporary file and renamed
+// over the old one. rename(2) is atomic, so a crash at any moment leaves
+// either the old record or the new one, never half of one. (Records are
+// not fsynced: a power cut may lose the last change, but never corrupts;
+// the runtime repairs a record whose process is gone on the next command.)
+//
+// Two kinds of flock(2) keep concurrent commands apart. flock, because the
+// kernel drops it when its holder dies, even by SIGKILL: a killed command
+// never leaves a lock that someone must clean up.
+//
+//   - The root lock, containers.lock, is held for a few file operations
+//     at a time: saving a record, claiming a name, making a container's
+//     directory, the rename that begins a removal. It is never held while
+//     waiting for a process or for another lock, so it is always short.
+//
+//   - Each container's lock, <id>/lock, is held across a whole change of
+//     that container's state: start (until its monitor reports the command
+//     runs), stop (until the record says exited), restart, rm, and the
+//     repair of a record whose monitor died. Two such changes of one
+//     container never interleave, so five parallel starts make one monitor,
+//     and the other four find the container running; while changes of
+//     different containers, and every reader, go on unhindered. A
+//     root-wide lock held that long (a stop waits up to its grace period)
+//     would stall every command on the machine; podman gives each
+//     container a lock of its own for the same reason. A monitor inherits the lock from the
+//     command that started it (the same open file, so the same lock) and
+//     lets go once it has reported, so that a start killed halfway cannot
+//     let a second monitor in. kill takes no lock: it only signals a
+//     process it has identified by pid and start time, the monitor records
+//     the effect, and it must be able to cut a stop's grace period short.
+//
+// Order, so that no two commands wait for each other: a container's lock
+// first, then the root lock, never the reverse; one container's lock at a
+// time; and under the root lock (or the image store's) a container's lock
+// is only tried, never waited for. The lock file lives in the container's
+// directory, so it goes with the container: a command that waited for
+// the lock of a container that was removed meanwhile finds that the path
+// no longer names the file it locked, and reports the container gone.
 package state
 
 import (
@@ -149,7 +183,12 @@ func WriteJSON(path string, v any) error {
 
 // Get reads one record by its full id.
 func (s *Store) Get(id string) (*Container, error) {
-	data, err := os.ReadFile(filepath.Join(s.Dir(id), "config.json"))
+	return readRecord(filepath.Join(s.Dir(id), "config.json"), id)
+}
+
+// readRecord reads the record at path, container id's.
+func readRecord(path, id string) (*Container, error) {
+	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
@@ -158,21 +197,44 @@ func (s *Store) Get(id string) (*Container, error) {
 	}
 	c := &Container{}
 	if err := json.Unmarshal(data, c); err != nil {
-		return nil, fmt.Errorf("container %s: corrupt record %s: %w (remove it with: minidocker rm -f %s)", Short(id), filepath.Join(s.Dir(id), "config.json"), err, Short(id))
+		return nil, fmt.Errorf("container %s: corrupt record %s: %w (remove it with: minidocker rm -f %s)", Short(id), path, err, Short(id))
 	}
 	return c, nil
 }
 
+// MakeDir makes a new container's directory and takes its lock, which no
+// one else can hold yet. The caller holds the root lock and saves the
+// record before letting go of it, so that no one sees the directory
+// without its record.
+func (s *Store) MakeDir(id string) (unlock func(), err error) {
+	if err := os.Mkdir(s.Dir(id), 0o755); err != nil {
+		return nil, fmt.Errorf("make the container's directory: %w", err)
+	}
+	unlock, ok, err := s.TryLockContainer(id)
+	if err == nil && !ok {
+		err = fmt.Errorf("lock %s: held by another process", s.lockPath(id))
+	}
+	if err != nil {
+		os.RemoveAll(s.Dir(id))
+		return nil, err
+	}
+	return unlock, nil
+}
+
 // List reads every record, newest first. A directory without a record
 // (a create that crashed before its first save) is skipped and listed in
-// incomplete, for the caller to remove.
+// incomplete, for the caller to remove. Names that begin with a dot are
+// not containers (a removal of the old kind is moved to removing/).
 func (s *Store) List() (list []*Container, incomplete []string, err error) {
 	entries, err := os.ReadDir(filepath.Join(s.Root, "containers"))
 	if err != nil {
 		return nil, nil, err
 	}
 	for _, e := range entries {
-		if !e.IsDir() {
+		if strings.HasPrefix(e.Name(), legacyRemoving) {
+			s.adoptLegacy(e.Name())
+		}
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
 		c, err := s.Get(e.Name())
@@ -222,18 +284,24 @@ func (s *Store) Find(ref string) (*Container, error) {
 // NameInUse returns the id of the container called name, or "". It reads
 // one file of the names index, not every record, so that run costs the
 // same with ten containers or a thousand. A name whose record is gone (a
-// crash between claiming the name and writing the record, or during rm)
-// is free again.
+// crash between claiming the name and writing the record) is free again;
+// one whose container is being removed is not, until the removal is
+// finished (remove.go).
 func (s *Store) NameInUse(name string) string {
 	data, err := os.ReadFile(s.namePath(name))
 	if err != nil {
 		return ""
 	}
 	id := string(data)
-	if _, err := os.Stat(filepath.Join(s.Dir(id), "config.json")); err != nil {
+	if id == "" || strings.ContainsAny(id, "/.") {
 		return ""
 	}
-	return id
+	for _, path := range []string{filepath.Join(s.Dir(id), "config.json"), s.RemovingDir(id)} {
+		if _, err := os.Lstat(path); err == nil {
+			return id
+		}
+	}
+	return ""
 }
 
 // ClaimName records that name is id's. The caller holds the lock and has
@@ -255,22 +323,6 @@ func (s *Store) ClaimName(name, id string) error {
 // has no '/' and does not start with '.').
 func (s *Store) namePath(name string) string {
 	return filepath.Join(s.Root, "names", name)
-}
-
-// Remove deletes a container's directory; the caller has unmounted and
-// released everything it used.
-func (s *Store) Remove(id string) error {
-	s.changed()
-	if c, err := s.Get(id); err == nil && s.NameInUse(c.Name) == id {
-		os.Remove(s.namePath(c.Name))
-	}
-	dir := s.Dir(id)
-	// Rename first, so a crash halfway never leaves a half-deleted record.
-	gone := filepath.Join(s.Root, "containers", ".removing-"+id)
-	if err := os.Rename(dir, gone); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove %s: %w", dir, err)
-	}
-	return os.RemoveAll(gone)
 }
 
 // now is the time records use, in UTC as Docker writes it.

@@ -11,9 +11,9 @@
 // stay the truth: the summary file is a cache that any command may rewrite,
 // and deleting it only makes the next ps slower.
 //
-// Checking a thousand stamps is still a thousand stat calls, so there is a
-// faster path: every change of a record (Save, Remove) first writes a new
-// random token into <root>/containers.generation, and the summary file
+// Checking a thousand stamps is still a thousand stat calls, so there is
+// a faster path: every change of a record (Save, BeginRemove) first writes
+// a new random token into <root>/containers.generation, and the summary file
 // keeps the token it was made under. While the two agree, no record has
 // changed since, and ps reads one file. The token is written before the
 // record, so a crash between the two can only make the cache look stale,
@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -146,7 +147,7 @@ func (s *Store) Summaries() ([]Summary, error) {
 	changed := false
 	for _, e := range entries {
 		st, ok := stampOf(filepath.Join(s.Root, "containers", e.Name(), "config.json"))
-		if !e.IsDir() || !ok {
+		if !e.IsDir() || !ok || strings.HasPrefix(e.Name(), ".") {
 			continue // not a container, or one being made or removed
 		}
 		sum, hit := cached[e.Name()]

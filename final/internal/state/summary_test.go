@@ -46,11 +46,14 @@ func TestSummariesFollowTheRecords(t *testing.T) {
 	if got := status(); got["one"] != "exited" {
 		t.Errorf("after Save, the summary still says %q", got["one"])
 	}
-	if err := s.Remove("b2"); err != nil {
+	if err := s.BeginRemove("b2"); err != nil {
 		t.Fatal(err)
 	}
 	if got := status(); len(got) != 1 {
-		t.Errorf("after Remove, summaries = %v", got)
+		t.Errorf("once a removal began, summaries = %v", got)
+	}
+	if err := s.FinishRemove("b2"); err != nil {
+		t.Fatal(err)
 	}
 	// A record written without Save (an older minidocker, a hand edit):
 	// the token is unchanged, so only deleting it makes ps look again.

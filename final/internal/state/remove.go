@@ -1,0 +1,179 @@
+//go:build linux
+
+// Removing a container, so that a crash at any moment leaves something
+// the next command can finish. Removal has two steps:
+//
+//  1. BeginRemove renames <root>/containers/<id> to <root>/removing/<id>,
+//     under the root lock. One rename(2): before it the container is
+//     whole, after it no listing, ps, inspect or name lookup finds it.
+//     Its name stays taken: NameInUse counts a removal in progress, so
+//     no second container gets the name while the first still has files
+//     (or a cgroup, a lease, a mount) on this host.
+//  2. FinishRemove deletes removing/<id> and then gives the name back.
+//
+// The caller (the container package) releases what the record still
+// names between the two steps. If a command dies anywhere in between,
+// removing/<id> stays; every command begins by finishing such removals
+// (Removals, TryLockRemoval), so a killed rm leaves no ghost: the
+// container is gone from every listing at once, and its files, its name
+// and what it held follow at the next command. The lock file moves with
+// the directory, so a removal whose command is still alive (and holds the
+// lock) is left to it.
+
+package state
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// legacyRemoving is how removals in progress were named before removing/
+// existed: a directory in containers/ that ps then listed as a ghost.
+const legacyRemoving = ".removing-"
+
+// RemovingDir is where container id's files are while it is being removed.
+func (s *Store) RemovingDir(id string) string {
+	return filepath.Join(s.Root, "removing", id)
+}
+
+// BeginRemove takes container id out of every listing and lookup, in one
+// rename under the root lock; its name stays taken until FinishRemove.
+// The caller holds the container's lock and has stopped it.
+func (s *Store) BeginRemove(id string) error {
+	unlock, err := s.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return s.beginRemove(id)
+}
+
+// beginRemove is BeginRemove with the root lock held.
+func (s *Store) beginRemove(id string) error {
+	if err := os.MkdirAll(filepath.Join(s.Root, "removing"), 0o700); err != nil {
+		return fmt.Errorf("remove container %s: %w", Short(id), err)
+	}
+	s.changed()
+	if err := os.Rename(s.Dir(id), s.RemovingDir(id)); err != nil {
+		return fmt.Errorf("remove container %s: rename %s: %w", Short(id), s.Dir(id), err)
+	}
+	return nil
+}
+
+// RemoveIncomplete begins the removal of a directory that has no record:
+// a create killed before its first save. Under the root lock (which a
+// create holds from making the directory to saving the record), a
+// directory without a record is never a create still at work.
+func (s *Store) RemoveIncomplete(id string) error {
+	unlock, err := s.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, err := os.Lstat(filepath.Join(s.Dir(id), "config.json")); !errors.Is(err, os.ErrNotExist) {
+		return nil // it has its record now, or is not ours to judge
+	}
+	f, err := os.OpenFile(s.lockPath(id), os.O_CREATE|os.O_RDONLY|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("remove the incomplete container %s: %w", Short(id), err)
+	}
+	f.Close() // a create of an older minidocker made none (see TryLockRemoval)
+	return s.beginRemove(id)
+}
+
+// Removals lists the containers whose removal began and has not finished.
+func (s *Store) Removals() []string {
+	entries, _ := os.ReadDir(filepath.Join(s.Root, "removing"))
+	var ids []string
+	for _, e := range entries {
+		ids = append(ids, e.Name())
+	}
+	return ids
+}
+
+// TryLockRemoval takes the lock of a container being removed. ok is
+// false while a live command holds it (it is still removing the
+// container), and when the lock file is gone: a removal deletes it last,
+// just before the then empty directory, which the caller may remove.
+func (s *Store) TryLockRemoval(id string) (unlock func(), ok bool) {
+	unlock, ok, err := lockFile(filepath.Join(s.RemovingDir(id), "lock"), false, false)
+	if err != nil {
+		return nil, false
+	}
+	return unlock, ok
+}
+
+// RemovingRecord reads the record of a container being removed, so that
+// what it names can be released; an error if it was deleted already.
+func (s *Store) RemovingRecord(id string) (*Container, error) {
+	return readRecord(filepath.Join(s.RemovingDir(id), "config.json"), id)
+}
+
+// FinishRemove deletes what is left of container id, its record and its
+// lock file last, then gives its name back. The caller holds its lock and
+// has released what the record names. While files are left, the record
+// says what to release and which name to give back; while the lock file
+// exists, another command knows by its lock whether the removal's command
+// is alive; once it is gone, only an empty directory is left.
+func (s *Store) FinishRemove(id string) error {
+	name := ""
+	if c, err := s.RemovingRecord(id); err == nil {
+		name = c.Name
+	}
+	dir := s.RemovingDir(id)
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove container %s: %w", Short(id), err)
+	}
+	for _, e := range entries {
+		if e.Name() != "lock" && e.Name() != "config.json" {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return fmt.Errorf("remove container %s: %w", Short(id), err)
+			}
+		}
+	}
+	os.Remove(filepath.Join(dir, "config.json"))
+	os.Remove(filepath.Join(dir, "lock"))
+	if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove container %s: %w", Short(id), err)
+	}
+	if name == "" {
+		return nil // no record (an older minidocker's removal): a stale index entry is free anyway
+	}
+	unlock, err := s.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if data, err := os.ReadFile(s.namePath(name)); err == nil && string(data) == id {
+		os.Remove(s.namePath(name))
+	}
+	return nil
+}
+
+// RemoveEmpty removes the directory of a removal whose command died after
+// deleting everything but the directory itself; it fails if anything is left.
+func (s *Store) RemoveEmpty(id string) {
+	_ = os.Remove(s.RemovingDir(id))
+}
+
+// adoptLegacy moves a removal in progress of the old kind into removing/,
+// where the next command finishes it.
+func (s *Store) adoptLegacy(entry string) {
+	id := strings.TrimPrefix(entry, legacyRemoving)
+	if id == entry || id == "" || strings.ContainsAny(id, "/.") {
+		return
+	}
+	old := filepath.Join(s.Root, "containers", entry)
+	if f, err := os.OpenFile(filepath.Join(old, "lock"), os.O_CREATE|os.O_RDONLY|unix.O_CLOEXEC, 0o600); err == nil {
+		f.Close() // every removal has its lock file (see TryLockRemoval)
+	}
+	if os.MkdirAll(filepath.Join(s.Root, "removing"), 0o700) == nil {
+		_ = os.Rename(old, s.RemovingDir(id))
+	}
+}
