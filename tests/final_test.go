@@ -249,7 +249,8 @@ func TestFinalCommitAndImages(t *testing.T) {
 	if out := m.must("images", "--format", "{{.Repository}}:{{.Tag}}"); !strings.Contains(out, "other:latest") {
 		t.Errorf("tag did not add a name:\n%s", out)
 	}
-	m.fails(1, "maker", "rmi", "base") // in use by the container maker
+	maker := m.inspect("maker")["Id"].(string)[:12] // in use by the container maker, Docker's words:
+	m.fails(1, `conflict: unable to remove repository reference "base" (must force) - container `+maker+" is using its referenced image", "rmi", "base")
 	m.must("rmi", "other")
 	m.must("rm", "maker")
 	if _, err := os.Stat(filepath.Join(m.root, "containers")); err != nil {
