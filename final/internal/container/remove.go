@@ -94,7 +94,6 @@ func (rt *Runtime) FinishRemovals() []*state.Container {
 	for _, id := range rt.State.Removals() {
 		unlock, ok := rt.State.TryLockRemoval(id)
 		if !ok {
-			rt.State.RemoveEmpty(id)
 			continue
 		}
 		c, _ := rt.State.RemovingRecord(id)

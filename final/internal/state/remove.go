@@ -96,12 +96,18 @@ func (s *Store) Removals() []string {
 	return ids
 }
 
-// TryLockRemoval takes the lock of a container being removed. ok is
+// TryLockRemoval takes the lock of a container being removed; ok is
 // false while a live command holds it (it is still removing the
-// container), and when the lock file is gone: a removal deletes it last,
-// just before the then empty directory, which the caller may remove.
+// container), or when the removal is complete. A removal deletes the
+// lock file only when nothing is left but the record: with no lock file,
+// whoever finishes the removal deletes the record and the directory,
+// which two can do at once.
 func (s *Store) TryLockRemoval(id string) (unlock func(), ok bool) {
 	unlock, ok, err := lockFile(filepath.Join(s.RemovingDir(id), "lock"), false, false)
+	if errors.Is(err, os.ErrNotExist) {
+		_, err := os.Lstat(s.RemovingDir(id))
+		return func() {}, err == nil
+	}
 	if err != nil {
 		return nil, false
 	}
@@ -114,12 +120,12 @@ func (s *Store) RemovingRecord(id string) (*Container, error) {
 	return readRecord(filepath.Join(s.RemovingDir(id), "config.json"), id)
 }
 
-// FinishRemove deletes what is left of container id, its record and its
-// lock file last, then gives its name back. The caller holds its lock and
-// has released what the record names. While files are left, the record
-// says what to release and which name to give back; while the lock file
-// exists, another command knows by its lock whether the removal's command
-// is alive; once it is gone, only an empty directory is left.
+// FinishRemove deletes what is left of container id, its lock file and
+// its record last, then gives its name back. The caller holds its lock
+// (or found the lock file gone) and has released what the record names.
+// While the lock file exists, another command knows by its lock whether
+// the removal's command is alive; while the record exists, it says what
+// to release and which name to give back.
 func (s *Store) FinishRemove(id string) error {
 	name := ""
 	if c, err := s.RemovingRecord(id); err == nil {
@@ -137,8 +143,8 @@ func (s *Store) FinishRemove(id string) error {
 			}
 		}
 	}
-	os.Remove(filepath.Join(dir, "config.json"))
 	os.Remove(filepath.Join(dir, "lock"))
+	os.Remove(filepath.Join(dir, "config.json"))
 	if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove container %s: %w", Short(id), err)
 	}
@@ -154,12 +160,6 @@ func (s *Store) FinishRemove(id string) error {
 		os.Remove(s.namePath(name))
 	}
 	return nil
-}
-
-// RemoveEmpty removes the directory of a removal whose command died after
-// deleting everything but the directory itself; it fails if anything is left.
-func (s *Store) RemoveEmpty(id string) {
-	_ = os.Remove(s.RemovingDir(id))
 }
 
 // adoptLegacy moves a removal in progress of the old kind into removing/,
