@@ -104,9 +104,11 @@ func (rt *Runtime) waitExited(id string, timeout time.Duration) (*state.Containe
 			if err := rt.repair(c); err != nil {
 				return nil, err
 			}
-			continue
-		}
-		if Exited(c) {
+			if !Stale(c) {
+				continue
+			}
+			// Another command holds the container's lock, and repairs it.
+		} else if Exited(c) {
 			return c, nil
 		}
 		if time.Since(start) >= timeout {
