@@ -49,6 +49,13 @@ func runCommit(e *env, o *commitOptions, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Hold the container's lock while its writable layer is read, so that
+	// an rm cannot delete the layer under the commit.
+	unlock, err := e.rt.State.LockContainer(c.ID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	parent, err := e.images.Resolve(c.Image)
 	if err != nil {
 		return fmt.Errorf("the image of container %s is gone: %w", c.Name, err)

@@ -336,3 +336,42 @@ func recordMoved(root, id string, _ int) bool {
 	_, err := os.Stat(filepath.Join(root, "containers", id))
 	return err != nil
 }
+
+// TestFinalCommitHoldsTheContainer checks that rm waits for a commit of
+// the same container: the test holds the image store's lock, so the
+// commit stops there holding the container's lock, and rm must wait for
+// it rather than delete the writable layer under the commit.
+func TestFinalCommitHoldsTheContainer(t *testing.T) {
+	m := newMD(t)
+	m.must("run", "--name", "src", "--network", "none", "base", "sh", "-c", "echo kept > /kept")
+	release := holdStoreLock(t, m)
+	commit := startCmd(t, m, "commit", "src", "snap:1")
+	waitFor(t, func() bool { return waitingForLock(commit.Process.Pid) })
+	rm := startCmd(t, m, "rm", "src")
+	rmDone := make(chan error, 1)
+	go func() { rmDone <- rm.Wait() }()
+	blocked := false
+	for deadline := time.Now().Add(20 * time.Second); !blocked && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		select {
+		case err := <-rmDone:
+			release()
+			_ = commit.Wait()
+			t.Fatalf("rm ended (%v, stderr %q) while a commit of the container was in progress", err, rm.Stderr)
+		default:
+			blocked = waitingForLock(rm.Process.Pid)
+		}
+	}
+	release()
+	if err := commit.Wait(); err != nil {
+		t.Fatalf("commit: %v, stderr %q", err, commit.Stderr)
+	}
+	if err := <-rmDone; err != nil {
+		t.Fatalf("rm after the commit: %v, stderr %q", err, rm.Stderr)
+	}
+	if !blocked {
+		t.Fatal("rm never waited for the commit's lock")
+	}
+	if out := m.must("run", "--rm", "--network", "none", "snap:1", "cat", "/kept"); out != "kept\n" {
+		t.Errorf("the committed image has /kept = %q", out)
+	}
+}
