@@ -320,20 +320,19 @@ func TestFinalCrashRecovery(t *testing.T) {
 func TestFinalParallelRuns(t *testing.T) {
 	m := newMD(t)
 	const n = 20
-	ids := make([]string, n)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			r := m.run("run", "-d", "base", "sleep", "1000")
-			if r.code != 0 {
-				t.Errorf("run %d: %s", i, r.stderr)
-			}
-			ids[i] = strings.TrimSpace(r.stdout)
-		}(i)
+	// All twenty are started before any is waited for (m.run would queue
+	// them one by one on the test's network namespace thread).
+	cmds := make([][]string, n)
+	for i := range cmds {
+		cmds[i] = []string{"run", "-d", "base", "sleep", "1000"}
 	}
-	wg.Wait()
+	ids := make([]string, n)
+	for i, r := range m.parallel(cmds...) {
+		if r.code != 0 {
+			t.Errorf("run %d: %s", i, r.stderr)
+		}
+		ids[i] = strings.TrimSpace(r.stdout)
+	}
 	names, addrs, seen := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, id := range ids {
 		info := m.inspect(id)
