@@ -41,7 +41,7 @@ var commands = []*command{
 	runCommand, execCommand, psCommand, logsCommand, waitCommand, stopCommand, killCommand, startCommand,
 	restartCommand, rmCommand, inspectCommand, topCommand, statsCommand,
 	imagesCommand, commitCommand, rmiCommand, tagCommand, historyCommand,
-	importCommand, exportCommand, saveCommand, loadCommand,
+	importCommand, exportCommand, saveCommand, loadCommand, pullCommand, pushCommand, loginCommand, logoutCommand,
 	systemCommand, infoCommand, versionCommand, cleanupCommand, doctorCommand, seccompCommand,
 }
 
@@ -173,6 +173,8 @@ func printHelp(w io.Writer) {
 	fmt.Fprintln(w, strings.Join(names, "\n"))
 	fmt.Fprintln(w, "\nGlobal options:\n  --root DIR           state directory (default /var/lib/minidocker, or $MINIDOCKER_ROOT)")
 	fmt.Fprintln(w, "  --cgroup-parent DIR  absolute cgroup for containers (default /minidocker)")
+	fmt.Fprintln(w, "  --debug              print each registry request and its status (or $MINIDOCKER_DEBUG=1)")
+	fmt.Fprintln(w, "  --insecure-registry HOST[:PORT]  speak plain HTTP to this registry (loopback ones always are)")
 	fmt.Fprintln(w, "\nRun 'minidocker COMMAND --help' for more on a command.")
 }
 

@@ -53,7 +53,7 @@ func create(e *env, o *runOptions, ref string, cmd []string) (c *state.Container
 	if c.Minidocker.CgroupParent == "" {
 		c.Minidocker.CgroupParent = e.cgroupParent
 	}
-	img, err := e.resolveImage(ref)
+	img, err := e.resolveOrPull(ref)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -30,15 +30,23 @@ type env struct {
 	rt           *container.Runtime
 	images       *image.Store
 	removed      []*state.Container // removals a killed command left, finished by open
+	debug        bool               // --debug or MINIDOCKER_DEBUG: print each registry request
+	insecure     []string           // --insecure-registry: hosts spoken to in plain HTTP
 }
 
-// parseGlobal reads the flags before the verb: --root and --cgroup-parent.
+// parseGlobal reads the flags before the verb: --root, --cgroup-parent,
+// --debug and --insecure-registry.
 func parseGlobal(args []string) (*env, []string, error) {
 	e := &env{root: os.Getenv("MINIDOCKER_ROOT"), cgroupParent: cgroups.DefaultParent}
 	if e.root == "" {
 		e.root, e.defaultRoot = defaultRoot, true
 	}
+	e.debug = os.Getenv("MINIDOCKER_DEBUG") != ""
 	for len(args) > 0 && strings.HasPrefix(args[0], "--") && args[0] != "--help" {
+		if args[0] == "--debug" {
+			e.debug, args = true, args[1:]
+			continue
+		}
 		name, value, hasValue := strings.Cut(args[0], "=")
 		if !hasValue {
 			if len(args) < 2 {
@@ -52,6 +60,8 @@ func parseGlobal(args []string) (*env, []string, error) {
 			e.root, e.defaultRoot = value, false
 		case "--cgroup-parent":
 			e.cgroupParent = value
+		case "--insecure-registry":
+			e.insecure = append(e.insecure, value)
 		default:
 			return nil, nil, fmt.Errorf("unknown flag: %s", name)
 		}

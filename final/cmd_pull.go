@@ -1,0 +1,47 @@
+//go:build linux
+
+// pull: fetch an image from a registry into the store
+// (internal/registry is the client; internal/image keeps what it fetched).
+
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/pflag"
+)
+
+// pullCommand is the pull verb.
+var pullCommand = &command{
+	name: "pull", usage: "pull [OPTIONS] NAME[:TAG|@DIGEST]", short: "Download an image from a registry",
+	interspersed: true,
+	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+		quiet := fs.BoolP("quiet", "q", false, "print nothing")
+		platform := fs.String("platform", "", "os/arch[/variant] to pull from a multi-platform image (default: this machine's)")
+		return func(e *env, args []string) error { return runPull(e, *quiet, *platform, args) }
+	},
+}
+
+// runPull pulls one image, printing Docker's plain progress lines.
+func runPull(e *env, quiet bool, platform string, args []string) error {
+	if len(args) != 1 {
+		return usagef("requires exactly 1 argument: the image's name")
+	}
+	if err := e.open(); err != nil {
+		return err
+	}
+	var out io.Writer = os.Stdout
+	if quiet {
+		out = nil
+	}
+	res, err := e.pull(args[0], platform, out)
+	if err != nil {
+		return err
+	}
+	if !quiet {
+		fmt.Println(res.Image.ID)
+	}
+	return nil
+}

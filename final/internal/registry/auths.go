@@ -1,0 +1,124 @@
+//go:build linux
+
+// Kept credentials, in Docker's config.json shape:
+//
+//	{"auths": {"HOST": {"auth": "base64(user:password)"}}}
+//
+// in a file that only root may read (0600), replaced through a temp file
+// and a rename so that a crash leaves the old file or the new one.
+
+package registry
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// AuthFile is a credentials file.
+type AuthFile struct {
+	Path string
+}
+
+// authConfig is the file's content.
+type authConfig struct {
+	Auths map[string]struct {
+		Auth string `json:"auth"`
+	} `json:"auths"`
+}
+
+// read reads the file; a missing one is empty.
+func (f AuthFile) read() (authConfig, error) {
+	var cfg authConfig
+	data, err := os.ReadFile(f.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return cfg, nil
+	}
+	if err != nil {
+		return cfg, fmt.Errorf("read %s: %w", f.Path, err)
+	}
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return cfg, fmt.Errorf("parse %s: %w (remove it and log in again)", f.Path, err)
+	}
+	return cfg, nil
+}
+
+// Lookup returns the credentials kept for host.
+func (f AuthFile) Lookup(host string) (Credentials, bool) {
+	cfg, err := f.read()
+	if err != nil {
+		return Credentials{}, false
+	}
+	a, ok := cfg.Auths[host]
+	if !ok && host == dockerHub {
+		a, ok = cfg.Auths["https://index.docker.io/v1/"]
+	}
+	if !ok {
+		return Credentials{}, false
+	}
+	raw, err := base64.StdEncoding.DecodeString(a.Auth)
+	if err != nil {
+		return Credentials{}, false
+	}
+	user, pass, ok := strings.Cut(string(raw), ":")
+	return Credentials{User: user, Password: pass}, ok
+}
+
+// Store keeps credentials for host (nil removes them); it reports whether
+// there were any to remove.
+func (f AuthFile) Store(host string, c *Credentials) (bool, error) {
+	cfg, err := f.read()
+	if err != nil {
+		return false, err
+	}
+	if cfg.Auths == nil {
+		cfg.Auths = map[string]struct {
+			Auth string `json:"auth"`
+		}{}
+	}
+	_, had := cfg.Auths[host]
+	if c == nil {
+		delete(cfg.Auths, host)
+	} else {
+		cfg.Auths[host] = struct {
+			Auth string `json:"auth"`
+		}{basicAuth(*c)}
+	}
+	data, err := json.MarshalIndent(cfg, "", "\t")
+	if err != nil {
+		return had, err
+	}
+	return had, writePrivate(f.Path, append(data, '\n'))
+}
+
+// writePrivate writes a 0600 file through a temp file and a rename.
+func writePrivate(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("mkdir %s: %w", filepath.Dir(path), err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return fmt.Errorf("chmod %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s to %s: %w", tmp, path, err)
+	}
+	return nil
+}
+
+// Ping opens a session with host, logging in with c, to check the
+// credentials before they are kept.
+func (cl *Client) Ping(host string, c Credentials) error {
+	saved := cl.Auth
+	cl.Auth = func(string) (Credentials, bool) { return c, true }
+	defer func() { cl.Auth = saved }()
+	_, err := cl.open(Reference{Host: host, Path: "minidocker-login-check"}, "pull")
+	return err
+}

@@ -1,0 +1,364 @@
+//go:build linux
+
+// Package registry is minidocker's client of the OCI distribution API
+// (distribution-spec/spec.md), the protocol of Docker Hub, docker-registry
+// and every other image registry. It is written by hand, with only the
+// standard library, on purpose: a learner reads here the whole exchange
+// that a library (go-containerregistry, oras-go) would hide, and Debug
+// prints it as it happens.
+//
+//	GET  /v2/                               401 and WWW-Authenticate: how to log in
+//	GET  REALM?service=S&scope=repository:NAME:pull   a bearer token
+//	GET  /v2/NAME/manifests/TAG|DIGEST      a manifest, or an index of them
+//	GET  /v2/NAME/blobs/DIGEST              the config, then every layer
+//	HEAD /v2/NAME/blobs/DIGEST              push: does the registry have it?
+//	POST /v2/NAME/blobs/uploads/            push: start an upload (Location)
+//	PUT  LOCATION?digest=DIGEST             push: the blob, in one request
+//	PUT  /v2/NAME/manifests/TAG             push: the manifest, last
+//
+// Everything fetched is named by its sha256 and checked against it while
+// it streams; a blob that does not hash to its name, or has another size
+// than its descriptor says, is refused before anything is stored.
+package registry
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Credentials are a user name and password (or token) for one registry.
+type Credentials struct {
+	User, Password string
+}
+
+// Client talks to registries.
+type Client struct {
+	// Debug, when not nil, receives one line per HTTP request and status.
+	Debug io.Writer
+	// Insecure lists hosts (host or host:port) spoken to in plain HTTP,
+	// besides loopback ones, which always are.
+	Insecure []string
+	// CertDirs are directories with <host:port>/ca.crt files, trusted as
+	// well as the system's CAs for that registry.
+	CertDirs []string
+	// Auth returns the credentials kept for a registry host, if any.
+	Auth func(host string) (Credentials, bool)
+}
+
+// session is a client's conversation with one repository.
+type session struct {
+	c       *Client
+	ref     Reference
+	base    string // "https://host:port"
+	http    *http.Client
+	auth    string // the Authorization header to send, once known
+	actions string // "pull" or "pull,push"
+}
+
+// open starts a session: it picks the scheme and TLS roots, then asks
+// GET /v2/ how to authenticate and does so.
+func (c *Client) open(ref Reference, actions string) (*session, error) {
+	host := ref.endpoint()
+	scheme := "https"
+	if c.insecure(host) {
+		scheme = "http"
+	}
+	tlsConfig, err := c.tlsConfig(host)
+	if err != nil {
+		return nil, err
+	}
+	transport := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 30 * time.Second}).DialContext,
+		TLSClientConfig:     tlsConfig,
+		TLSHandshakeTimeout: 30 * time.Second,
+		MaxIdleConnsPerHost: 8,
+	}
+	s := &session{c: c, ref: ref, base: scheme + "://" + host, actions: actions,
+		http: &http.Client{Transport: transport}}
+	return s, s.login()
+}
+
+// insecure reports whether host is spoken to in plain HTTP: loopback
+// names and addresses, and those the user listed.
+func (c *Client) insecure(host string) bool {
+	for _, h := range c.Insecure {
+		if h == host {
+			return true
+		}
+	}
+	name := host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		name = h
+	}
+	for _, h := range c.Insecure {
+		if h == name {
+			return true
+		}
+	}
+	if name == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(name, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// tlsConfig trusts the system's CAs and any certs.d/<host>/ca.crt.
+func (c *Client) tlsConfig(host string) (*tls.Config, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	for _, dir := range c.CertDirs {
+		path := filepath.Join(dir, host, "ca.crt")
+		pem, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: no PEM certificate in it", path)
+		}
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+// login asks GET /v2/ for a challenge and answers it: nothing to do on
+// 200, HTTP basic auth, or a bearer token from the realm it names.
+func (s *session) login() error {
+	resp, err := s.send(http.MethodGet, s.base+"/v2/", nil, nil)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return nil
+	case http.StatusUnauthorized:
+	default:
+		return fmt.Errorf("%s does not answer as a registry (GET /v2/: %s)", s.ref.Host, resp.Status)
+	}
+	scheme, params := parseChallenge(resp.Header.Get("WWW-Authenticate"))
+	creds, haveCreds := s.credentials()
+	switch strings.ToLower(scheme) {
+	case "basic":
+		if !haveCreds {
+			return fmt.Errorf("%s wants a user name and password: minidocker login %s", s.ref.Host, s.ref.Host)
+		}
+		s.auth = "Basic " + basicAuth(creds)
+		return s.checkLogin()
+	case "bearer":
+		return s.fetchToken(params, creds, haveCreds)
+	}
+	return fmt.Errorf("%s: unsupported authentication scheme %q", s.ref.Host, scheme)
+}
+
+// credentials are the user's for this registry, if any were kept.
+func (s *session) credentials() (Credentials, bool) {
+	if s.c.Auth == nil {
+		return Credentials{}, false
+	}
+	return s.c.Auth(s.ref.Host)
+}
+
+// checkLogin repeats GET /v2/ with the credentials, so that a wrong
+// password is reported as such.
+func (s *session) checkLogin() error {
+	resp, err := s.send(http.MethodGet, s.base+"/v2/", nil, nil)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized {
+		return fmt.Errorf("%s refused the user name and password: check them (minidocker login %s)", s.ref.Host, s.ref.Host)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s/v2/: %s", s.ref.Host, resp.Status)
+	}
+	return nil
+}
+
+// fetchToken gets a bearer token for this repository from the realm.
+func (s *session) fetchToken(params map[string]string, creds Credentials, haveCreds bool) error {
+	realm, err := url.Parse(params["realm"])
+	if err != nil || (realm.Scheme != "https" && realm.Scheme != "http") {
+		return fmt.Errorf("%s: bad token realm %q in its WWW-Authenticate header", s.ref.Host, params["realm"])
+	}
+	q := realm.Query()
+	if params["service"] != "" {
+		q.Set("service", params["service"])
+	}
+	q.Set("scope", "repository:"+s.ref.Path+":"+s.actions)
+	realm.RawQuery = q.Encode()
+	header := http.Header{}
+	if haveCreds {
+		header.Set("Authorization", "Basic "+basicAuth(creds))
+	}
+	resp, err := s.send(http.MethodGet, realm.String(), header, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("token server %s refused a token for %s: %s", realm.Host, s.ref.Repository(), resp.Status)
+	}
+	var tok struct {
+		Token       string `json:"token"`
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&tok); err != nil {
+		return fmt.Errorf("token server %s: parse its answer: %w", realm.Host, err)
+	}
+	if tok.Token == "" {
+		tok.Token = tok.AccessToken
+	}
+	if tok.Token == "" {
+		return fmt.Errorf("token server %s gave no token", realm.Host)
+	}
+	s.auth = "Bearer " + tok.Token
+	return nil
+}
+
+// basicAuth is the base64 of user:password.
+func basicAuth(c Credentials) string {
+	return base64.StdEncoding.EncodeToString([]byte(c.User + ":" + c.Password))
+}
+
+// parseChallenge splits `Bearer realm="...",service="...",scope="..."`.
+func parseChallenge(h string) (string, map[string]string) {
+	scheme, rest, _ := strings.Cut(strings.TrimSpace(h), " ")
+	params := map[string]string{}
+	for rest != "" {
+		var key, value string
+		key, rest, _ = strings.Cut(strings.TrimLeft(rest, " ,"), "=")
+		if strings.HasPrefix(rest, `"`) {
+			end := strings.Index(rest[1:], `"`)
+			if end < 0 {
+				value, rest = rest[1:], ""
+			} else {
+				value, rest = rest[1:1+end], rest[2+end:]
+			}
+		} else {
+			value, rest, _ = strings.Cut(rest, ",")
+		}
+		params[strings.ToLower(strings.TrimSpace(key))] = value
+	}
+	return scheme, params
+}
+
+// do sends a request to the registry with the session's authorization.
+func (s *session) do(ctx context.Context, method, path string, header http.Header, body io.Reader, size int64) (*http.Response, error) {
+	if header == nil {
+		header = http.Header{}
+	}
+	if s.auth != "" {
+		header.Set("Authorization", s.auth)
+	}
+	target := path
+	if strings.HasPrefix(path, "/") {
+		target = s.base + path
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, target, err)
+	}
+	req.Header = header
+	if body != nil {
+		req.ContentLength = size
+	}
+	return s.roundTrip(req)
+}
+
+// send is do for a full URL, without the session's authorization.
+func (s *session) send(method, target string, header http.Header, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequest(method, target, body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, target, err)
+	}
+	if header != nil {
+		req.Header = header
+	}
+	if s.auth != "" && req.Header.Get("Authorization") == "" && strings.HasPrefix(target, s.base+"/") {
+		req.Header.Set("Authorization", s.auth)
+	}
+	return s.roundTrip(req)
+}
+
+// roundTrip sends req, printing it and its status when debugging.
+func (s *session) roundTrip(req *http.Request) (*http.Response, error) {
+	req.Header.Set("User-Agent", "minidocker")
+	resp, err := s.http.Do(req)
+	if s.c.Debug != nil {
+		line := req.Method + " " + maskURL(req.URL)
+		if a := req.Header.Get("Authorization"); a != "" {
+			scheme, _, _ := strings.Cut(a, " ")
+			line += " (Authorization: " + scheme + " ***)"
+		}
+		if err != nil {
+			fmt.Fprintf(s.c.Debug, "%s -> %v\n", line, err)
+		} else {
+			fmt.Fprintf(s.c.Debug, "%s -> %s\n", line, resp.Status)
+			if v := resp.Header.Get("WWW-Authenticate"); v != "" {
+				fmt.Fprintf(s.c.Debug, "    WWW-Authenticate: %s\n", v)
+			}
+		}
+	}
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("%s %s: %w", req.Method, maskURL(req.URL), err)
+	}
+	return resp, nil
+}
+
+// maskURL prints a URL without user info and with query values that may
+// be secrets (upload state, signatures) shortened.
+func maskURL(u *url.URL) string {
+	c := *u
+	c.User = nil
+	q := c.Query()
+	for k, vs := range q {
+		for i, v := range vs {
+			if len(v) > 24 && k != "scope" && k != "digest" {
+				vs[i] = v[:8] + "..."
+			}
+		}
+	}
+	c.RawQuery = q.Encode()
+	s, _ := url.PathUnescape(c.String())
+	return s
+}
+
+// apiError reads a registry's error answer into one line: the status and
+// the first error of its {"errors":[{"code","message"}]} body.
+func apiError(what string, resp *http.Response) error {
+	var body struct {
+		Errors []struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	msg := resp.Status
+	if json.Unmarshal(data, &body) == nil && len(body.Errors) > 0 {
+		msg = fmt.Sprintf("%s (%s: %s)", resp.Status, body.Errors[0].Code, body.Errors[0].Message)
+	}
+	return fmt.Errorf("%s: %s", what, msg)
+}

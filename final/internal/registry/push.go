@@ -1,0 +1,211 @@
+//go:build linux
+
+// Pushing: every layer, gzip-compressed from the store's tar into a temp
+// file (so its digest and size are known before the upload starts), then
+// the config, then the manifest that names them. A blob the registry
+// already has (HEAD answers 200) is not sent again. Each upload is
+// "monolithic": POST opens it, one PUT ?digest= sends the whole blob.
+//
+// The manifest is Docker's v2 schema 2, not OCI's: every registry in use
+// (Docker Hub, distribution 2.x, registries older than the OCI spec)
+// accepts it, and the images it describes are the ones Docker pushes; the
+// two formats carry the same information.
+
+package registry
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/minidocker/minidocker/final/internal/image"
+)
+
+// Push uploads the stored image img as ref (which has a tag) and returns
+// the manifest's digest.
+func (c *Client) Push(ctx context.Context, ref Reference, store *image.Store, img image.Image, progress func(string)) (string, error) {
+	say := progress
+	if say == nil {
+		say = func(string) {}
+	}
+	if ref.Digest != "" || ref.Tag == "" {
+		return "", fmt.Errorf("push %s: name a tag, not a digest", ref)
+	}
+	config, err := store.RawConfig(img)
+	if err != nil {
+		return "", err
+	}
+	s, err := c.open(ref, "pull,push")
+	if err != nil {
+		return "", err
+	}
+	say(fmt.Sprintf("The push refers to repository [%s]", strings.TrimPrefix(ref.Repository(), dockerHub+"/")))
+	m := manifest{SchemaVersion: 2, MediaType: MediaTypeDockerManifest}
+	for _, diffID := range img.Config.RootFS.DiffIDs {
+		d, err := s.pushLayer(ctx, store, diffID, say)
+		if err != nil {
+			return "", err
+		}
+		m.Layers = append(m.Layers, d)
+	}
+	m.Config = Descriptor{MediaType: mediaTypeDockerConfig, Digest: "sha256:" + sha256Hex(config), Size: int64(len(config))}
+	if err := s.pushBlob(ctx, m.Config, func() (io.Reader, error) { return strings.NewReader(string(config)), nil }); err != nil {
+		return "", err
+	}
+	data, err := json.MarshalIndent(m, "", "   ")
+	if err != nil {
+		return "", err
+	}
+	digest, err := s.putManifest(ctx, ref.Tag, data)
+	if err != nil {
+		return "", err
+	}
+	say(fmt.Sprintf("%s: digest: %s size: %d", ref.Tag, digest, len(data)))
+	return digest, nil
+}
+
+// pushLayer compresses one stored layer and uploads it unless the
+// registry has it.
+func (s *session) pushLayer(ctx context.Context, store *image.Store, diffID string, say func(string)) (Descriptor, error) {
+	path, d, err := compressLayer(store, diffID)
+	if err != nil {
+		return d, err
+	}
+	defer os.Remove(path)
+	have, err := s.hasBlob(ctx, d.Digest)
+	if err != nil {
+		return d, err
+	}
+	if have {
+		say(shortHex(d.Digest) + ": Layer already exists")
+		return d, nil
+	}
+	say(shortHex(d.Digest) + ": Preparing")
+	err = s.pushBlob(ctx, d, func() (io.Reader, error) { return os.Open(path) })
+	if err == nil {
+		say(shortHex(d.Digest) + ": Pushed")
+	}
+	return d, err
+}
+
+// compressLayer gzips a stored layer into a temp file under the store's
+// tmp/ (named with our pid, so a crash leaves nothing for long) and
+// returns its descriptor.
+func compressLayer(store *image.Store, diffID string) (string, Descriptor, error) {
+	d := Descriptor{MediaType: mediaTypeDockerLayer}
+	src, err := store.OpenLayer(diffID)
+	if err != nil {
+		return "", d, err
+	}
+	defer src.Close()
+	f, err := os.CreateTemp(filepath.Join(store.Dir(), "tmp"), fmt.Sprintf("%d-push-*", os.Getpid()))
+	if err != nil {
+		return "", d, fmt.Errorf("push: temp file: %w", err)
+	}
+	h := sha256.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
+	zw := gzip.NewWriter(bw)
+	_, err = io.Copy(zw, bufio.NewReaderSize(src, 1<<20))
+	if err == nil {
+		err = zw.Close()
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", d, fmt.Errorf("compress layer %s: %w", diffID, err)
+	}
+	fi, err := os.Stat(f.Name())
+	if err != nil {
+		os.Remove(f.Name())
+		return "", d, err
+	}
+	d.Digest, d.Size = "sha256:"+hex.EncodeToString(h.Sum(nil)), fi.Size()
+	return f.Name(), d, nil
+}
+
+// hasBlob asks HEAD /v2/NAME/blobs/DIGEST.
+func (s *session) hasBlob(ctx context.Context, digest string) (bool, error) {
+	resp, err := s.do(ctx, http.MethodHead, "/v2/"+s.ref.Path+"/blobs/"+digest, nil, nil, 0)
+	if err != nil {
+		return false, err
+	}
+	resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return true, nil
+	case http.StatusNotFound:
+		return false, nil
+	}
+	return false, fmt.Errorf("HEAD blob %s: %s", digest, resp.Status)
+}
+
+// pushBlob uploads a blob: POST to open an upload, PUT ?digest= with the
+// whole content to finish it.
+func (s *session) pushBlob(ctx context.Context, d Descriptor, open func() (io.Reader, error)) error {
+	resp, err := s.do(ctx, http.MethodPost, "/v2/"+s.ref.Path+"/blobs/uploads/", nil, nil, 0)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		return apiError("start upload of "+d.Digest, resp)
+	}
+	loc, err := url.Parse(s.base + "/")
+	if err == nil {
+		loc, err = loc.Parse(resp.Header.Get("Location"))
+	}
+	if err != nil || resp.Header.Get("Location") == "" {
+		return fmt.Errorf("start upload of %s: the registry gave no usable Location", d.Digest)
+	}
+	q := loc.Query()
+	q.Set("digest", d.Digest)
+	loc.RawQuery = q.Encode()
+	body, err := open()
+	if err != nil {
+		return err
+	}
+	if c, ok := body.(io.Closer); ok {
+		defer c.Close()
+	}
+	header := http.Header{}
+	header.Set("Content-Type", "application/octet-stream")
+	resp, err = s.do(ctx, http.MethodPut, loc.String(), header, body, d.Size)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return apiError("upload "+d.Digest, resp)
+	}
+	return nil
+}
+
+// putManifest uploads the manifest under a tag and returns its digest.
+func (s *session) putManifest(ctx context.Context, tag string, data []byte) (string, error) {
+	header := http.Header{}
+	header.Set("Content-Type", MediaTypeDockerManifest)
+	resp, err := s.do(ctx, http.MethodPut, "/v2/"+s.ref.Path+"/manifests/"+tag, header, strings.NewReader(string(data)), int64(len(data)))
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return "", apiError("PUT manifest "+tag, resp)
+	}
+	return "sha256:" + sha256Hex(data), nil
+}

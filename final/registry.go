@@ -1,0 +1,82 @@
+//go:build linux
+
+// What pull, push, login and run share: the registry client, set up from
+// the global flags and the state directory.
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/minidocker/minidocker/final/internal/image"
+	"github.com/minidocker/minidocker/final/internal/registry"
+)
+
+// authFile is where login keeps credentials: <root>/config.json, 0600.
+func (e *env) authFile() registry.AuthFile {
+	return registry.AuthFile{Path: filepath.Join(e.root, "config.json")}
+}
+
+// registryClient is a client with the user's CAs, insecure hosts,
+// credentials and --debug.
+func (e *env) registryClient() *registry.Client {
+	c := &registry.Client{
+		Insecure: e.insecure,
+		CertDirs: []string{filepath.Join(e.root, "certs.d"), "/etc/docker/certs.d"},
+		Auth:     e.authFile().Lookup,
+	}
+	if e.debug {
+		c.Debug = os.Stderr
+	}
+	return c
+}
+
+// pull fetches ref into the store, writing progress lines to out (nil: none).
+func (e *env) pull(ref string, platform string, out io.Writer) (registry.PullResult, error) {
+	r, err := registry.ParseReference(ref)
+	if err != nil {
+		return registry.PullResult{}, err
+	}
+	opts := registry.PullOptions{Platform: registry.HostPlatform()}
+	if platform != "" {
+		if opts.Platform, err = registry.ParsePlatform(platform); err != nil {
+			return registry.PullResult{}, err
+		}
+	}
+	if out != nil {
+		opts.Progress = func(line string) { fmt.Fprintln(out, line) }
+	}
+	return e.registryClient().Pull(context.Background(), r, e.images, opts)
+}
+
+// resolveOrPull finds an image, pulling it first when it is not in the
+// store, as Docker's run does; "base" is never pulled.
+func (e *env) resolveOrPull(ref string) (image.Image, error) {
+	img, err := e.resolveImage(ref)
+	if err == nil || !errors.Is(err, image.ErrNotFound) || ref == "base" || ref == "base:latest" {
+		return img, err
+	}
+	r, perr := registry.ParseReference(ref)
+	if perr != nil {
+		return img, err
+	}
+	fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", displayName(r))
+	res, perr := e.pull(ref, "", os.Stderr)
+	if perr != nil {
+		return img, fmt.Errorf("%w locally: %s, and pulling it failed: %w", image.ErrNotFound, ref, perr)
+	}
+	return res.Image, nil
+}
+
+// displayName is a reference as Docker shows it: Hub's prefix dropped.
+func displayName(r registry.Reference) string {
+	if n := r.LocalName(); n != "" {
+		return n
+	}
+	return r.String()
+}

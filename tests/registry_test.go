@@ -1,0 +1,312 @@
+//go:build linux
+
+// pull, push and login against a real registry: Debian's docker-registry
+// (distribution 2.8), started by each test with a config of its own, in
+// the test's network namespace (where minidocker runs), on a loopback
+// port of that namespace, with its storage under the test's temp dir.
+
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"archive/tar"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+)
+
+// testRegistry is a docker-registry process of one test.
+type testRegistry struct {
+	addr string // 127.0.0.1:PORT, in the test's network namespace
+	m    *md
+}
+
+// startRegistry starts docker-registry in m's network namespace; extra
+// is YAML added to its config (an auth: section). It is killed, by pid,
+// when the test ends.
+func startRegistry(t *testing.T, m *md, extra string) *testRegistry {
+	t.Helper()
+	bin, err := exec.LookPath("docker-registry")
+	if err != nil {
+		if os.Getenv("MINIDOCKER_IN_VM") != "" {
+			t.Skip("the test VM's busybox userland has no docker-registry; the registry client does not depend on the cgroup version, and is tested on the host")
+		}
+		if os.Getenv("MINIDOCKER_STRICT") != "" {
+			t.Fatal("docker-registry is not installed (apt-get install docker-registry), and MINIDOCKER_STRICT forbids skipping")
+		}
+		t.Skip("needs docker-registry (apt-get install docker-registry)")
+	}
+	dir := t.TempDir()
+	var port int
+	m.inNetns(func() { port, err = freePort() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &testRegistry{addr: fmt.Sprintf("127.0.0.1:%d", port), m: m}
+	config := fmt.Sprintf("version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: %s\n%s",
+		filepath.Join(dir, "storage"), r.addr, extra)
+	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", filepath.Join(dir, "config.yml"))
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	m.inNetns(func() { err = cmd.Start() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("docker-registry's log:\n%s", logs.String())
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := r.client().Get("http://" + r.addr + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("docker-registry did not answer on %s within 30s: %v\n%s", r.addr, err, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// freePort binds port 0 on loopback and returns the port the kernel
+// chose (docker-registry cannot be told to listen on port 0 itself).
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// client is an HTTP client whose connections are made in the test's
+// network namespace.
+func (r *testRegistry) client() *http.Client {
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var conn net.Conn
+		var err error
+		r.m.inNetns(func() { conn, err = (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, addr) })
+		return conn, err
+	}
+	return &http.Client{Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}, Timeout: 30 * time.Second}
+}
+
+// api sends one request to the registry and returns status and body.
+func (r *testRegistry) api(t *testing.T, method, path, contentType string, body []byte) (int, http.Header, []byte) {
+	t.Helper()
+	target := path
+	if strings.HasPrefix(path, "/") {
+		target = "http://" + r.addr + path
+	}
+	req, err := http.NewRequest(method, target, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("Accept", "application/vnd.docker.distribution.manifest.v2+json")
+	resp, err := r.client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, data
+}
+
+// uploadBlob puts a blob into repository repo and returns its digest.
+func (r *testRegistry) uploadBlob(t *testing.T, repo string, blob []byte) string {
+	t.Helper()
+	sum := sha256.Sum256(blob)
+	digest := "sha256:" + hex.EncodeToString(sum[:])
+	code, header, body := r.api(t, "POST", "/v2/"+repo+"/blobs/uploads/", "", nil)
+	if code != http.StatusAccepted {
+		t.Fatalf("POST upload: %d %s", code, body)
+	}
+	loc := header.Get("Location")
+	if strings.HasPrefix(loc, "/") {
+		loc = "http://" + r.addr + loc
+	}
+	sep := "?"
+	if strings.Contains(loc, "?") {
+		sep = "&"
+	}
+	if code, _, body := r.api(t, "PUT", loc+sep+"digest="+digest, "application/octet-stream", blob); code != http.StatusCreated {
+		t.Fatalf("PUT blob: %d %s", code, body)
+	}
+	return digest
+}
+
+// pushedImage commits a container with a marker file and pushes it as
+// NAME on r; it returns the name.
+func pushedImage(t *testing.T, m *md, r *testRegistry, repo string) string {
+	t.Helper()
+	name := r.addr + "/" + repo + ":v1"
+	m.must("run", "--name", "maker-"+strings.ReplaceAll(repo, "/", "-"), "base", "sh", "-c", "echo from-the-registry > /marker")
+	m.must("commit", "-c", `CMD ["cat", "/marker"]`, "maker-"+strings.ReplaceAll(repo, "/", "-"), name)
+	out := m.must("push", name)
+	if !strings.Contains(out, ": Pushed") || !regexp.MustCompile(`v1: digest: sha256:[0-9a-f]{64} size: \d+`).MatchString(out) {
+		t.Fatalf("push printed:\n%s", out)
+	}
+	return name
+}
+
+// storeEntries lists the image store's layers and temp entries.
+func storeEntries(t *testing.T, m *md) []string {
+	t.Helper()
+	var out []string
+	for _, sub := range []string{"layers", "tmp", "images"} {
+		entries, _ := os.ReadDir(filepath.Join(m.root, "image", sub))
+		for _, e := range entries {
+			out = append(out, sub+"/"+e.Name())
+		}
+	}
+	return out
+}
+
+// TestRegistryRoundTrip pushes a committed image, removes it, pulls it
+// back and runs it; pulls it again (nothing downloaded) and by digest.
+func TestRegistryRoundTrip(t *testing.T) {
+	m := newMD(t)
+	r := startRegistry(t, m, "")
+	name := pushedImage(t, m, r, "app")
+	if out := m.must("push", name); !strings.Contains(out, "Layer already exists") || strings.Contains(out, "Pushed") {
+		t.Errorf("a second push sent blobs the registry has:\n%s", out)
+	}
+	m.must("rmi", name)
+	out := m.must("pull", name)
+	for _, want := range []string{"v1: Pulling from " + r.addr + "/app", ": Pull complete", "Digest: sha256:", "Status: Downloaded newer image for " + name} {
+		if !strings.Contains(out, want) {
+			t.Errorf("pull output lacks %q:\n%s", want, out)
+		}
+	}
+	if got := m.must("run", "--rm", name); got != "from-the-registry\n" {
+		t.Errorf("run of the pulled image printed %q", got)
+	}
+	again := m.run("--debug", "pull", name)
+	if again.code != 0 || !strings.Contains(again.stdout, "Status: Image is up to date for "+name) {
+		t.Errorf("re-pull: exit %d\n%s%s", again.code, again.stdout, again.stderr)
+	}
+	if strings.Contains(again.stderr, "/blobs/") || !strings.Contains(again.stderr, "GET http://"+r.addr+"/v2/app/manifests/v1 -> 200") {
+		t.Errorf("re-pull of a present image: want only the manifest fetched, got:\n%s", again.stderr)
+	}
+	digest := regexp.MustCompile(`Digest: (sha256:[0-9a-f]{64})`).FindStringSubmatch(out)
+	if digest == nil {
+		t.Fatalf("no digest in:\n%s", out)
+	}
+	m.must("rmi", name)
+	byDigest := r.addr + "/app@" + digest[1]
+	if out := m.must("pull", byDigest); !strings.Contains(out, "Digest: "+digest[1]) {
+		t.Errorf("pull by digest:\n%s", out)
+	}
+	if got := m.must("run", "--rm", byDigest); got != "from-the-registry\n" {
+		t.Errorf("run by digest printed %q", got)
+	}
+	if q := m.must("pull", "-q", name); q != "" {
+		t.Errorf("pull -q printed %q", q)
+	}
+}
+
+// TestRegistryRunPulls runs an image the store has never held: run pulls
+// it, saying so on stderr as Docker does; a failed pull is exit 125.
+func TestRegistryRunPulls(t *testing.T) {
+	m := newMD(t)
+	r := startRegistry(t, m, "")
+	name := pushedImage(t, m, r, "team/tool")
+	m.must("rmi", name)
+	res := m.run("run", "--rm", name)
+	if res.code != 0 || res.stdout != "from-the-registry\n" || !strings.Contains(res.stderr, "Unable to find image '"+name+"' locally") {
+		t.Errorf("run of a registry image not in the store: exit %d, stdout %q, stderr:\n%s", res.code, res.stdout, res.stderr)
+	}
+	m.fails(125, "manifest unknown", "run", "--rm", r.addr+"/team/none:v1")
+}
+
+// TestRegistryBadInput: names that do not exist or are not names, and a
+// manifest that lies about its layer: a one-line error, exit 1, and
+// nothing stored.
+func TestRegistryBadInput(t *testing.T) {
+	m := newMD(t)
+	r := startRegistry(t, m, "")
+	m.fails(1, "manifest unknown", "pull", r.addr+"/nothing:here")
+	m.fails(1, "invalid reference", "pull", r.addr+"/UPPER:case")
+	m.fails(1, "invalid reference", "pull", r.addr+"/a/../b")
+	name := pushedImage(t, m, r, "honest")
+	_, _, raw := r.api(t, "GET", "/v2/honest/manifests/v1", "", nil)
+	var manifest struct {
+		SchemaVersion int              `json:"schemaVersion"`
+		MediaType     string           `json:"mediaType"`
+		Config        map[string]any   `json:"config"`
+		Layers        []map[string]any `json:"layers"`
+	}
+	if err := json.Unmarshal(raw, &manifest); err != nil || len(manifest.Layers) == 0 {
+		t.Fatalf("manifest %s: %v", raw, err)
+	}
+	// The last layer is replaced by another, real blob: the registry
+	// serves it faithfully, but it is not the layer the config names.
+	other := gzipTar(t, "evil", "not the committed layer")
+	manifest.Layers[len(manifest.Layers)-1]["digest"] = r.uploadBlob(t, "honest", other)
+	manifest.Layers[len(manifest.Layers)-1]["size"] = len(other)
+	lying, _ := json.Marshal(manifest)
+	if code, _, body := r.api(t, "PUT", "/v2/honest/manifests/lies", manifest.MediaType, lying); code != http.StatusCreated {
+		t.Fatalf("PUT lying manifest: %d %s", code, body)
+	}
+	// A manifest that says a layer is shorter than it is.
+	manifest.Layers[len(manifest.Layers)-1]["size"] = len(other) - 1
+	short, _ := json.Marshal(manifest)
+	shortOK := false
+	if code, _, _ := r.api(t, "PUT", "/v2/honest/manifests/short", manifest.MediaType, short); code == http.StatusCreated {
+		shortOK = true
+	}
+	m.must("rmi", name)
+	before := storeEntries(t, m)
+	m.fails(1, "but the image config says", "pull", r.addr+"/honest:lies")
+	if shortOK {
+		m.fails(1, "longer than", "pull", r.addr+"/honest:short")
+	}
+	if after := storeEntries(t, m); strings.Join(after, "\n") != strings.Join(before, "\n") {
+		t.Errorf("a refused pull changed the store:\nbefore %v\nafter  %v", before, after)
+	}
+	if out := m.must("images"); strings.Contains(out, "honest") {
+		t.Errorf("a refused image is listed:\n%s", out)
+	}
+}
+
+// gzipTar is a gzip-compressed tar of one file.
+func gzipTar(t *testing.T, name, content string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Write([]byte(content))
+	tw.Close()
+	zw.Close()
+	return buf.Bytes()
+}
