@@ -1,0 +1,250 @@
+//go:build linux
+
+package registry
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/minidocker/minidocker/final/internal/image"
+)
+
+// TestParseReference resolves names as Docker does.
+func TestParseReference(t *testing.T) {
+	cases := []struct{ in, want, local string }{
+		{"alpine", "docker.io/library/alpine:latest", "alpine:latest"},
+		{"user/app:1.0", "docker.io/user/app:1.0", "user/app:1.0"},
+		{"docker.io/library/alpine:3", "docker.io/library/alpine:3", "alpine:3"},
+		{"localhost/app", "localhost/app:latest", "localhost/app:latest"},
+		{"host:5000/team/app:v1", "host:5000/team/app:v1", "host:5000/team/app:v1"},
+		{"reg.example.com/app@sha256:" + strings.Repeat("a", 64), "reg.example.com/app@sha256:" + strings.Repeat("a", 64), ""},
+	}
+	for _, c := range cases {
+		r, err := ParseReference(c.in)
+		if err != nil || r.String() != c.want || r.LocalName() != c.local {
+			t.Errorf("ParseReference(%q) = %q, %q, %v; want %q, %q", c.in, r.String(), r.LocalName(), err, c.want, c.local)
+		}
+	}
+	for _, bad := range []string{"", "UPPER", "host:5000/App", "a/../b", "a//b", "app:", "app@sha256:abc", "-app", "app:.x", "host:port/app"} {
+		if _, err := ParseReference(bad); err == nil {
+			t.Errorf("ParseReference(%q) succeeded", bad)
+		}
+	}
+}
+
+// TestInsecure: plain HTTP only for loopback and listed hosts.
+func TestInsecure(t *testing.T) {
+	c := &Client{Insecure: []string{"lab.example:5000"}}
+	for host, want := range map[string]bool{
+		"localhost:5000": true, "127.0.0.1:5000": true, "127.1.2.3": true, "[::1]:5000": true,
+		"lab.example:5000": true, "lab.example:5001": false, "registry-1.docker.io": false, "10.0.0.1:5000": false,
+	} {
+		if got := c.insecure(host); got != want {
+			t.Errorf("insecure(%q) = %v, want %v", host, got, want)
+		}
+	}
+}
+
+// fakeRegistry serves one image under /v2/app, behind a bearer token.
+type fakeRegistry struct {
+	blobs     map[string][]byte
+	manifests map[string][]byte // tag or digest -> body
+	types     map[string]string // tag or digest -> media type
+	token     string
+	served    []string
+	tamper    func(path string, body []byte) []byte
+}
+
+// ServeHTTP answers the distribution API and the token endpoint.
+func (f *fakeRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.served = append(f.served, r.Method+" "+r.URL.Path)
+	if r.URL.Path == "/token" {
+		if r.URL.Query().Get("scope") != "repository:app:pull" || r.URL.Query().Get("service") != "fake" {
+			http.Error(w, "bad scope", http.StatusForbidden)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]string{"token": f.token})
+		return
+	}
+	if r.Header.Get("Authorization") != "Bearer "+f.token {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="http://`+r.Host+`/token",service="fake",scope="repository:app:pull"`)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	var body []byte
+	switch {
+	case r.URL.Path == "/v2/":
+		w.Write([]byte("{}"))
+		return
+	case strings.HasPrefix(r.URL.Path, "/v2/app/manifests/"):
+		ref := strings.TrimPrefix(r.URL.Path, "/v2/app/manifests/")
+		body = f.manifests[ref]
+		w.Header().Set("Content-Type", f.types[ref])
+	case strings.HasPrefix(r.URL.Path, "/v2/app/blobs/"):
+		body = f.blobs[strings.TrimPrefix(r.URL.Path, "/v2/app/blobs/")]
+	}
+	if body == nil {
+		http.Error(w, `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"unknown"}]}`, http.StatusNotFound)
+		return
+	}
+	if f.tamper != nil {
+		body = f.tamper(r.URL.Path, body)
+	}
+	w.Write(body)
+}
+
+// digestOf is the sha256 digest of data.
+func digestOf(data []byte) string {
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// newFake makes a registry holding a one-layer image for linux/amd64 and
+// linux/arm64 behind an OCI index tagged "multi", and the amd64 manifest tagged "v1".
+func newFake(t *testing.T) *fakeRegistry {
+	f := &fakeRegistry{blobs: map[string][]byte{}, manifests: map[string][]byte{}, types: map[string]string{}, token: "s3cret-token"}
+	for _, arch := range []string{"amd64", "arm64"} {
+		var tarBuf bytes.Buffer
+		tw := tar.NewWriter(&tarBuf)
+		tw.WriteHeader(&tar.Header{Name: "arch", Mode: 0o644, Size: int64(len(arch)), Typeflag: tar.TypeReg})
+		tw.Write([]byte(arch))
+		tw.Close()
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		zw.Write(tarBuf.Bytes())
+		zw.Close()
+		config, _ := json.Marshal(map[string]any{"architecture": arch, "os": "linux", "rootfs": map[string]any{"type": "layers", "diff_ids": []string{digestOf(tarBuf.Bytes())}}})
+		f.blobs[digestOf(gz.Bytes())] = gz.Bytes()
+		f.blobs[digestOf(config)] = config
+		m, _ := json.Marshal(manifest{SchemaVersion: 2, MediaType: MediaTypeOCIManifest,
+			Config: Descriptor{MediaType: mediaTypeOCIConfig, Digest: digestOf(config), Size: int64(len(config))},
+			Layers: []Descriptor{{MediaType: mediaTypeOCILayerGzip, Digest: digestOf(gz.Bytes()), Size: int64(gz.Len())}}})
+		f.manifests[digestOf(m)], f.types[digestOf(m)] = m, MediaTypeOCIManifest
+		if arch == "amd64" {
+			f.manifests["v1"], f.types["v1"] = m, MediaTypeOCIManifest
+		}
+	}
+	var index manifest
+	index.SchemaVersion, index.MediaType = 2, MediaTypeOCIIndex
+	for d, m := range f.manifests {
+		if d == "v1" {
+			continue
+		}
+		var mm manifest
+		json.Unmarshal(m, &mm)
+		var cfg image.Config
+		json.Unmarshal(f.blobs[mm.Config.Digest], &cfg)
+		index.Manifests = append(index.Manifests, Descriptor{MediaType: MediaTypeOCIManifest, Digest: d, Size: int64(len(m)),
+			Platform: &Platform{OS: "linux", Architecture: cfg.Architecture}})
+	}
+	data, _ := json.Marshal(index)
+	f.manifests["multi"], f.types["multi"] = data, MediaTypeOCIIndex
+	return f
+}
+
+// pull pulls name from the fake into a new store.
+func pullFake(t *testing.T, f *fakeRegistry, tag string, p Platform) (*image.Store, PullResult, string, error) {
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	store, err := image.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := ParseReference(strings.TrimPrefix(srv.URL, "http://") + "/app:" + tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var debug bytes.Buffer
+	res, err := (&Client{Debug: &debug}).Pull(context.Background(), ref, store, PullOptions{Platform: p})
+	return store, res, debug.String(), err
+}
+
+// TestPullBearer follows the token dance, narrows an index to the asked
+// platform, and never prints the token.
+func TestPullBearer(t *testing.T) {
+	for _, arch := range []string{"amd64", "arm64"} {
+		f := newFake(t)
+		store, res, debug, err := pullFake(t, f, "multi", Platform{OS: "linux", Architecture: arch})
+		if err != nil {
+			t.Fatalf("pull %s: %v\n%s", arch, err, debug)
+		}
+		if res.Image.Config.Architecture != arch {
+			t.Errorf("pulled %s, want %s", res.Image.Config.Architecture, arch)
+		}
+		if strings.Contains(debug, f.token) || !strings.Contains(debug, "401 Unauthorized") || !strings.Contains(debug, "/token?scope=repository:app:pull&service=fake -> 200") {
+			t.Errorf("debug output:\n%s", debug)
+		}
+		l, err := store.OpenLayer(res.Image.Config.RootFS.DiffIDs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Close()
+	}
+}
+
+// TestPullRefusesBadBlobs: content that does not hash to its digest, a
+// truncated blob, an unknown media type, a platform the index lacks:
+// an error, and nothing in the store.
+func TestPullRefusesBadBlobs(t *testing.T) {
+	cases := map[string]struct {
+		tamper func(path string, body []byte) []byte
+		edit   func(f *fakeRegistry)
+		want   string
+		arch   string
+	}{
+		"flipped byte": {tamper: func(p string, b []byte) []byte {
+			if strings.Contains(p, "/blobs/") {
+				b = append([]byte(nil), b...)
+				b[len(b)-1] ^= 1
+			}
+			return b
+		}, want: "hashes to"},
+		"truncated": {tamper: func(p string, b []byte) []byte {
+			if strings.Contains(p, "/blobs/") {
+				return b[:len(b)-1]
+			}
+			return b
+		}, want: "cut short"},
+		"unknown media type": {edit: func(f *fakeRegistry) {
+			f.manifests["v1"] = []byte(strings.Replace(string(f.manifests["v1"]), MediaTypeOCIManifest, "application/x-nonsense", 1))
+		}, want: "unknown media type"},
+		"zstd": {edit: func(f *fakeRegistry) {
+			m := strings.Replace(string(f.manifests["v1"]), mediaTypeOCILayerGzip, "application/vnd.oci.image.layer.v1.tar+zstd", 1)
+			f.manifests["v1"] = []byte(m)
+		}, want: "zstd layers are not supported yet"},
+		"no such platform": {arch: "s390x", want: "has no image for linux/s390x"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			f := newFake(t)
+			f.tamper = c.tamper
+			if c.edit != nil {
+				c.edit(f)
+			}
+			tag, p := "v1", HostPlatform()
+			if c.arch != "" {
+				tag, p = "multi", Platform{OS: "linux", Architecture: c.arch}
+			}
+			store, _, debug, err := pullFake(t, f, tag, p)
+			if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("got error %v, want one line containing %q\n%s", err, c.want, debug)
+			}
+			for _, sub := range []string{"layers", "images", "tmp"} {
+				if entries, _ := os.ReadDir(filepath.Join(store.Dir(), sub)); len(entries) > 0 {
+					t.Errorf("a refused pull left %s/%s", sub, entries[0].Name())
+				}
+			}
+		})
+	}
+}
