@@ -41,7 +41,7 @@ func runPull(e *env, quiet bool, platform string, args []string) error {
 		return err
 	}
 	if !quiet {
-		fmt.Println(res.Image.ID)
+		fmt.Println(res.Name) // the full name, as Docker ends a pull
 	}
 	return nil
 }

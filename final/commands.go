@@ -174,7 +174,7 @@ func printHelp(w io.Writer) {
 	fmt.Fprintln(w, "\nGlobal options:\n  --root DIR           state directory (default /var/lib/minidocker, or $MINIDOCKER_ROOT)")
 	fmt.Fprintln(w, "  --cgroup-parent DIR  absolute cgroup for containers (default /minidocker)")
 	fmt.Fprintln(w, "  --debug              print each registry request and its status (or $MINIDOCKER_DEBUG=1)")
-	fmt.Fprintln(w, "  --insecure-registry HOST[:PORT]  speak plain HTTP to this registry (loopback ones always are)")
+	fmt.Fprintln(w, "  --insecure-registry  HOST[:PORT]: speak plain HTTP to it (loopback registries always are)")
 	fmt.Fprintln(w, "\nRun 'minidocker COMMAND --help' for more on a command.")
 }
 

@@ -27,6 +27,7 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 )
 
@@ -200,7 +201,7 @@ func TestRegistryRoundTrip(t *testing.T) {
 	}
 	m.must("rmi", name)
 	out := m.must("pull", name)
-	for _, want := range []string{"v1: Pulling from " + r.addr + "/app", ": Pull complete", "Digest: sha256:", "Status: Downloaded newer image for " + name} {
+	for _, want := range []string{"v1: Pulling from " + r.addr + "/app", ": Pull complete", "Digest: sha256:", "Status: Downloaded newer image for " + name, "\n" + name + "\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("pull output lacks %q:\n%s", want, out)
 		}
@@ -309,4 +310,70 @@ func gzipTar(t *testing.T, name, content string) []byte {
 	tw.Close()
 	zw.Close()
 	return buf.Bytes()
+}
+
+// TestRegistryBasicAuth: a registry with htpasswd users; pull without
+// credentials fails saying how to log in; a wrong password is refused
+// and nothing is kept; login keeps the right one in a root-only file,
+// never printed; push and pull then work; logout forgets it.
+func TestRegistryBasicAuth(t *testing.T) {
+	htpasswd, err := exec.LookPath("htpasswd")
+	if err != nil {
+		if os.Getenv("MINIDOCKER_IN_VM") == "" && os.Getenv("MINIDOCKER_STRICT") != "" {
+			t.Fatal("htpasswd is not installed (apt-get install apache2-utils), and MINIDOCKER_STRICT forbids skipping")
+		}
+		t.Skip("needs htpasswd (apt-get install apache2-utils)")
+	}
+	const password = "pa55-W0rd-never-printed"
+	users := filepath.Join(t.TempDir(), "htpasswd")
+	if out, err := exec.Command(htpasswd, "-Bbc", users, "alice", password).CombinedOutput(); err != nil {
+		t.Fatalf("htpasswd: %v\n%s", err, out)
+	}
+	m := newMD(t)
+	r := startRegistry(t, m, fmt.Sprintf("auth:\n  htpasswd:\n    realm: minidocker-test\n    path: %s\n", users))
+	name := r.addr + "/private/app:v1"
+	m.must("run", "--name", "maker", "base", "sh", "-c", "echo private > /marker")
+	m.must("commit", "-c", `CMD ["cat", "/marker"]`, "maker", name)
+	m.fails(1, "minidocker login "+r.addr, "push", name)
+	var outputs []string
+	wrong := m.runInput("not-the-password\n", "login", "-u", "alice", "--password-stdin", r.addr)
+	if wrong.code != 1 || !strings.Contains(wrong.stderr, "refused the user name and password") {
+		t.Errorf("login with a wrong password: exit %d, stderr %q", wrong.code, wrong.stderr)
+	}
+	config := filepath.Join(m.root, "config.json")
+	if _, err := os.Stat(config); err == nil {
+		t.Errorf("a refused login wrote %s", config)
+	}
+	ok := m.runInput(password+"\n", "--debug", "login", "-u", "alice", "--password-stdin", r.addr)
+	if ok.code != 0 || !strings.Contains(ok.stdout, "Login Succeeded") {
+		t.Fatalf("login: exit %d\n%s%s", ok.code, ok.stdout, ok.stderr)
+	}
+	outputs = append(outputs, ok.stdout, ok.stderr)
+	fi, err := os.Stat(config)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("%s: %v, mode %v; want a 0600 file", config, err, fi.Mode())
+	}
+	push := m.run("--debug", "push", name)
+	m.must("rmi", name)
+	pull := m.run("--debug", "pull", name)
+	outputs = append(outputs, push.stdout, push.stderr, pull.stdout, pull.stderr)
+	if push.code != 0 || pull.code != 0 {
+		t.Fatalf("push/pull with credentials: exit %d, %d\n%s\n%s", push.code, pull.code, push.stderr, pull.stderr)
+	}
+	if !strings.Contains(pull.stderr, "(Authorization: Basic ***)") {
+		t.Errorf("--debug does not show the masked Authorization header:\n%s", pull.stderr)
+	}
+	for _, out := range outputs {
+		if strings.Contains(out, password) || strings.Contains(out, base64.StdEncoding.EncodeToString([]byte("alice:"+password))) {
+			t.Errorf("the password appears in minidocker's output:\n%s", out)
+		}
+	}
+	if got := m.must("run", "--rm", name); got != "private\n" {
+		t.Errorf("run of the pulled private image printed %q", got)
+	}
+	if out := m.must("logout", r.addr); !strings.Contains(out, "Removing login credentials for "+r.addr) {
+		t.Errorf("logout printed %q", out)
+	}
+	m.must("rmi", name)
+	m.fails(1, "wants a user name and password", "pull", name)
 }

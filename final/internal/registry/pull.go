@@ -107,6 +107,7 @@ type PullOptions struct {
 // PullResult is what a pull did.
 type PullResult struct {
 	Image      image.Image
+	Name       string // the full name pulled: host/path:tag or host/path@digest
 	Digest     string // of the manifest (or index) the name resolved to
 	Downloaded bool   // false when the store had every blob already
 }
@@ -126,7 +127,7 @@ func (c *Client) Pull(ctx context.Context, ref Reference, store *image.Store, op
 	if err != nil {
 		return PullResult{}, err
 	}
-	res := PullResult{Digest: digest}
+	res := PullResult{Digest: digest, Name: ref.String()}
 	config, have, err := s.fetchConfig(ctx, m, store)
 	if err != nil {
 		return res, err
