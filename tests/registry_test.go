@@ -19,10 +19,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"archive/tar"
 	"compress/gzip"
@@ -376,4 +380,175 @@ func TestRegistryBasicAuth(t *testing.T) {
 	}
 	m.must("rmi", name)
 	m.fails(1, "wants a user name and password", "pull", name)
+}
+
+// stallingProxy forwards loopback TCP connections to a registry and, while
+// armed, stops forwarding answers once a connection has carried `after`
+// bytes: a pull is then caught in the middle of a layer, for as long as
+// the test wants.
+type stallingProxy struct {
+	addr    string
+	after   int64
+	stalled chan struct{} // closed when an answer is held
+	release chan struct{} // closed to let everything through again
+	armed   atomic.Bool
+}
+
+// startProxy listens in m's network namespace and forwards to target.
+func startProxy(t *testing.T, m *md, target string, after int64) *stallingProxy {
+	t.Helper()
+	p := &stallingProxy{after: after, stalled: make(chan struct{}), release: make(chan struct{})}
+	p.armed.Store(true)
+	var l net.Listener
+	var err error
+	m.inNetns(func() { l, err = net.Listen("tcp", "127.0.0.1:0") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	p.addr = l.Addr().String()
+	// Connections to the registry are made from a thread of their own
+	// that joins the test's network namespace, since the test's own
+	// namespace thread is busy while minidocker runs.
+	var nsFD int
+	m.inNetns(func() { nsFD, err = syscall.Open("/proc/thread-self/ns/net", syscall.O_RDONLY|syscall.O_CLOEXEC, 0) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	dials := make(chan chan net.Conn)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread is discarded with its namespace
+		if err := unix.Setns(nsFD, syscall.CLONE_NEWNET); err != nil {
+			syscall.Close(nsFD)
+			close(dials)
+			return
+		}
+		syscall.Close(nsFD)
+		for reply := range dials {
+			conn, _ := net.Dial("tcp", target)
+			reply <- conn
+		}
+	}()
+	t.Cleanup(func() { close(dials) })
+	go func() {
+		for {
+			client, err := l.Accept()
+			if err != nil {
+				return
+			}
+			reply := make(chan net.Conn)
+			dials <- reply
+			upstream := <-reply
+			if upstream == nil {
+				client.Close()
+				continue
+			}
+			go func() { io.Copy(upstream, client); upstream.Close() }()
+			go p.copyAnswers(client, upstream)
+		}
+	}()
+	return p
+}
+
+// copyAnswers copies the registry's answers to the client, holding them
+// once `after` bytes have passed while the proxy is armed.
+func (p *stallingProxy) copyAnswers(client, upstream net.Conn) {
+	defer client.Close()
+	buf := make([]byte, 32<<10)
+	var n int64
+	for {
+		k, err := upstream.Read(buf)
+		if k > 0 {
+			n += int64(k)
+			if p.armed.Load() && n > p.after {
+				select {
+				case <-p.stalled:
+				default:
+					close(p.stalled)
+				}
+				<-p.release
+			}
+			if _, werr := client.Write(buf[:k]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// startMD starts minidocker in m's network namespace without waiting.
+func startMD(t *testing.T, m *md, args ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(finalBinary, append([]string{"--root", m.root}, args...)...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	var err error
+	m.inNetns(func() { err = cmd.Start() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cmd, &out
+}
+
+// TestRegistryPullKilled kills a pull with SIGKILL while a layer is half
+// downloaded: the store holds no image and no layer of it, only a temp
+// file of the dead process; the next pull completes and removes that file.
+func TestRegistryPullKilled(t *testing.T) {
+	m := newMD(t)
+	r := startRegistry(t, m, "")
+	p := startProxy(t, m, r.addr, 2<<20)
+	m.must("run", "--name", "big", "base", "sh", "-c", "head -c 8388608 /dev/urandom > /big && echo whole > /marker")
+	name := p.addr + "/big:v1"
+	m.must("commit", "-c", `CMD ["cat", "/marker"]`, "big", name)
+	p.armed.Store(false)
+	m.must("push", name)
+	m.must("rmi", name)
+	initial := storeEntries(t, m)
+	p.armed.Store(true)
+	cmd, out := startMD(t, m, "pull", name)
+	select {
+	case <-p.stalled:
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the pull never reached the middle of its layer:\n%s", out)
+	}
+	tmp := filepath.Join(m.root, "image", "tmp")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if entries, _ := os.ReadDir(tmp); len(entries) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no temp layer in %s while the layer downloads", tmp)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	before := storeEntries(t, m)
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	close(p.release)
+	if out := m.must("images"); strings.Contains(out, "big") {
+		t.Errorf("a killed pull left an image:\n%s", out)
+	}
+	for _, e := range difference(before, initial) {
+		if !strings.HasPrefix(e, fmt.Sprintf("tmp/%d-", cmd.Process.Pid)) {
+			t.Errorf("mid-pull, the store has %s besides the pull's temp files", e)
+		}
+	}
+	pull, pullOut := startMD(t, m, "pull", name)
+	if err := pull.Wait(); err != nil {
+		t.Fatalf("pull after a killed pull: %v\n%s", err, pullOut)
+	}
+	if got := m.must("run", "--rm", name); got != "whole\n" {
+		t.Errorf("run after the second pull printed %q", got)
+	}
+	if entries, _ := os.ReadDir(tmp); len(entries) > 0 {
+		t.Errorf("the killed pull's temp files are still in %s: %s", tmp, entries[0].Name())
+	}
 }
