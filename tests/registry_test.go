@@ -552,3 +552,64 @@ func TestRegistryPullKilled(t *testing.T) {
 		t.Errorf("the killed pull's temp files are still in %s: %s", tmp, entries[0].Name())
 	}
 }
+
+// skopeo runs skopeo in m's network namespace (skipping the test when
+// skopeo is missing, outside CI).
+func skopeo(t *testing.T, m *md, args ...string) string {
+	t.Helper()
+	bin, err := exec.LookPath("skopeo")
+	if err != nil {
+		if os.Getenv("MINIDOCKER_IN_VM") == "" && os.Getenv("MINIDOCKER_STRICT") != "" {
+			t.Fatal("skopeo is not installed (apt-get install skopeo), and MINIDOCKER_STRICT forbids skipping")
+		}
+		t.Skip("needs skopeo (apt-get install skopeo)")
+	}
+	cmd := exec.Command(bin, append([]string{"--insecure-policy"}, args...)...)
+	cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
+	var out []byte
+	m.inNetns(func() { out, err = cmd.CombinedOutput() })
+	if err != nil {
+		t.Fatalf("skopeo %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// TestRegistrySkopeoInterop: skopeo, which nobody here wrote, copies an
+// image minidocker pushed (checking every digest as it goes) into an OCI
+// layout; and minidocker pulls and runs an image skopeo pushed, with an
+// OCI manifest and layers skopeo compressed itself.
+func TestRegistrySkopeoInterop(t *testing.T) {
+	m := newMD(t)
+	r := startRegistry(t, m, "")
+	if _, err := exec.LookPath("skopeo"); err != nil {
+		skopeo(t, m) // skips or fails as the environment says
+	}
+	name := pushedImage(t, m, r, "frommd")
+	layout := filepath.Join(t.TempDir(), "layout")
+	skopeo(t, m, "copy", "--src-tls-verify=false", "docker://"+name, "oci:"+layout+":v1")
+	manifest := skopeo(t, m, "inspect", "--raw", "oci:"+layout+":v1")
+	pushed := skopeo(t, m, "inspect", "--raw", "--tls-verify=false", "docker://"+name)
+	var a, b struct {
+		Layers []struct{ Digest string } `json:"layers"`
+	}
+	if json.Unmarshal([]byte(manifest), &a) != nil || json.Unmarshal([]byte(pushed), &b) != nil || len(a.Layers) == 0 || fmt.Sprint(a.Layers) != fmt.Sprint(b.Layers) {
+		t.Errorf("skopeo's copy has layers %v, minidocker pushed %v", a.Layers, b.Layers)
+	}
+
+	archive := filepath.Join(t.TempDir(), "img.tar")
+	m.must("save", "-o", archive, name)
+	other := r.addr + "/fromskopeo:v2"
+	skopeo(t, m, "copy", "--dest-tls-verify=false", "oci-archive:"+archive, "docker://"+other)
+	raw := skopeo(t, m, "inspect", "--raw", "--tls-verify=false", "docker://"+other)
+	if !strings.Contains(raw, "application/vnd.oci.image.manifest.v1+json") || !strings.Contains(raw, "tar+gzip") {
+		t.Logf("skopeo pushed a manifest that is not OCI with gzip layers (still pulled below):\n%s", raw)
+	}
+	m.must("rmi", name)
+	out := m.must("pull", other)
+	if !strings.Contains(out, "Status: Downloaded newer image for "+other) {
+		t.Errorf("pull of skopeo's image:\n%s", out)
+	}
+	if got := m.must("run", "--rm", other); got != "from-the-registry\n" {
+		t.Errorf("run of the image skopeo pushed printed %q", got)
+	}
+}
