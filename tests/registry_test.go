@@ -26,25 +26,50 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"archive/tar"
 	"compress/gzip"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
+	"math/big"
 )
 
 // testRegistry is a docker-registry process of one test.
 type testRegistry struct {
 	addr string // 127.0.0.1:PORT, in the test's network namespace
 	m    *md
+	tls  bool // https (the test's client does not verify it)
 }
 
-// startRegistry starts docker-registry in m's network namespace; extra
-// is YAML added to its config (an auth: section). It is killed, by pid,
-// when the test ends.
+// url is the registry's URL for path.
+func (r *testRegistry) url(path string) string {
+	if r.tls {
+		return "https://" + r.addr + path
+	}
+	return "http://" + r.addr + path
+}
+
+// startRegistry starts docker-registry in m's network namespace, on
+// loopback, in plain HTTP; extra is YAML added to its config (an auth:
+// section). It is killed, by pid, when the test ends.
 func startRegistry(t *testing.T, m *md, extra string) *testRegistry {
+	t.Helper()
+	return startRegistryOn(t, m, "127.0.0.1", "", extra)
+}
+
+// startRegistryOn starts docker-registry listening on host; httpExtra is
+// YAML added to its http: section (tls:), extra to the top level.
+func startRegistryOn(t *testing.T, m *md, host, httpExtra, extra string) *testRegistry {
 	t.Helper()
 	bin, err := exec.LookPath("docker-registry")
 	if err != nil {
@@ -58,13 +83,13 @@ func startRegistry(t *testing.T, m *md, extra string) *testRegistry {
 	}
 	dir := t.TempDir()
 	var port int
-	m.inNetns(func() { port, err = freePort() })
+	m.inNetns(func() { port, err = freePort(host) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &testRegistry{addr: fmt.Sprintf("127.0.0.1:%d", port), m: m}
-	config := fmt.Sprintf("version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: %s\n%s",
-		filepath.Join(dir, "storage"), r.addr, extra)
+	r := &testRegistry{addr: fmt.Sprintf("%s:%d", host, port), m: m, tls: httpExtra != ""}
+	config := fmt.Sprintf("version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: %s\n%s%s",
+		filepath.Join(dir, "storage"), r.addr, httpExtra, extra)
 	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +110,7 @@ func startRegistry(t *testing.T, m *md, extra string) *testRegistry {
 	})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := r.client().Get("http://" + r.addr + "/v2/")
+		resp, err := r.client().Get(r.url("/v2/"))
 		if err == nil {
 			resp.Body.Close()
 			return r
@@ -99,8 +124,8 @@ func startRegistry(t *testing.T, m *md, extra string) *testRegistry {
 
 // freePort binds port 0 on loopback and returns the port the kernel
 // chose (docker-registry cannot be told to listen on port 0 itself).
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return 0, err
 	}
@@ -117,7 +142,8 @@ func (r *testRegistry) client() *http.Client {
 		r.m.inNetns(func() { conn, err = (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, addr) })
 		return conn, err
 	}
-	return &http.Client{Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}, Timeout: 30 * time.Second}
+	return &http.Client{Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true,
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: 30 * time.Second}
 }
 
 // api sends one request to the registry and returns status and body.
@@ -125,7 +151,7 @@ func (r *testRegistry) api(t *testing.T, method, path, contentType string, body 
 	t.Helper()
 	target := path
 	if strings.HasPrefix(path, "/") {
-		target = "http://" + r.addr + path
+		target = r.url(path)
 	}
 	req, err := http.NewRequest(method, target, bytes.NewReader(body))
 	if err != nil {
@@ -155,7 +181,7 @@ func (r *testRegistry) uploadBlob(t *testing.T, repo string, blob []byte) string
 	}
 	loc := header.Get("Location")
 	if strings.HasPrefix(loc, "/") {
-		loc = "http://" + r.addr + loc
+		loc = r.url(loc)
 	}
 	sep := "?"
 	if strings.Contains(loc, "?") {
@@ -612,4 +638,81 @@ func TestRegistrySkopeoInterop(t *testing.T) {
 	if got := m.must("run", "--rm", other); got != "from-the-registry\n" {
 		t.Errorf("run of the image skopeo pushed printed %q", got)
 	}
+}
+
+// testCA makes a CA and a server certificate it signs for ip, in PEM.
+func testCA(t *testing.T, ip string) (caPEM, certPEM, keyPEM []byte) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "minidocker test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: ip},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP(ip)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+}
+
+// TestRegistryTLS: a registry on an address that is not loopback (given
+// to lo of the test's namespace) is spoken to in verified TLS.
+// Its certificate, from a CA the test made, is refused until the CA is in
+// <root>/certs.d/HOST:PORT/ca.crt, with an error that says so; then push,
+// pull and run work. --insecure-registry reaches it without the CA.
+func TestRegistryTLS(t *testing.T) {
+	m := newMD(t)
+	const ip = "10.123.0.1"
+	var err error
+	m.inNetns(func() {
+		var lo netlink.Link
+		if lo, err = netlink.LinkByName("lo"); err != nil {
+			return
+		}
+		addr, _ := netlink.ParseAddr(ip + "/32")
+		err = netlink.AddrAdd(lo, addr)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, certPEM, keyPEM := testCA(t, ip)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "cert.pem"), certPEM, 0o600)
+	os.WriteFile(filepath.Join(dir, "key.pem"), keyPEM, 0o600)
+	r := startRegistryOn(t, m, ip, fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n", filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")), "")
+	name := r.addr + "/secure/app:v1"
+	m.must("run", "--name", "maker", "base", "sh", "-c", "echo over-tls > /marker")
+	m.must("commit", "-c", `CMD ["cat", "/marker"]`, "maker", name)
+	m.fails(1, "certs.d/"+r.addr+"/ca.crt", "push", name)
+	certs := filepath.Join(m.root, "certs.d", r.addr)
+	if err := os.MkdirAll(certs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(certs, "ca.crt"), caPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	push := m.run("--debug", "push", name)
+	if push.code != 0 || !strings.Contains(push.stderr, "PUT https://"+r.addr+"/v2/secure/app/manifests/v1 -> 201") || strings.Contains(push.stderr, "http://") {
+		t.Fatalf("push over TLS: exit %d\n%s%s", push.code, push.stdout, push.stderr)
+	}
+	m.must("rmi", name)
+	m.must("pull", name)
+	if got := m.must("run", "--rm", name); got != "over-tls\n" {
+		t.Errorf("run of the image pulled over TLS printed %q", got)
+	}
+	os.RemoveAll(filepath.Join(m.root, "certs.d"))
+	m.must("rmi", name)
+	m.fails(1, "certificate", "pull", name)
+	m.must("--insecure-registry", r.addr, "pull", name)
 }

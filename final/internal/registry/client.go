@@ -68,18 +68,38 @@ type session struct {
 	actions string // "pull" or "pull,push"
 }
 
-// open starts a session: it picks the scheme and TLS roots, then asks
-// GET /v2/ how to authenticate and does so.
+// open starts a session: it asks GET /v2/ how to authenticate and does
+// so. A registry is spoken to in TLS, verified against the system's CAs
+// and the user's certs.d. An insecure one (loopback, or listed) is tried
+// as Docker does: TLS without verification first, then plain HTTP.
 func (c *Client) open(ref Reference, actions string) (*session, error) {
 	host := ref.endpoint()
-	scheme := "https"
-	if c.insecure(host) {
-		scheme = "http"
-	}
 	tlsConfig, err := c.tlsConfig(host)
 	if err != nil {
 		return nil, err
 	}
+	if !c.insecure(host) {
+		s := c.newSession(ref, actions, "https", tlsConfig)
+		resp, err := s.ping()
+		if err != nil {
+			return nil, c.tlsHint(err, host)
+		}
+		return s, s.login(resp)
+	}
+	tlsConfig.InsecureSkipVerify = true
+	s := c.newSession(ref, actions, "https", tlsConfig)
+	resp, err := s.ping()
+	if err != nil {
+		s = c.newSession(ref, actions, "http", nil)
+		if resp, err = s.ping(); err != nil {
+			return nil, err
+		}
+	}
+	return s, s.login(resp)
+}
+
+// newSession makes a session speaking scheme to the reference's registry.
+func (c *Client) newSession(ref Reference, actions, scheme string, tlsConfig *tls.Config) *session {
 	transport := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		DialContext:         (&net.Dialer{Timeout: 30 * time.Second}).DialContext,
@@ -87,9 +107,31 @@ func (c *Client) open(ref Reference, actions string) (*session, error) {
 		TLSHandshakeTimeout: 30 * time.Second,
 		MaxIdleConnsPerHost: 8,
 	}
-	s := &session{c: c, ref: ref, base: scheme + "://" + host, actions: actions,
+	return &session{c: c, ref: ref, base: scheme + "://" + ref.endpoint(), actions: actions,
 		http: &http.Client{Transport: transport}}
-	return s, s.login()
+}
+
+// tlsHint adds to a certificate error how to make the registry trusted.
+func (c *Client) tlsHint(err error, host string) error {
+	var verr *tls.CertificateVerificationError
+	if !errors.As(err, &verr) {
+		return err
+	}
+	var paths []string
+	for _, dir := range c.CertDirs {
+		paths = append(paths, filepath.Join(dir, host, "ca.crt"))
+	}
+	return fmt.Errorf("%w: put the CA that signed %s's certificate in %s, or give --insecure-registry %s", err, host, strings.Join(paths, " or "), host)
+}
+
+// ping is GET /v2/, which says whether and how to authenticate.
+func (s *session) ping() (*http.Response, error) {
+	resp, err := s.send(http.MethodGet, s.base+"/v2/", nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body.Close()
+	return resp, nil
 }
 
 // insecure reports whether host is spoken to in plain HTTP: loopback
@@ -138,14 +180,9 @@ func (c *Client) tlsConfig(host string) (*tls.Config, error) {
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
-// login asks GET /v2/ for a challenge and answers it: nothing to do on
-// 200, HTTP basic auth, or a bearer token from the realm it names.
-func (s *session) login() error {
-	resp, err := s.send(http.MethodGet, s.base+"/v2/", nil, nil)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
+// login answers GET /v2/'s challenge: nothing to do on 200, HTTP basic
+// auth, or a bearer token from the realm it names.
+func (s *session) login(resp *http.Response) error {
 	switch resp.StatusCode {
 	case http.StatusOK:
 		return nil
