@@ -21,6 +21,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -715,4 +716,143 @@ func TestRegistryTLS(t *testing.T) {
 	m.must("rmi", name)
 	m.fails(1, "certificate", "pull", name)
 	m.must("--insecure-registry", r.addr, "pull", name)
+}
+
+// tokenIssuer is a small token server, as Docker Hub's auth.docker.io:
+// it hands out JWTs (ES256, with its certificate in the x5c header) that
+// grant the scope asked for, to alice with her password, and only pull
+// to anyone without credentials; a wrong password gets 401.
+type tokenIssuer struct {
+	addr     string
+	key      *ecdsa.PrivateKey
+	certDER  []byte
+	password string
+	mu       sync.Mutex
+	tokens   []string
+}
+
+// startTokenIssuer serves tokens in m's network namespace and writes its
+// certificate to bundle, for the registry to trust.
+func startTokenIssuer(t *testing.T, m *md, password, bundle string) *tokenIssuer {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "minidocker test token issuer"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ti := &tokenIssuer{key: key, certDER: der, password: password}
+	var l net.Listener
+	m.inNetns(func() { l, err = net.Listen("tcp", "127.0.0.1:0") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ti.addr = l.Addr().String()
+	srv := &http.Server{Handler: ti}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return ti
+}
+
+// ServeHTTP answers GET /token?service=S&scope=repository:NAME:ACTIONS.
+func (ti *tokenIssuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	user, pass, hasAuth := r.BasicAuth()
+	if hasAuth && (user != "alice" || pass != ti.password) {
+		http.Error(w, `{"details":"incorrect username or password"}`, http.StatusUnauthorized)
+		return
+	}
+	var access []map[string]any
+	if scope := r.URL.Query().Get("scope"); scope != "" {
+		parts := strings.Split(scope, ":")
+		if len(parts) != 3 {
+			http.Error(w, "bad scope", http.StatusBadRequest)
+			return
+		}
+		actions := strings.Split(parts[2], ",")
+		if !hasAuth {
+			actions = []string{"pull"}
+		}
+		access = append(access, map[string]any{"type": parts[0], "name": parts[1], "actions": actions})
+	}
+	now := time.Now()
+	claims := map[string]any{"iss": "minidocker-test-issuer", "sub": user, "aud": r.URL.Query().Get("service"),
+		"exp": now.Add(5 * time.Minute).Unix(), "nbf": now.Add(-time.Minute).Unix(), "iat": now.Unix(),
+		"jti": fmt.Sprint(now.UnixNano()), "access": access}
+	header := map[string]any{"typ": "JWT", "alg": "ES256", "x5c": []string{base64.StdEncoding.EncodeToString(ti.certDER)}}
+	token, err := signJWT(ti.key, header, claims)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	ti.mu.Lock()
+	ti.tokens = append(ti.tokens, token)
+	ti.mu.Unlock()
+	json.NewEncoder(w).Encode(map[string]string{"token": token})
+}
+
+// signJWT makes a compact JWS signed with ES256.
+func signJWT(key *ecdsa.PrivateKey, header, claims map[string]any) (string, error) {
+	enc := base64.RawURLEncoding
+	h, _ := json.Marshal(header)
+	c, _ := json.Marshal(claims)
+	input := enc.EncodeToString(h) + "." + enc.EncodeToString(c)
+	sum := sha256.Sum256([]byte(input))
+	r, s, err := ecdsa.Sign(rand.Reader, key, sum[:])
+	if err != nil {
+		return "", err
+	}
+	sig := make([]byte, 64)
+	r.FillBytes(sig[:32])
+	s.FillBytes(sig[32:])
+	return input + "." + enc.EncodeToString(sig), nil
+}
+
+// TestRegistryTokenAuth: docker-registry with token auth, as Docker Hub
+// has it, and a token issuer in the test whose certificate it trusts.
+// Pull works anonymously; push needs a token that grants push, which
+// only login gives; a wrong password is the token server's refusal, one
+// line, exit 1; no token appears in any output.
+func TestRegistryTokenAuth(t *testing.T) {
+	m := newMD(t)
+	const password = "t0ken-pa55"
+	bundle := filepath.Join(t.TempDir(), "issuer.pem")
+	ti := startTokenIssuer(t, m, password, bundle)
+	r := startRegistry(t, m, fmt.Sprintf("auth:\n  token:\n    realm: http://%s/token\n    service: test-registry\n    issuer: minidocker-test-issuer\n    rootcertbundle: %s\n", ti.addr, bundle))
+	name := r.addr + "/tok/app:v1"
+	m.must("run", "--name", "maker", "base", "sh", "-c", "echo with-a-token > /marker")
+	m.must("commit", "-c", `CMD ["cat", "/marker"]`, "maker", name)
+	m.fails(1, "401 Unauthorized", "push", name)
+	wrong := m.runInput("wrong\n", "login", "-u", "alice", "--password-stdin", r.addr)
+	if wrong.code != 1 || !strings.Contains(wrong.stderr, "refused a token") || strings.Count(strings.TrimSpace(wrong.stderr), "\n") != 0 {
+		t.Errorf("login with a wrong password: exit %d, stderr %q", wrong.code, wrong.stderr)
+	}
+	m.runInput(password+"\n", "login", "-u", "alice", "--password-stdin", r.addr)
+	push := m.run("--debug", "push", name)
+	if push.code != 0 || !strings.Contains(push.stderr, "/token?scope=repository:tok/app:pull,push&service=test-registry (Authorization: Basic ***) -> 200") ||
+		!strings.Contains(push.stderr, "(Authorization: Bearer ***)") {
+		t.Fatalf("push with a token: exit %d\n%s%s", push.code, push.stdout, push.stderr)
+	}
+	m.must("logout", r.addr)
+	m.must("rmi", name)
+	pull := m.run("--debug", "pull", name)
+	if pull.code != 0 || !strings.Contains(pull.stderr, "WWW-Authenticate: Bearer realm=") {
+		t.Fatalf("anonymous pull with a token: exit %d\n%s%s", pull.code, pull.stdout, pull.stderr)
+	}
+	if got := m.must("run", "--rm", name); got != "with-a-token\n" {
+		t.Errorf("run printed %q", got)
+	}
+	ti.mu.Lock()
+	defer ti.mu.Unlock()
+	for _, tok := range ti.tokens {
+		for _, out := range []string{push.stdout, push.stderr, pull.stdout, pull.stderr, wrong.stderr} {
+			if strings.Contains(out, tok[strings.LastIndex(tok, ".")+1:]) {
+				t.Errorf("a token appears in minidocker's output:\n%s", out)
+			}
+		}
+	}
 }

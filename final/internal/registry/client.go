@@ -397,5 +397,8 @@ func apiError(what string, resp *http.Response) error {
 	if json.Unmarshal(data, &body) == nil && len(body.Errors) > 0 {
 		msg = fmt.Sprintf("%s (%s: %s)", resp.Status, body.Errors[0].Code, body.Errors[0].Message)
 	}
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		msg += ": the registry does not allow this without other credentials (minidocker login HOST)"
+	}
 	return fmt.Errorf("%s: %s", what, msg)
 }
