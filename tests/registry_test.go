@@ -232,7 +232,7 @@ func TestRegistryRoundTrip(t *testing.T) {
 	}
 	m.must("rmi", name)
 	out := m.must("pull", name)
-	for _, want := range []string{"v1: Pulling from " + r.addr + "/app", ": Pull complete", "Digest: sha256:", "Status: Downloaded newer image for " + name, "\n" + name + "\n"} {
+	for _, want := range []string{"v1: Pulling from app\n", ": Pull complete", "Digest: sha256:", "Status: Downloaded newer image for " + name, "\n" + name + "\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("pull output lacks %q:\n%s", want, out)
 		}
@@ -854,5 +854,29 @@ func TestRegistryTokenAuth(t *testing.T) {
 				t.Errorf("a token appears in minidocker's output:\n%s", out)
 			}
 		}
+	}
+}
+
+// TestRegistryConcurrentPulls runs two pulls of one image at once: both
+// succeed, the image is stored once, and no temp file is left.
+func TestRegistryConcurrentPulls(t *testing.T) {
+	m := newMD(t)
+	r := startRegistry(t, m, "")
+	name := pushedImage(t, m, r, "twice")
+	m.must("rmi", name)
+	a, outA := startMD(t, m, "pull", name)
+	b, outB := startMD(t, m, "pull", name)
+	errA, errB := a.Wait(), b.Wait()
+	if errA != nil || errB != nil {
+		t.Fatalf("two pulls at once: %v, %v\n%s\n%s", errA, errB, outA, outB)
+	}
+	if got := m.must("run", "--rm", name); got != "from-the-registry\n" {
+		t.Errorf("run after two pulls printed %q", got)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(m.root, "image", "tmp")); len(entries) > 0 {
+		t.Errorf("two pulls left %s in tmp/", entries[0].Name())
+	}
+	if n := strings.Count(m.must("images", "-q"), "\n"); n != 2 {
+		t.Errorf("images -q lists %d images, want 2 (base and the pulled one)", n)
 	}
 }

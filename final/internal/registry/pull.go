@@ -122,7 +122,7 @@ func (c *Client) Pull(ctx context.Context, ref Reference, store *image.Store, op
 	if err != nil {
 		return PullResult{}, err
 	}
-	say(fmt.Sprintf("%s: Pulling from %s", ref.manifestRef(), strings.TrimPrefix(ref.Repository(), dockerHub+"/")))
+	say(fmt.Sprintf("%s: Pulling from %s", ref.manifestRef(), ref.Path))
 	m, digest, err := s.resolveManifest(ctx, ref.manifestRef(), opts.Platform)
 	if err != nil {
 		return PullResult{}, err

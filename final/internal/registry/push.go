@@ -49,7 +49,7 @@ func (c *Client) Push(ctx context.Context, ref Reference, store *image.Store, im
 	if err != nil {
 		return "", err
 	}
-	say(fmt.Sprintf("The push refers to repository [%s]", strings.TrimPrefix(ref.Repository(), dockerHub+"/")))
+	say(fmt.Sprintf("The push refers to repository [%s]", ref.Repository()))
 	m := manifest{SchemaVersion: 2, MediaType: MediaTypeDockerManifest}
 	for _, diffID := range img.Config.RootFS.DiffIDs {
 		d, err := s.pushLayer(ctx, store, diffID, say)
