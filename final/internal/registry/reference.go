@@ -1,8 +1,8 @@
 //go:build linux
 
 // Names as Docker resolves them. A name is [HOST[:PORT]/]PATH[:TAG][@DIGEST]:
-// the first component is a registry host when it has a "." or a ":" or is
-// "localhost"; otherwise the image lives on Docker Hub, whose one-word
+// the first component is a registry host when it has a "." or a ":", is
+// "localhost" or has upper case; otherwise the image lives on Docker Hub, whose one-word
 // names are under "library/" ("alpine" is docker.io/library/alpine:latest)
 // and whose API is at registry-1.docker.io.
 
@@ -10,6 +10,7 @@ package registry
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -44,7 +45,7 @@ func ParseReference(s string) (Reference, error) {
 		ref.Tag = "latest"
 	}
 	ref.Host, ref.Path = dockerHub, rest
-	if first, after, ok := strings.Cut(rest, "/"); ok && (strings.ContainsAny(first, ".:") || first == "localhost") {
+	if first, after, ok := strings.Cut(rest, "/"); ok && isHost(first) {
 		ref.Host, ref.Path = first, after
 	}
 	if ref.Host == "index.docker.io" || ref.Host == "registry-1.docker.io" {
@@ -59,10 +60,10 @@ func ParseReference(s string) (Reference, error) {
 	return ref, nil
 }
 
-// HasHost reports whether the name s starts with a registry host.
-func HasHost(s string) bool {
-	first, _, ok := strings.Cut(s, "/")
-	return ok && (strings.ContainsAny(first, ".:") || first == "localhost")
+// isHost reports whether a name's first component is a registry host, as
+// Docker decides: it has a "." or a ":", is "localhost", or has upper case.
+func isHost(first string) bool {
+	return strings.ContainsAny(first, ".:") || first == "localhost" || strings.ToLower(first) != first
 }
 
 // Repository is the full repository name: host/path.
@@ -158,27 +159,20 @@ func validHost(h string) bool {
 	return true
 }
 
-// validPath checks the path: components of [a-z0-9] runs joined by ".",
-// "_", "__" or dashes; so no "..", no upper case, no empty component.
+// componentPattern is one path component, as distribution/reference has it:
+// runs of lower-case letters and digits joined by ".", "_", "__" or dashes.
+var componentPattern = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$`)
+
+// validPath checks the path: components as componentPattern says, so no
+// "..", no upper case, no empty component.
 func validPath(p string) bool {
 	if p == "" || len(p) > 255 {
 		return false
 	}
 	for _, part := range strings.Split(p, "/") {
-		if part == "" || !isAlnum(part[0]) || !isAlnum(part[len(part)-1]) || strings.Contains(part, "..") || strings.Contains(part, "___") {
+		if !componentPattern.MatchString(part) {
 			return false
-		}
-		for i := 0; i < len(part); i++ {
-			c := part[i]
-			if !isAlnum(c) && c != '.' && c != '_' && c != '-' {
-				return false
-			}
 		}
 	}
 	return true
-}
-
-// isAlnum reports whether c is a lower-case letter or a digit.
-func isAlnum(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
 }

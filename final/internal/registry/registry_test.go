@@ -28,6 +28,9 @@ func TestParseReference(t *testing.T) {
 		{"docker.io/library/alpine:3", "docker.io/library/alpine:3", "alpine:3"},
 		{"localhost/app", "localhost/app:latest", "localhost/app:latest"},
 		{"host:5000/team/app:v1", "host:5000/team/app:v1", "host:5000/team/app:v1"},
+		{"[::1]:5000/app:v1", "[::1]:5000/app:v1", "[::1]:5000/app:v1"},
+		{"Registry/app", "Registry/app:latest", "Registry/app:latest"},
+		{"a__b/c-d--e", "docker.io/a__b/c-d--e:latest", "a__b/c-d--e:latest"},
 		{"reg.example.com/app@sha256:" + strings.Repeat("a", 64), "reg.example.com/app@sha256:" + strings.Repeat("a", 64), ""},
 	}
 	for _, c := range cases {
@@ -36,7 +39,7 @@ func TestParseReference(t *testing.T) {
 			t.Errorf("ParseReference(%q) = %q, %q, %v; want %q, %q", c.in, r.String(), r.LocalName(), err, c.want, c.local)
 		}
 	}
-	for _, bad := range []string{"", "UPPER", "host:5000/App", "a/../b", "a//b", "app:", "app@sha256:abc", "-app", "app:.x", "host:port/app"} {
+	for _, bad := range []string{"", "UPPER", "host:5000/App", "a/../b", "a//b", "app:", "app@sha256:abc", "-app", "app:.x", "host:port/app", "a.-b", "a___b", "app-", "Upper/Case"} {
 		if _, err := ParseReference(bad); err == nil {
 			t.Errorf("ParseReference(%q) succeeded", bad)
 		}
