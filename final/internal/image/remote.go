@@ -68,24 +68,13 @@ func (s *Store) AddImage(config []byte, layers []Layer, name string) (Image, err
 			return Image{}, err
 		}
 	}
-	byID := map[string]pendingLayer{}
-	for _, l := range layers {
-		byID[l.p.diffID] = l.p
-	}
 	unlock, err := s.lock()
 	if err != nil {
 		return Image{}, err
 	}
 	defer unlock()
-	for i, id := range cfg.RootFS.DiffIDs {
-		if p, ok := byID[id]; ok {
-			if err := s.installLayer(p); err != nil {
-				return Image{}, err
-			}
-			delete(byID, id)
-		} else if !s.HasLayer(id) {
-			return Image{}, fmt.Errorf("image config: layer %d (%s) was neither downloaded nor found in the store", i+1, id)
-		}
+	if err := s.installLayers(cfg.RootFS.DiffIDs, layers); err != nil {
+		return Image{}, err
 	}
 	id, err := s.writeConfig(config)
 	if err != nil {
@@ -102,6 +91,26 @@ func (s *Store) AddImage(config []byte, layers []Layer, name string) (Image, err
 		}
 	}
 	return s.loadImage(hexOf(id), repos)
+}
+
+// installLayers installs the temp layers a config lists, and checks that
+// the others are stored already. Called with the lock held.
+func (s *Store) installLayers(diffIDs []string, layers []Layer) error {
+	byID := map[string]pendingLayer{}
+	for _, l := range layers {
+		byID[l.p.diffID] = l.p
+	}
+	for i, id := range diffIDs {
+		if p, ok := byID[id]; ok {
+			if err := s.installLayer(p); err != nil {
+				return err
+			}
+			delete(byID, id)
+		} else if !s.HasLayer(id) {
+			return fmt.Errorf("image config: layer %d (%s) was neither downloaded nor found in the store", i+1, id)
+		}
+	}
+	return nil
 }
 
 // RawConfig returns an image's config exactly as stored (its sha256 is the id).

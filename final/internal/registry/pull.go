@@ -149,16 +149,20 @@ func (c *Client) Pull(ctx context.Context, ref Reference, store *image.Store, op
 		return res, err
 	}
 	say("Digest: " + digest)
+	say(status(ref, res.Downloaded))
+	return res, nil
+}
+
+// status is the line that ends a pull, in Docker's words.
+func status(ref Reference, downloaded bool) string {
 	name := ref.LocalName()
 	if name == "" {
 		name = ref.String()
 	}
-	if res.Downloaded {
-		say("Status: Downloaded newer image for " + name)
-	} else {
-		say("Status: Image is up to date for " + name)
+	if downloaded {
+		return "Status: Downloaded newer image for " + name
 	}
-	return res, nil
+	return "Status: Image is up to date for " + name
 }
 
 // resolveManifest fetches the manifest for a tag or digest; an index is
@@ -272,58 +276,70 @@ func (s *session) fetchConfig(ctx context.Context, m manifest, store *image.Stor
 // fetchLayers downloads the layers the store lacks, a few at a time, into
 // temp layers; on an error, those already made are discarded.
 func (s *session) fetchLayers(ctx context.Context, descs []Descriptor, diffIDs []string, store *image.Store, say func(string)) ([]image.Layer, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		mu     sync.Mutex
-		layers []image.Layer
-		first  error
-		wg     sync.WaitGroup
-	)
-	sem := make(chan struct{}, parallel)
-	for i, d := range descs {
-		short := shortHex(d.Digest)
+	d := &downloads{sem: make(chan struct{}, parallel), say: say}
+	ctx, d.cancel = context.WithCancel(ctx)
+	defer d.cancel()
+	for i, desc := range descs {
 		if store.HasLayer(diffIDs[i]) {
-			say(short + ": Already exists")
+			say(shortHex(desc.Digest) + ": Already exists")
 			continue
 		}
-		if err := checkLayerType(d); err != nil {
-			cancel()
-			wg.Wait()
-			discard(layers)
-			return nil, err
+		if err := checkLayerType(desc); err != nil {
+			d.fail(err)
+			break
 		}
-		say(short + ": Pulling fs layer")
-		wg.Add(1)
-		go func(d Descriptor, diffID string) {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			l, err := s.fetchLayer(ctx, d, diffID, store)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if first == nil {
-					first = err
-					cancel()
-				}
-				return
-			}
-			layers = append(layers, l)
-			say(shortHex(d.Digest) + ": Download complete")
-		}(d, diffIDs[i])
+		say(shortHex(desc.Digest) + ": Pulling fs layer")
+		d.wg.Add(1)
+		go d.fetch(ctx, s, desc, diffIDs[i], store)
 	}
-	wg.Wait()
-	if first != nil {
-		discard(layers)
-		return nil, first
+	d.wg.Wait()
+	if d.err != nil {
+		discard(d.layers)
+		return nil, d.err
 	}
-	for i, d := range descs {
+	for i, desc := range descs {
 		if !store.HasLayer(diffIDs[i]) {
-			say(shortHex(d.Digest) + ": Pull complete")
+			say(shortHex(desc.Digest) + ": Pull complete")
 		}
 	}
-	return layers, nil
+	return d.layers, nil
+}
+
+// downloads is the shared state of one pull's layer downloads.
+type downloads struct {
+	sem    chan struct{} // bounds how many run at once
+	wg     sync.WaitGroup
+	cancel context.CancelFunc
+	say    func(string)
+	mu     sync.Mutex // guards layers and err
+	layers []image.Layer
+	err    error // the first failure, which cancels the others
+}
+
+// fetch downloads one layer, as a goroutine of fetchLayers.
+func (d *downloads) fetch(ctx context.Context, s *session, desc Descriptor, diffID string, store *image.Store) {
+	defer d.wg.Done()
+	d.sem <- struct{}{}
+	defer func() { <-d.sem }()
+	l, err := s.fetchLayer(ctx, desc, diffID, store)
+	if err != nil {
+		d.fail(err)
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.layers = append(d.layers, l)
+	d.say(shortHex(desc.Digest) + ": Download complete")
+}
+
+// fail records the first error and cancels the other downloads.
+func (d *downloads) fail(err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.err == nil {
+		d.err = err
+		d.cancel()
+	}
 }
 
 // discard removes temp layers.
