@@ -119,6 +119,6 @@ func (cl *Client) Ping(host string, c Credentials) error {
 	saved := cl.Auth
 	cl.Auth = func(string) (Credentials, bool) { return c, true }
 	defer func() { cl.Auth = saved }()
-	_, err := cl.open(Reference{Host: host, Path: "minidocker-login-check"}, "pull")
+	_, err := cl.open(Reference{Host: host}, "pull")
 	return err
 }

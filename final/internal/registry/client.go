@@ -240,7 +240,9 @@ func (s *session) fetchToken(params map[string]string, creds Credentials, haveCr
 	if params["service"] != "" {
 		q.Set("service", params["service"])
 	}
-	q.Set("scope", "repository:"+s.ref.Path+":"+s.actions)
+	if s.ref.Path != "" { // login asks for no scope, only whether the credentials are good
+		q.Set("scope", "repository:"+s.ref.Path+":"+s.actions)
+	}
 	realm.RawQuery = q.Encode()
 	header := http.Header{}
 	if haveCreds {
