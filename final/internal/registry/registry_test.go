@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -67,6 +68,8 @@ type fakeRegistry struct {
 	token     string
 	served    []string
 	tamper    func(path string, body []byte) []byte
+	fail      int  // when not 0, the status every blob request gets
+	closeMid  bool // promise a blob's full length, send half, close
 }
 
 // ServeHTTP answers the distribution API and the token endpoint.
@@ -103,6 +106,15 @@ func (f *fakeRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if f.tamper != nil {
 		body = f.tamper(r.URL.Path, body)
+	}
+	if strings.Contains(r.URL.Path, "/blobs/") && f.fail != 0 {
+		http.Error(w, "broken", f.fail)
+		return
+	}
+	if strings.Contains(r.URL.Path, "/blobs/") && f.closeMid {
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		w.Write(body[:len(body)/2])
+		return // the server closes a connection whose answer is short
 	}
 	w.Write(body)
 }
@@ -219,6 +231,8 @@ func TestPullRefusesBadBlobs(t *testing.T) {
 			}
 			return b
 		}, want: "cut short"},
+		"server error":    {edit: func(f *fakeRegistry) { f.fail = http.StatusInternalServerError }, want: "500 Internal Server Error"},
+		"closed mid-blob": {edit: func(f *fakeRegistry) { f.closeMid = true }, want: "unexpected EOF"},
 		"unknown media type": {edit: func(f *fakeRegistry) {
 			f.manifests["v1"] = []byte(strings.Replace(string(f.manifests["v1"]), MediaTypeOCIManifest, "application/x-nonsense", 1))
 		}, want: "unknown media type"},
