@@ -2,8 +2,8 @@
 
 // Pushing: every layer, gzip-compressed from the store's tar into a temp
 // file (so its digest and size are known before the upload starts), then
-// the config, then the manifest that names them. A blob the registry
-// already has (HEAD answers 200) is not sent again. Each upload is
+// the config, then the manifest that names them; three layers at a time.
+// A blob the registry already has (HEAD answers 200) is not sent again. Each upload is
 // "monolithic": POST opens it, one PUT ?digest= sends the whole blob.
 //
 // The manifest is Docker's v2 schema 2, not OCI's: every registry in use
@@ -27,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/minidocker/minidocker/final/internal/image"
 )
@@ -51,16 +52,16 @@ func (c *Client) Push(ctx context.Context, ref Reference, store *image.Store, im
 	}
 	say(fmt.Sprintf("The push refers to repository [%s]", ref.Repository()))
 	m := manifest{SchemaVersion: 2, MediaType: MediaTypeDockerManifest}
-	for _, diffID := range img.Config.RootFS.DiffIDs {
-		d, err := s.pushLayer(ctx, store, diffID, say)
-		if err != nil {
-			return "", err
-		}
-		m.Layers = append(m.Layers, d)
+	if m.Layers, err = s.pushLayers(ctx, store, img.Config.RootFS.DiffIDs, say); err != nil {
+		return "", err
 	}
 	m.Config = Descriptor{MediaType: mediaTypeDockerConfig, Digest: "sha256:" + sha256Hex(config), Size: int64(len(config))}
-	if err := s.pushBlob(ctx, m.Config, func() (io.Reader, error) { return strings.NewReader(string(config)), nil }); err != nil {
+	if have, err := s.hasBlob(ctx, m.Config.Digest); err != nil {
 		return "", err
+	} else if !have {
+		if err := s.pushBlob(ctx, m.Config, func() (io.Reader, error) { return strings.NewReader(string(config)), nil }); err != nil {
+			return "", err
+		}
 	}
 	data, err := json.MarshalIndent(m, "", "   ")
 	if err != nil {
@@ -72,6 +73,39 @@ func (c *Client) Push(ctx context.Context, ref Reference, store *image.Store, im
 	}
 	say(fmt.Sprintf("%s: digest: %s size: %d", ref.Tag, digest, len(data)))
 	return digest, nil
+}
+
+// pushLayers pushes an image's layers, a few at a time, and returns their
+// descriptors in the image's order; the first failure cancels the rest.
+func (s *session) pushLayers(ctx context.Context, store *image.Store, diffIDs []string, say func(string)) ([]Descriptor, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu    sync.Mutex // serializes say and first
+		first error
+		wg    sync.WaitGroup
+	)
+	locked := func(line string) { mu.Lock(); defer mu.Unlock(); say(line) }
+	descs := make([]Descriptor, len(diffIDs))
+	sem := make(chan struct{}, parallel)
+	for i, diffID := range diffIDs {
+		wg.Add(1)
+		go func(i int, diffID string) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			d, err := s.pushLayer(ctx, store, diffID, locked)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && first == nil {
+				first = err
+				cancel()
+			}
+			descs[i] = d
+		}(i, diffID)
+	}
+	wg.Wait()
+	return descs, first
 }
 
 // pushLayer compresses one stored layer and uploads it unless the
