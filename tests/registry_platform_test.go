@@ -6,10 +6,22 @@
 package tests
 
 import (
+	"bytes"
+	"context"
+	"io"
+	"log"
+	"net"
+	"net/http/httputil"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -148,4 +160,194 @@ func TestRegistryMultiPlatform(t *testing.T) {
 	if res.code != 1 || !strings.Contains(res.stderr, want) || strings.Count(strings.TrimSpace(res.stderr), "\n") != 0 {
 		t.Errorf("pull of a platform the index lacks: exit %d, stderr %q, want 1 and %q", res.code, res.stderr, want)
 	}
+}
+
+// holdingProxy is an HTTP proxy in front of a registry that holds the
+// answer to the first request `hold` matches, until the client goes away
+// or the test releases it: a pull is then caught just before that answer.
+type holdingProxy struct {
+	addr    string
+	hold    func(*http.Request) bool
+	held    chan struct{} // closed when a request is held
+	release chan struct{} // closed to let the held request through
+	once    sync.Once
+}
+
+// startHoldingProxy listens in m's network namespace and forwards to target.
+func startHoldingProxy(t *testing.T, m *md, target string, hold func(*http.Request) bool) *holdingProxy {
+	t.Helper()
+	p := &holdingProxy{hold: hold, held: make(chan struct{}), release: make(chan struct{})}
+	var l net.Listener
+	var err error
+	m.inNetns(func() { l, err = net.Listen("tcp", "127.0.0.1:0") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.addr = l.Addr().String()
+	dial := netnsDialer(t, m)
+	forward := &httputil.ReverseProxy{
+		Director: func(r *http.Request) { r.URL.Scheme, r.URL.Host = "http", target },
+		Transport: &http.Transport{DisableKeepAlives: true,
+			DialContext: func(_ context.Context, _, addr string) (net.Conn, error) { return dial(addr) }},
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
+	server := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p.first(r) {
+			select {
+			case <-r.Context().Done():
+				return
+			case <-p.release:
+			}
+		}
+		forward.ServeHTTP(w, r)
+	})}
+	go server.Serve(l)
+	t.Cleanup(func() { server.Close() })
+	return p
+}
+
+// first reports whether r is the request to hold (the first that matches).
+func (p *holdingProxy) first(r *http.Request) bool {
+	caught := false
+	if p.hold(r) {
+		p.once.Do(func() { caught = true; close(p.held) })
+	}
+	return caught
+}
+
+// waitHeld waits until the proxy holds a request of cmd's.
+func (p *holdingProxy) waitHeld(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer) {
+	t.Helper()
+	select {
+	case <-p.held:
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the pull never sent the request to hold:\n%s", out)
+	}
+}
+
+// waitInFlock waits until a thread of process pid sleeps in flock(2), as
+// /proc/PID/task/*/syscall shows it.
+func waitInFlock(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", pid))
+		for _, f := range files {
+			data, _ := os.ReadFile(f)
+			if nr, _, _ := strings.Cut(string(data), " "); nr == fmt.Sprint(unix.SYS_FLOCK) {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("process %d never waited in flock(2)", pid)
+}
+
+// lockStore takes m's image store lock, as another minidocker would.
+func lockStore(t *testing.T, m *md) *os.File {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(m.root, "image", "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestRegistryPullKilledAtEachStep kills a pull with SIGKILL while it
+// waits for the manifest; after the manifest, before any blob; and with
+// every blob downloaded, before the store takes the image (held by a
+// lock the test takes). (TestRegistryPullKilled kills one mid-layer.)
+// Each time: no image, nothing in the store but temp files of the dead
+// process; the next pull completes, removes them, and the image runs.
+func TestRegistryPullKilledAtEachStep(t *testing.T) {
+	m := newMD(t)
+	r := startRegistry(t, m, "")
+	m.must("run", "--name", "two", "base", "sh", "-c", "echo one > /one")
+	m.must("commit", "two", "mid")
+	m.must("run", "--name", "three", "mid", "sh", "-c", "echo two > /two")
+	pushed := r.addr + "/killed:v1"
+	m.must("commit", "-c", `CMD ["cat", "/one", "/two"]`, "three", pushed)
+	m.must("push", pushed)
+	m.must("rm", "two", "three")
+	m.must("rmi", pushed, "mid")
+	cases := []struct {
+		name  string
+		hold  func(*http.Request) bool
+		flock bool // also hold the store's lock, released after the held request
+	}{
+		{"before the manifest", func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/manifests/") }, false},
+		{"after the manifest, before any blob", func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/blobs/") }, false},
+		{"after every blob, before the tag", func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/blobs/") }, true},
+	}
+	for _, c := range cases {
+		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
+			p := startHoldingProxy(t, m, r.addr, c.hold)
+			name := p.addr + "/killed:v1"
+			initial := storeEntries(t, m)
+			cmd, out := startMD(t, m, "pull", name)
+			p.waitHeld(t, cmd, out)
+			var lock *os.File
+			if c.flock {
+				lock = lockStore(t, m)
+				close(p.release)
+				waitInFlock(t, cmd.Process.Pid)
+			}
+			kill9(t, cmd)
+			if lock != nil {
+				lock.Close()
+			}
+			temps := checkKilledPull(t, m, initial, cmd.Process.Pid)
+			if c.flock && temps != 2 {
+				t.Errorf("killed before the tag, the pull had %d temp files, want its 2 layers", temps)
+			}
+			pull, pullOut := startMD(t, m, "pull", name)
+			if err := pull.Wait(); err != nil {
+				t.Fatalf("pull after a killed pull: %v\n%s", err, pullOut)
+			}
+			if got := m.must("run", "--rm", name); got != "one\ntwo\n" {
+				t.Errorf("run after the second pull printed %q", got)
+			}
+			if entries, _ := os.ReadDir(filepath.Join(m.root, "image", "tmp")); len(entries) > 0 {
+				t.Errorf("the store's tmp/ still holds %s after the next pull", entries[0].Name())
+			}
+			if n := strings.Count(m.must("images"), "/killed "); n != 1 {
+				t.Errorf("images lists the pulled image %d times", n)
+			}
+			m.must("rmi", name)
+		})
+	}
+}
+
+// kill9 kills cmd with SIGKILL and reaps it.
+func kill9(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+}
+
+// checkKilledPull checks the store after a pull by pid was killed: no
+// image of it, and nothing new but temp files named for pid, which it
+// counts (the next minidocker command removes them).
+func checkKilledPull(t *testing.T, m *md, initial []string, pid int) int {
+	t.Helper()
+	after := storeEntries(t, m) // before images, which removes a dead process's temp files
+	if out := m.must("images"); strings.Contains(out, "/killed") {
+		t.Errorf("a killed pull left an image:\n%s", out)
+	}
+	temps := 0
+	for _, e := range difference(after, initial) {
+		if strings.HasPrefix(e, fmt.Sprintf("tmp/%d-", pid)) {
+			temps++
+		} else {
+			t.Errorf("after a killed pull, the store has %s besides the pull's temp files", e)
+		}
+	}
+	return temps
 }

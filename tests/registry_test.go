@@ -434,39 +434,15 @@ func startProxy(t *testing.T, m *md, target string, after int64) *stallingProxy 
 	}
 	t.Cleanup(func() { l.Close() })
 	p.addr = l.Addr().String()
-	// Connections to the registry are made from a thread of their own
-	// that joins the test's network namespace, since the test's own
-	// namespace thread is busy while minidocker runs.
-	var nsFD int
-	m.inNetns(func() { nsFD, err = syscall.Open("/proc/thread-self/ns/net", syscall.O_RDONLY|syscall.O_CLOEXEC, 0) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	dials := make(chan chan net.Conn)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread is discarded with its namespace
-		if err := unix.Setns(nsFD, syscall.CLONE_NEWNET); err != nil {
-			syscall.Close(nsFD)
-			close(dials)
-			return
-		}
-		syscall.Close(nsFD)
-		for reply := range dials {
-			conn, _ := net.Dial("tcp", target)
-			reply <- conn
-		}
-	}()
-	t.Cleanup(func() { close(dials) })
+	dial := netnsDialer(t, m)
 	go func() {
 		for {
 			client, err := l.Accept()
 			if err != nil {
 				return
 			}
-			reply := make(chan net.Conn)
-			dials <- reply
-			upstream := <-reply
-			if upstream == nil {
+			upstream, err := dial(target)
+			if err != nil {
 				client.Close()
 				continue
 			}
@@ -475,6 +451,56 @@ func startProxy(t *testing.T, m *md, target string, after int64) *stallingProxy 
 		}
 	}()
 	return p
+}
+
+// netnsDialer returns a function that connects to addr from m's network
+// namespace, from a thread of its own that joins it: the test's own
+// namespace thread is busy while minidocker runs.
+func netnsDialer(t *testing.T, m *md) func(addr string) (net.Conn, error) {
+	t.Helper()
+	var nsFD int
+	var err error
+	m.inNetns(func() { nsFD, err = syscall.Open("/proc/thread-self/ns/net", syscall.O_RDONLY|syscall.O_CLOEXEC, 0) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	type dialResult struct {
+		conn net.Conn
+		err  error
+	}
+	type request struct {
+		addr  string
+		reply chan dialResult
+	}
+	dials := make(chan request)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread is discarded with its namespace
+		err := unix.Setns(nsFD, syscall.CLONE_NEWNET)
+		syscall.Close(nsFD)
+		for req := range dials {
+			if err != nil {
+				req.reply <- dialResult{err: fmt.Errorf("setns: %w", err)}
+				continue
+			}
+			conn, err := net.DialTimeout("tcp", req.addr, 5*time.Second)
+			req.reply <- dialResult{conn, err}
+		}
+	}()
+	var mu sync.Mutex
+	closed := false
+	t.Cleanup(func() { mu.Lock(); closed = true; close(dials); mu.Unlock() })
+	return func(addr string) (net.Conn, error) {
+		mu.Lock()
+		if closed {
+			mu.Unlock()
+			return nil, net.ErrClosed
+		}
+		reply := make(chan dialResult, 1)
+		dials <- request{addr, reply}
+		mu.Unlock()
+		res := <-reply
+		return res.conn, res.err
+	}
 }
 
 // copyAnswers copies the registry's answers to the client, holding them
