@@ -99,6 +99,12 @@ func runBinary(t *testing.T, bin string, args ...string) string {
 // "<!-- name -->" and "<!-- end -->" in docs/final.md.
 func checkDocBlock(t *testing.T, name, want string, same func(a, b string) bool) {
 	t.Helper()
+	checkDocBlockIn(t, finalDoc, name, want, same)
+}
+
+// checkDocBlockIn is checkDocBlock for the chapter finalDoc.
+func checkDocBlockIn(t *testing.T, finalDoc, name, want string, same func(a, b string) bool) {
+	t.Helper()
 	data, err := os.ReadFile(finalDoc)
 	if err != nil {
 		t.Fatal(err)

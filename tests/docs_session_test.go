@@ -109,7 +109,7 @@ func maskSession(s string) string {
 }
 
 // generatedRegion is any block the docs tests generate.
-var generatedRegion = regexp.MustCompile(`(?s)<!-- (diff|run|session|tour|reference|seccomp)\b[^>]*-->.*?<!-- end -->`)
+var generatedRegion = regexp.MustCompile(`(?s)<!-- (diff|run|session|tour|reference|seccomp|exchange)\b[^>]*-->.*?<!-- end -->`)
 
 // outputFence is a fenced code block and its body.
 var outputFence = regexp.MustCompile("(?s)```[^\n]*\n(.*?)```")
