@@ -34,6 +34,7 @@ import (
 	"github.com/minidocker/minidocker/final/internal/cgroups"
 	"github.com/minidocker/minidocker/final/internal/container"
 	"github.com/minidocker/minidocker/final/internal/network"
+	"github.com/minidocker/minidocker/final/internal/procfs"
 	"github.com/minidocker/minidocker/final/internal/state"
 )
 
@@ -96,7 +97,7 @@ func printRemoved(removed []string, part string, err error) {
 func killMonitors(list []*state.Container) {
 	var killed []*state.Container
 	for _, c := range list {
-		if state.Alive(c.Minidocker.MonitorPid, c.Minidocker.MonitorStartTime) {
+		if procfs.Alive(c.Minidocker.MonitorPid, c.Minidocker.MonitorStartTime) {
 			_ = unix.Kill(c.Minidocker.MonitorPid, unix.SIGKILL)
 			fmt.Println("killed the monitor of container", c.Name)
 			killed = append(killed, c)
@@ -104,7 +105,7 @@ func killMonitors(list []*state.Container) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for _, c := range killed {
-		for state.Alive(c.Minidocker.MonitorPid, c.Minidocker.MonitorStartTime) && time.Now().Before(deadline) {
+		for procfs.Alive(c.Minidocker.MonitorPid, c.Minidocker.MonitorStartTime) && time.Now().Before(deadline) {
 			time.Sleep(time.Millisecond)
 		}
 	}

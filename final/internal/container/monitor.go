@@ -26,6 +26,7 @@ import (
 
 	"github.com/minidocker/minidocker/final/internal/cgroups"
 	"github.com/minidocker/minidocker/final/internal/network"
+	"github.com/minidocker/minidocker/final/internal/procfs"
 	"github.com/minidocker/minidocker/final/internal/state"
 )
 
@@ -64,7 +65,7 @@ func (rt *Runtime) Run(c *state.Container, att *Attach, started func(error)) int
 func (rt *Runtime) run(c *state.Container, att *Attach, started func(error)) (int, error) {
 	forgetBeat(rt.State.Dir(c.ID))
 	if err := rt.update(c.ID, func(r *state.Container) error {
-		r.Minidocker.MonitorPid, r.Minidocker.MonitorStartTime = os.Getpid(), state.StartTime(os.Getpid())
+		r.Minidocker.MonitorPid, r.Minidocker.MonitorStartTime = os.Getpid(), procfs.StartTime(os.Getpid())
 		r.State.Error, r.State.OOMKilled = "", false
 		return nil
 	}); err != nil {

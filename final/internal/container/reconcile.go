@@ -15,6 +15,7 @@ import (
 	"fmt"
 
 	"github.com/minidocker/minidocker/final/internal/network"
+	"github.com/minidocker/minidocker/final/internal/procfs"
 	"github.com/minidocker/minidocker/final/internal/state"
 )
 
@@ -24,7 +25,7 @@ func Stale(c *state.Container) bool {
 	if c.State.Status != "running" && !(c.State.Status == "created" && c.Minidocker.MonitorPid != 0) {
 		return false
 	}
-	return !state.Alive(c.Minidocker.MonitorPid, c.Minidocker.MonitorStartTime)
+	return !procfs.Alive(c.Minidocker.MonitorPid, c.Minidocker.MonitorStartTime)
 }
 
 // Reconcile repairs every stale record and returns the records as they are now.
@@ -119,7 +120,7 @@ func (rt *Runtime) Find(ref string) (*state.Container, error) {
 
 // Running reports whether the container's process is alive now.
 func Running(c *state.Container) bool {
-	return c.State.Running && state.Alive(c.State.Pid, c.Minidocker.PidStartTime)
+	return c.State.Running && procfs.Alive(c.State.Pid, c.Minidocker.PidStartTime)
 }
 
 // release gives back what the record of a container that no longer runs

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/minidocker/minidocker/final/internal/procfs"
 	"github.com/minidocker/minidocker/final/internal/state"
 )
 
@@ -173,7 +174,7 @@ func awaitMonitor(c *state.Container, d time.Duration) {
 		return
 	}
 	defer unix.Close(fd)
-	if !state.Alive(pid, c.Minidocker.MonitorStartTime) {
+	if !procfs.Alive(pid, c.Minidocker.MonitorStartTime) {
 		return // the pid is someone else's now, or already dead: read the record again
 	}
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}

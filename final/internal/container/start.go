@@ -16,7 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/minidocker/minidocker/final/internal/state"
+	"github.com/minidocker/minidocker/final/internal/procfs"
 )
 
 // Stdio is what the container's fds 0, 1 and 2 are.
@@ -78,7 +78,7 @@ func Start(stdio Stdio, ownNetwork bool) (*Process, error) {
 		return nil, fmt.Errorf("clone the container's process: %w", err)
 	}
 	p := &Process{cmd: cmd, specW: specW, errR: errR, Pid: cmd.Process.Pid}
-	p.StartTime = state.StartTime(p.Pid)
+	p.StartTime = procfs.StartTime(p.Pid)
 	return p, nil
 }
 

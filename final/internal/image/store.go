@@ -54,6 +54,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/minidocker/minidocker/final/internal/procfs"
 )
 
 // ErrNotFound is wrapped by every error about an image that is not in the store.
@@ -189,14 +191,7 @@ func ownerGone(name string) bool {
 	if pid == os.Getpid() {
 		return false
 	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return errors.Is(unix.Kill(pid, 0), unix.ESRCH)
-	}
-	// The state follows the command name, which is in parentheses and
-	// may itself hold ") ".
-	i := bytes.LastIndexByte(stat, ')')
-	return i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z'
+	return procfs.Ended(pid)
 }
 
 // TempUsage is what tmp/ holds: its entries (one per piece of work in

@@ -29,6 +29,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/minidocker/minidocker/final/internal/procfs"
 )
 
 // rootTest skips a test that needs root, unless MINIDOCKER_STRICT is set.
@@ -578,7 +580,7 @@ func addLink(t *testing.T, link netlink.Link, addr string) {
 func TestSharesLeasesWithStep07(t *testing.T) {
 	n := enterNewNetns(t)
 	step07 := startSleep(t, false) // plays a step 07 run holding 10.99.0.2
-	start, _, err := procStat(step07.Process.Pid)
+	st, err := procfs.ReadStat(step07.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -588,7 +590,7 @@ func TestSharesLeasesWithStep07(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	record := fmt.Sprintf(`{"subnet": "10.99.0.0/24", "ownBridge": false, "allocations": [{"owner": {"pid": %d, "start": %d}, "addr": "10.99.0.2", "veth": "veth%d", "ports": [{"proto": "tcp", "host": 8080, "container": 80}]}]}`,
-		step07.Process.Pid, start, step07.Process.Pid)
+		step07.Process.Pid, st.Start, step07.Process.Pid)
 	if err := os.WriteFile(filepath.Join(dir, "minidocker0.json"), []byte(record), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -27,10 +27,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/minidocker/minidocker/final/internal/procfs"
 )
 
 // stateDir keeps the network state, one directory per network namespace.
@@ -259,32 +260,12 @@ func (l *lockedState) unlock() error {
 
 // ownerOf identifies a live process by its pid and start time.
 func ownerOf(pid int) (owner, error) {
-	start, _, err := procStat(pid)
-	return owner{PID: pid, Start: start}, err
-}
-
-// procStat reads a process's start time and state letter from /proc/PID/stat, see proc(5).
-func procStat(pid int) (start uint64, state string, err error) {
-	path := fmt.Sprintf("/proc/%d/stat", pid)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return 0, "", fmt.Errorf("read %s: %w", path, err)
-	}
-	// The command name, in parentheses, may hold spaces: count from after it.
-	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
-	if len(fields) < 20 {
-		return 0, "", fmt.Errorf("parse %s: too few fields", path)
-	}
-	start, err = strconv.ParseUint(fields[19], 10, 64) // field 22, starttime
-	if err != nil {
-		return 0, "", fmt.Errorf("parse %s: starttime: %w", path, err)
-	}
-	return start, fields[0], nil // field 3, state
+	st, err := procfs.ReadStat(pid)
+	return owner{PID: pid, Start: st.Start}, err
 }
 
 // ownerAlive reports whether the process that holds a lease still runs;
 // a zombie has ended, whoever has yet to reap it.
 func ownerAlive(o owner) bool {
-	start, state, err := procStat(o.PID)
-	return err == nil && start == o.Start && state != "Z" && state != "X"
+	return procfs.Alive(o.PID, o.Start)
 }

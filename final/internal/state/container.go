@@ -9,7 +9,6 @@ package state
 
 import (
 	"encoding/json"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -158,40 +157,4 @@ func plural(n int, unit string) string {
 		return "1 " + unit
 	}
 	return strconv.Itoa(n) + " " + unit + "s"
-}
-
-// StartTime reads a process's start time from /proc/<pid>/stat (field 22,
-// clock ticks since boot), or 0 when the process does not exist.
-func StartTime(pid int) uint64 {
-	_, start := procStat(pid)
-	return start
-}
-
-// procStat reads a process's state letter (field 3) and start time
-// (field 22) from /proc/<pid>/stat; 0, 0 when it does not exist.
-func procStat(pid int) (byte, uint64) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, 0
-	}
-	// The command name (field 2) may hold spaces: count from its ")".
-	i := strings.LastIndexByte(string(data), ')')
-	fields := strings.Fields(string(data[i+1:]))
-	if len(fields) < 20 || len(fields[0]) != 1 {
-		return 0, 0
-	}
-	n, _ := strconv.ParseUint(fields[19], 10, 64)
-	return fields[0][0], n
-}
-
-// Alive reports whether pid still is the process that started at start
-// and has not ended. A zombie (state Z: dead, waiting for its parent to
-// reap it) or a dying process (X) has ended: a monitor killed with
-// SIGKILL stays a zombie until init reaps it, which may take a while.
-func Alive(pid int, start uint64) bool {
-	if pid <= 0 || start == 0 {
-		return false
-	}
-	st, t := procStat(pid)
-	return t == start && st != 'Z' && st != 'X'
 }
