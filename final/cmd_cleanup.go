@@ -21,7 +21,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"sort"
@@ -143,24 +142,18 @@ const step08Root = "/var/lib/minidocker-step08"
 // unmountUnder detaches every mount at or below the given directories,
 // deepest first.
 func unmountUnder(dirs []string) {
-	f, err := os.Open("/proc/self/mountinfo")
+	mounts, err := procfs.Mountinfo("/proc/self/mountinfo")
 	if err != nil {
 		return
 	}
 	var targets []string
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		fields := strings.Fields(s.Text())
-		if len(fields) < 5 {
-			continue
-		}
+	for _, m := range mounts {
 		for _, d := range dirs {
-			if fields[4] == d || strings.HasPrefix(fields[4], d+"/") {
-				targets = append(targets, fields[4])
+			if m.Point == d || strings.HasPrefix(m.Point, d+"/") {
+				targets = append(targets, m.Point)
 			}
 		}
 	}
-	f.Close()
 	sort.Sort(sort.Reverse(sort.StringSlice(targets)))
 	for _, t := range targets {
 		if unix.Unmount(t, unix.MNT_DETACH) == nil {

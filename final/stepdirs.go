@@ -19,10 +19,11 @@
 package main
 
 import (
-	"bufio"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/minidocker/minidocker/final/internal/procfs"
 )
 
 // stepTempDirs are the directories the steps make in $TMPDIR that no
@@ -67,35 +68,32 @@ func pathsInUse() []string {
 	return used
 }
 
-// mount is one line of a mountinfo file, see proc(5).
+// mount is a mount of a mountinfo file, with every absolute path it
+// names: its root, mount point and source, and the paths in its
+// filesystem's options (an overlay's layers).
 type mount struct {
-	dev, root, point string   // fields 3, 4 and 5: major:minor, the root within the filesystem, the mount point
-	paths            []string // every absolute path the line names: those, its source, an overlay's layers
+	procfs.Mount
+	paths []string
 }
 
-// readMountinfo reads a mountinfo file.
+// readMountinfo reads a mountinfo file; nothing when it cannot.
 func readMountinfo(path string) []mount {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var mounts []mount
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		fields := strings.Fields(s.Text())
-		if len(fields) < 5 {
-			continue
-		}
-		m := mount{dev: fields[2], root: fields[3], point: fields[4]}
-		for _, word := range strings.FieldsFunc(s.Text(), func(r rune) bool { return r == ' ' || r == ',' || r == '=' || r == ':' }) {
-			if strings.HasPrefix(word, "/") {
-				m.paths = append(m.paths, word)
+	mounts, _ := procfs.Mountinfo(path)
+	out := make([]mount, 0, len(mounts))
+	for _, m := range mounts {
+		// As the kernel writes them: an overlay's lowerdir=/a:/b, an NFS source's host:/path.
+		words := strings.FieldsFunc(strings.Join([]string{m.Root, m.Point, m.Source, m.SuperOptions}, ","), func(r rune) bool {
+			return r == ',' || r == '=' || r == ':'
+		})
+		var paths []string
+		for _, w := range words {
+			if strings.HasPrefix(w, "/") {
+				paths = append(paths, w)
 			}
 		}
-		mounts = append(mounts, m)
+		out = append(out, mount{Mount: m, paths: paths})
 	}
-	return mounts
+	return out
 }
 
 // sourcesOf is where m's root lies in cleanup's own namespace: below each
@@ -104,11 +102,11 @@ func readMountinfo(path string) []mount {
 func sourcesOf(m mount, own []mount) []string {
 	var out []string
 	for _, o := range own {
-		if o.dev != m.dev {
+		if o.Dev != m.Dev {
 			continue
 		}
-		if rest, ok := strings.CutPrefix(m.root, strings.TrimSuffix(o.root, "/")+"/"); ok || m.root == o.root {
-			out = append(out, filepath.Join(o.point, rest))
+		if rest, ok := strings.CutPrefix(m.Root, strings.TrimSuffix(o.Root, "/")+"/"); ok || m.Root == o.Root {
+			out = append(out, filepath.Join(o.Point, rest))
 		}
 	}
 	return out

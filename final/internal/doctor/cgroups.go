@@ -9,12 +9,13 @@
 package doctor
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/minidocker/minidocker/final/internal/procfs"
 )
 
 // neededControllers are the controllers the resource flags use, on each version.
@@ -83,20 +84,13 @@ func (s system) checkCgroupV2() Check {
 func (s system) checkCgroupV1() Check {
 	c := Check{Name: "cgroups"}
 	mounted := map[string]bool{}
-	f, err := os.Open(s.path("/proc/self/mountinfo"))
-	if err == nil {
-		defer f.Close()
-		scanner := bufio.NewScanner(f)
-		for scanner.Scan() {
-			// ... - cgroup cgroup rw,memory
-			_, after, ok := strings.Cut(scanner.Text(), " - ")
-			fields := strings.Fields(after)
-			if !ok || len(fields) < 3 || fields[0] != "cgroup" {
-				continue
-			}
-			for _, opt := range strings.Split(fields[2], ",") {
-				mounted[opt] = true
-			}
+	mounts, _ := procfs.Mountinfo(s.path("/proc/self/mountinfo"))
+	for _, m := range mounts {
+		if m.FSType != "cgroup" {
+			continue
+		}
+		for _, opt := range strings.Split(m.SuperOptions, ",") {
+			mounted[opt] = true
 		}
 	}
 	var missing []string

@@ -10,13 +10,12 @@
 package rootfs
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"os"
-	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/minidocker/minidocker/final/internal/procfs"
 )
 
 // PivotRoot makes root the root of this mount namespace and detaches the old one.
@@ -45,15 +44,6 @@ func PivotRoot(root string) error {
 
 // rootIsInitramfs reports whether "/" is the kernel's initial rootfs.
 func rootIsInitramfs() bool {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	if !s.Scan() {
-		return false
-	}
-	_, after, _ := strings.Cut(s.Text(), " - ")
-	return strings.HasPrefix(after, "rootfs ")
+	mounts, err := procfs.Mountinfo("/proc/self/mountinfo")
+	return err == nil && len(mounts) > 0 && mounts[0].FSType == "rootfs"
 }
