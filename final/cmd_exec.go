@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/minidocker/minidocker/final/internal/container"
+	"github.com/minidocker/minidocker/final/internal/tty"
 )
 
 // execOptions are exec's flags.
@@ -89,14 +90,14 @@ func execStdio(o *execOptions) (container.Stdio, func(), error) {
 		}
 		return s, func() {}, nil
 	}
-	master, slave, err := container.OpenPty()
+	master, slave, err := tty.OpenPty()
 	if err != nil {
 		return container.Stdio{}, nil, err
 	}
 	restore := func() {}
-	if container.IsTerminal(os.Stdin) {
-		container.CopyWinsize(os.Stdin, master)
-		if r, err := container.MakeRaw(os.Stdin); err == nil {
+	if tty.IsTerminal(os.Stdin) {
+		tty.CopyWinsize(os.Stdin, master)
+		if r, err := tty.MakeRaw(os.Stdin); err == nil {
 			restore = r
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/minidocker/minidocker/final/internal/container"
 	"github.com/minidocker/minidocker/final/internal/overlay"
 	"github.com/minidocker/minidocker/final/internal/rootfs"
+	"github.com/minidocker/minidocker/final/internal/tty"
 )
 
 // exportCommand is the export verb.
@@ -78,7 +79,7 @@ func exportUnion(w io.Writer, layers []string, mnt string) error {
 // be a terminal. done(ok) finishes or discards it.
 func outputFile(path string) (io.Writer, func(ok bool), error) {
 	if path == "" || path == "-" {
-		if container.IsTerminal(os.Stdout) {
+		if tty.IsTerminal(os.Stdout) {
 			return nil, nil, usagef("cowardly refusing to write a tar to a terminal: use -o FILE or redirect the output")
 		}
 		return os.Stdout, func(bool) {}, nil

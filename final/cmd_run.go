@@ -25,6 +25,7 @@ import (
 	"github.com/minidocker/minidocker/final/internal/cgroups"
 	"github.com/minidocker/minidocker/final/internal/container"
 	"github.com/minidocker/minidocker/final/internal/state"
+	"github.com/minidocker/minidocker/final/internal/tty"
 )
 
 // runOptions are run's flags.
@@ -143,9 +144,9 @@ func runAttached(e *env, c *state.Container, interactive bool, unlock func()) er
 	if interactive {
 		att.Stdin = os.Stdin
 	}
-	if c.Config.Tty && container.IsTerminal(os.Stdin) {
+	if c.Config.Tty && tty.IsTerminal(os.Stdin) {
 		att.Terminal = os.Stdin
-		restore, err := container.MakeRaw(os.Stdin)
+		restore, err := tty.MakeRaw(os.Stdin)
 		if err == nil {
 			defer restore()
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/minidocker/minidocker/final/internal/container"
+	"github.com/minidocker/minidocker/final/internal/tty"
 )
 
 // systemCommand is the system verb, with df and prune below it.
@@ -100,7 +101,7 @@ func dirSize(dir string) int64 {
 
 // runPrune removes stopped containers, then images nothing uses.
 func runPrune(e *env, all, force bool) error {
-	if !force && container.IsTerminal(os.Stdin) {
+	if !force && tty.IsTerminal(os.Stdin) {
 		fmt.Print("WARNING! This will remove all stopped containers and unused images.\nAre you sure you want to continue? [y/N] ")
 		answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
 		if !strings.HasPrefix(strings.ToLower(answer), "y") {

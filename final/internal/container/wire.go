@@ -18,6 +18,7 @@ import (
 	"github.com/minidocker/minidocker/final/internal/network"
 	"github.com/minidocker/minidocker/final/internal/rootfs"
 	"github.com/minidocker/minidocker/final/internal/state"
+	"github.com/minidocker/minidocker/final/internal/tty"
 )
 
 // wire makes the container's stdio: a terminal or pipes, copied into the
@@ -29,12 +30,12 @@ func wire(c *state.Container, log *logFile, att *Attach) (Stdio, *streams, error
 		stdout, stderr = att.Stdout, att.Stderr
 	}
 	if c.Config.Tty {
-		master, slave, err := OpenPty()
+		master, slave, err := tty.OpenPty()
 		if err != nil {
 			return Stdio{}, nil, err
 		}
 		if att != nil && att.Terminal != nil {
-			CopyWinsize(att.Terminal, master)
+			tty.CopyWinsize(att.Terminal, master)
 			go followWinsize(att.Terminal, master)
 		}
 		if att != nil && att.Stdin != nil {
@@ -84,7 +85,7 @@ func followWinsize(from, to *os.File) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, unix.SIGWINCH)
 	for range ch {
-		CopyWinsize(from, to)
+		tty.CopyWinsize(from, to)
 	}
 }
 

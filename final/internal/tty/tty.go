@@ -1,14 +1,14 @@
 //go:build linux
 
-// Terminals for -t. A container with a terminal gets the slave side of a
+// Package tty holds the terminals for -t, for the commands and the
+// container package alike. A container with a terminal gets the slave side of a
 // new pseudo-terminal as its stdin, stdout and stderr, and as its
 // controlling terminal; minidocker keeps the master side, copies the
 // user's keystrokes in and the output out, and passes the window size on.
 // The user's own terminal goes into raw mode meanwhile, so that Ctrl-C
 // is a byte for the container's terminal (which turns it into SIGINT for
 // the container's foreground process), not a signal for minidocker.
-
-package container
+package tty
 
 import (
 	"fmt"
