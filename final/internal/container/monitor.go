@@ -15,11 +15,9 @@ package container
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -29,12 +27,6 @@ import (
 	"github.com/minidocker/minidocker/final/internal/procfs"
 	"github.com/minidocker/minidocker/final/internal/state"
 )
-
-// Runtime is what every container operation needs to know.
-type Runtime struct {
-	State        *state.Store
-	CgroupParent string
-}
 
 // Attach is the user's side of the container's streams; nil for a
 // detached container.
@@ -133,25 +125,6 @@ func (rt *Runtime) acquire(c *state.Container) (*resources, error) {
 	return res, err
 }
 
-// Cgroup is the manager of a container's cgroup (which need not exist).
-func (rt *Runtime) Cgroup(c *state.Container) cgroups.Manager {
-	return cgroups.Load(rt.cgroupParent(c), c.ID)
-}
-
-// cgroupParent is the parent the record names: the one recorded when the
-// container was created, whatever --cgroup-parent a later command is given
-// (a record written before that field existed falls back to the old rule:
-// the container's --cgroup-parent, or the runtime's).
-func (rt *Runtime) cgroupParent(c *state.Container) string {
-	if c.Minidocker.CgroupParent != "" {
-		return c.Minidocker.CgroupParent
-	}
-	if c.HostConfig.CgroupParent != "" {
-		return c.HostConfig.CgroupParent
-	}
-	return rt.CgroupParent
-}
-
 // streams are the goroutines copying the container's output.
 type streams struct{ sync.WaitGroup }
 
@@ -239,23 +212,6 @@ func (rt *Runtime) finish(c *state.Container, res *resources, status int, cause 
 	}
 }
 
-// update changes a container's record under the store's lock.
-func (rt *Runtime) update(id string, change func(*state.Container) error) error {
-	unlock, err := rt.State.Lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	r, err := rt.State.Get(id)
-	if err != nil {
-		return err
-	}
-	if err := change(r); err != nil {
-		return err
-	}
-	return rt.State.Save(r)
-}
-
 // forwardSignals passes the signals a user sends minidocker (Ctrl-C
 // without a terminal, kill) on to the container, as docker's sig-proxy.
 func forwardSignals(p *Process) (stop func()) {
@@ -273,20 +229,4 @@ func forwardSignals(p *Process) (stop func()) {
 		}
 	}()
 	return func() { signal.Stop(ch); close(done) }
-}
-
-// ContainerPaths are the directories of a container's writable layer.
-func ContainerPaths(dir string) (upper, work, rootfs string) {
-	return filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "rootfs")
-}
-
-// Prepare makes a new container's directories (the caller holds the lock).
-func Prepare(dir string) error {
-	upper, work, root := ContainerPaths(dir)
-	for _, d := range []string{upper, work, root} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return fmt.Errorf("make %s: %w", d, err)
-		}
-	}
-	return nil
 }

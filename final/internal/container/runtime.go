@@ -1,0 +1,75 @@
+//go:build linux
+
+// The runtime: what every operation on a container shares (the state
+// store, the default cgroup parent), and a container's own directories.
+// The operations are in the files named for them: monitor.go (run),
+// exec.go, signal.go (kill, stop, wait), reconcile.go, remove.go.
+
+package container
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/minidocker/minidocker/final/internal/cgroups"
+	"github.com/minidocker/minidocker/final/internal/state"
+)
+
+// Runtime is what every container operation needs to know.
+type Runtime struct {
+	State        *state.Store
+	CgroupParent string
+}
+
+// Cgroup is the manager of a container's cgroup (which need not exist).
+func (rt *Runtime) Cgroup(c *state.Container) cgroups.Manager {
+	return cgroups.Load(rt.cgroupParent(c), c.ID)
+}
+
+// cgroupParent is the parent the record names: the one recorded when the
+// container was created, whatever --cgroup-parent a later command is given
+// (a record written before that field existed falls back to the old rule:
+// the container's --cgroup-parent, or the runtime's).
+func (rt *Runtime) cgroupParent(c *state.Container) string {
+	if c.Minidocker.CgroupParent != "" {
+		return c.Minidocker.CgroupParent
+	}
+	if c.HostConfig.CgroupParent != "" {
+		return c.HostConfig.CgroupParent
+	}
+	return rt.CgroupParent
+}
+
+// update changes a container's record under the store's lock.
+func (rt *Runtime) update(id string, change func(*state.Container) error) error {
+	unlock, err := rt.State.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	r, err := rt.State.Get(id)
+	if err != nil {
+		return err
+	}
+	if err := change(r); err != nil {
+		return err
+	}
+	return rt.State.Save(r)
+}
+
+// ContainerPaths are the directories of a container's writable layer.
+func ContainerPaths(dir string) (upper, work, rootfs string) {
+	return filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "rootfs")
+}
+
+// Prepare makes a new container's directories (the caller holds the lock).
+func Prepare(dir string) error {
+	upper, work, root := ContainerPaths(dir)
+	for _, d := range []string{upper, work, root} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("make %s: %w", d, err)
+		}
+	}
+	return nil
+}
