@@ -11,8 +11,11 @@
 //     hands controllers to its children through cgroup.subtree_control, and
 //     only leaves hold processes.
 //
-// Both sit behind one Manager interface, and New is the only function that
-// decides which one a host gets (step05-cgroups is the teaching version).
+// Both sit behind one Manager interface (step05-cgroups is the teaching
+// version). IsV2 is the one place that decides which one a host runs, by
+// the type of the filesystem at /sys/fs/cgroup: New (a new cgroup) and Load
+// (an existing one) pick v1.go or v2.go by it, RemoveStepLeftovers where
+// to look.
 // Every container's cgroup lives under an absolute parent (/minidocker by
 // default), never under the cgroup of whoever runs minidocker.
 //
@@ -76,7 +79,8 @@ type Manager interface {
 	Destroy() error
 }
 
-// IsV2 reports whether /sys/fs/cgroup is the unified (v2) hierarchy.
+// IsV2 reports whether /sys/fs/cgroup is the unified (v2) hierarchy; the
+// one test of the version, which everything else asks.
 func IsV2() bool {
 	var st unix.Statfs_t
 	return unix.Statfs(Root, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
