@@ -161,16 +161,27 @@ func removeParent(parent, dir string) {
 // died. The wait polls every millisecond: the release usually takes less,
 // and every command that removes a container waits for it.
 func removeDir(dir string) error {
+	return rmdirPolling(dir, 3*time.Second, func(try int) {
+		if try%200 == 0 {
+			killAll(dir)
+		}
+	})
+}
+
+// rmdirPolling removes a cgroup directory, retrying every millisecond
+// while the kernel answers EBUSY (processes still in it), for up to
+// timeout; busy, if not nil, is called before each wait.
+func rmdirPolling(dir string, timeout time.Duration, busy func(try int)) error {
 	var err error
-	for try := 0; try < 3000; try++ {
+	for try := 0; try < int(timeout/time.Millisecond); try++ {
 		if err = unix.Rmdir(dir); err == nil || errors.Is(err, unix.ENOENT) {
 			return nil
 		}
 		if !errors.Is(err, unix.EBUSY) {
 			break
 		}
-		if try%200 == 0 {
-			killAll(dir)
+		if busy != nil {
+			busy(try)
 		}
 		time.Sleep(time.Millisecond)
 	}

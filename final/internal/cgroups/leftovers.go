@@ -70,18 +70,9 @@ func stepLeftover(dir string) bool {
 // rmdirWhenEmpty removes a cgroup, waiting up to a second for the
 // processes of a container that is dying to leave it.
 func rmdirWhenEmpty(dir string) error {
-	var err error
-	for try := 0; try < 1000; try++ {
-		if err = unix.Rmdir(dir); err == nil || errors.Is(err, unix.ENOENT) {
-			return nil
-		}
-		if !errors.Is(err, unix.EBUSY) {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	err := rmdirPolling(dir, time.Second, nil)
 	if errors.Is(err, unix.EBUSY) {
-		return fmt.Errorf("rmdir %s: %w: a process is still in it, so it was left as it is", dir, err)
+		return fmt.Errorf("%w: a process is still in it, so it was left as it is", err)
 	}
-	return fmt.Errorf("rmdir %s: %w", dir, err)
+	return err
 }
