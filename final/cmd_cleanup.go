@@ -40,36 +40,36 @@ import (
 // cleanupCommand is the cleanup verb.
 var cleanupCommand = &command{
 	name: "cleanup", usage: "cleanup", short: "Remove this root's containers, images, mounts, cgroups and network, and what killed steps left",
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
-		return func(e *env, args []string) error { return runCleanup(e) }
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
+		return func(s *session, args []string) error { return runCleanup(s) }
 	},
 }
 
 // runCleanup removes everything of its root, in the order that lets each
 // part go: processes first (they hold cgroups and mounts), then cgroups,
 // mounts, network, files.
-func runCleanup(e *env) error {
+func runCleanup(s *session) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("cleanup needs root (try: sudo minidocker cleanup)")
 	}
-	rt := &container.Runtime{State: &state.Store{Root: e.root}, CgroupParent: e.cgroupParent}
+	rt := &container.Runtime{State: &state.Store{Root: s.root}, CgroupParent: s.cgroupParent}
 	list, _, _ := rt.State.List()
 	killMonitors(list)
 	removeCgroups(rt, list)
-	removed, err := cgroups.RemoveStepLeftovers(e.cgroupParent)
+	removed, err := cgroups.RemoveStepLeftovers(s.cgroupParent)
 	printRemoved(removed, "cgroups", err)
 	stepDirs := stepTempDirs()
-	unmountUnder(append([]string{e.root}, stepDirs...))
+	unmountUnder(append([]string{s.root}, stepDirs...))
 	if err := network.Cleanup(); err != nil {
 		fmt.Fprintln(os.Stderr, "minidocker: network:", err)
 	}
 	removed, err = network.RemoveStale()
 	printRemoved(removed, "network", err)
 	dirs := stepDirs
-	if e.defaultRoot {
+	if s.defaultRoot {
 		dirs = append(dirs, step08Root)
 	}
-	for _, dir := range append(dirs, e.root) {
+	for _, dir := range append(dirs, s.root) {
 		if _, err := os.Lstat(dir); err == nil {
 			if err := os.RemoveAll(dir); err != nil {
 				return err

@@ -24,17 +24,17 @@ type commitOptions struct {
 var commitCommand = &command{
 	name: "commit", usage: "commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]", short: "Make an image from a container's changes",
 	interspersed: true,
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
 		o := &commitOptions{}
 		fs.StringVarP(&o.message, "message", "m", "", "commit message")
 		fs.StringVarP(&o.author, "author", "a", "", "author, e.g. \"Jane <jane@example.com>\"")
 		fs.StringArrayVarP(&o.changes, "change", "c", nil, "apply a Dockerfile instruction, e.g. 'CMD [\"/bin/sh\"]'")
-		return func(e *env, args []string) error { return runCommit(e, o, args) }
+		return func(s *session, args []string) error { return runCommit(s, o, args) }
 	},
 }
 
 // runCommit commits the container and tags the image if a name is given.
-func runCommit(e *env, o *commitOptions, args []string) error {
+func runCommit(s *session, o *commitOptions, args []string) error {
 	if len(args) < 1 || len(args) > 2 {
 		return usagef("requires 1 or 2 arguments: the container, and the new image's name")
 	}
@@ -42,30 +42,30 @@ func runCommit(e *env, o *commitOptions, args []string) error {
 	if err := image.ApplyChanges(o.changes, &rc); err != nil {
 		return usagef("%v", err)
 	}
-	if err := e.open(); err != nil {
+	if err := s.open(); err != nil {
 		return err
 	}
-	c, err := e.rt.Find(args[0])
+	c, err := s.rt.Find(args[0])
 	if err != nil {
 		return err
 	}
 	// Hold the container's lock while its writable layer is read, so that
 	// an rm cannot delete the layer under the commit.
-	unlock, err := e.rt.State.LockContainer(c.ID)
+	unlock, err := s.rt.State.LockContainer(c.ID)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	parent, err := e.images.Resolve(c.Image)
+	parent, err := s.images.Resolve(c.Image)
 	if err != nil {
 		return fmt.Errorf("the image of container %s is gone: %w", c.Name, err)
 	}
-	upper, _, _ := container.ContainerPaths(e.rt.State.Dir(c.ID))
+	upper, _, _ := container.ContainerPaths(s.rt.State.Dir(c.ID))
 	ref := ""
 	if len(args) == 2 {
 		ref = args[1]
 	}
-	img, err := e.images.Commit(upper, parent, image.CommitOptions{
+	img, err := s.images.Commit(upper, parent, image.CommitOptions{
 		Comment: o.message, Author: o.author, Changes: o.changes, Ref: ref,
 		CreatedBy: "minidocker commit " + c.Name,
 	})

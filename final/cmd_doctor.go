@@ -18,16 +18,16 @@ import (
 // doctorCommand is the doctor verb.
 var doctorCommand = &command{
 	name: "doctor", usage: "doctor", short: "Check this host, and say how to fix what is missing",
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
-		return func(e *env, args []string) error { return runDoctor(e) }
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
+		return func(s *session, args []string) error { return runDoctor(s) }
 	},
 }
 
 // runDoctor prints each check, OK or the fix; it fails if any check did.
-func runDoctor(e *env) error {
+func runDoctor(s *session) error {
 	ok, bad := color.New(color.FgGreen).SprintFunc(), color.New(color.FgRed).SprintFunc()
 	failed := 0
-	for _, c := range doctor.Run(e.root) {
+	for _, c := range doctor.Run(s.root) {
 		if c.OK {
 			fmt.Printf("%s  %s: %s\n", ok("OK  "), c.Name, c.Detail)
 			continue

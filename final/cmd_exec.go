@@ -26,7 +26,7 @@ type execOptions struct {
 var execCommand = &command{
 	name: "exec", usage: "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
 	short: "Run a command in a running container", statusVerb: true,
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
 		o := &execOptions{}
 		fs.BoolVarP(&o.interactive, "interactive", "i", false, "keep stdin open")
 		fs.BoolVarP(&o.tty, "tty", "t", false, "give the command a terminal")
@@ -34,19 +34,19 @@ var execCommand = &command{
 		fs.StringVarP(&o.workdir, "workdir", "w", "", "working directory inside the container")
 		fs.StringVarP(&o.user, "user", "u", "", "user to run as")
 		fs.BoolVar(&o.privileged, "privileged", false, "give the command every capability")
-		return func(e *env, args []string) error { return runExec(e, o, args) }
+		return func(s *session, args []string) error { return runExec(s, o, args) }
 	},
 }
 
 // runExec joins the container and runs the command, exiting with its status.
-func runExec(e *env, o *execOptions, args []string) error {
+func runExec(s *session, o *execOptions, args []string) error {
 	if len(args) < 2 {
 		return usagef("requires at least 2 arguments: the container and the command")
 	}
-	if err := e.open(); err != nil {
+	if err := s.open(); err != nil {
 		return err
 	}
-	c, err := e.findRunning(args[0])
+	c, err := s.findRunning(args[0])
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func runExec(e *env, o *execOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	status := e.rt.Exec(c, spec, stdio)
+	status := s.rt.Exec(c, spec, stdio)
 	done()
 	if status != 0 {
 		return &statusError{status: status}

@@ -30,14 +30,14 @@ import (
 var exportCommand = &command{
 	name: "export", usage: "export [OPTIONS] CONTAINER", short: "Write a container's filesystem as a tar archive",
 	interspersed: true,
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
 		output := fs.StringP("output", "o", "", "write to a file instead of stdout")
-		return func(e *env, args []string) error { return runExport(e, *output, args) }
+		return func(s *session, args []string) error { return runExport(s, *output, args) }
 	},
 }
 
 // runExport writes the container's merged filesystem as a tar.
-func runExport(e *env, output string, args []string) error {
+func runExport(s *session, output string, args []string) error {
 	if len(args) != 1 {
 		return usagef("requires exactly 1 argument")
 	}
@@ -45,13 +45,13 @@ func runExport(e *env, output string, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := e.open(); err != nil {
+	if err := s.open(); err != nil {
 		done(false)
 		return err
 	}
-	c, err := e.rt.Find(args[0])
+	c, err := s.rt.Find(args[0])
 	if err == nil {
-		upper, _, mnt := container.ContainerPaths(e.rt.State.Dir(c.ID))
+		upper, _, mnt := container.ContainerPaths(s.rt.State.Dir(c.ID))
 		err = exportUnion(w, append([]string{upper}, c.Minidocker.Layers...), mnt)
 	}
 	done(err == nil)

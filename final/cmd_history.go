@@ -19,21 +19,21 @@ import (
 var historyCommand = &command{
 	name: "history", usage: "history [OPTIONS] IMAGE", short: "Show how an image was made",
 	interspersed: true,
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
 		noTrunc := fs.Bool("no-trunc", false, "do not truncate the output")
-		return func(e *env, args []string) error { return runHistory(e, *noTrunc, args) }
+		return func(s *session, args []string) error { return runHistory(s, *noTrunc, args) }
 	},
 }
 
 // runHistory prints the image's history.
-func runHistory(e *env, noTrunc bool, args []string) error {
+func runHistory(s *session, noTrunc bool, args []string) error {
 	if len(args) != 1 {
 		return usagef("requires exactly 1 argument")
 	}
-	if err := e.open(); err != nil {
+	if err := s.open(); err != nil {
 		return err
 	}
-	entries, err := e.images.History(args[0])
+	entries, err := s.images.History(args[0])
 	if err != nil {
 		return err
 	}

@@ -19,10 +19,10 @@ import (
 // imagesCommand is the images verb.
 var imagesCommand = &command{
 	name: "images", usage: "images [OPTIONS]", short: "List images",
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
 		quiet := fs.BoolP("quiet", "q", false, "only show ids")
 		format := fs.String("format", "", "format each image with a Go template, e.g. '{{.Repository}}'")
-		return func(e *env, args []string) error { return runImages(e, *quiet, *format, args) }
+		return func(s *session, args []string) error { return runImages(s, *quiet, *format, args) }
 	},
 }
 
@@ -32,14 +32,14 @@ type imageRow struct {
 }
 
 // runImages lists the images, one row per tag (untagged ones as <none>).
-func runImages(e *env, quiet bool, format string, args []string) error {
+func runImages(s *session, quiet bool, format string, args []string) error {
 	if len(args) > 0 {
 		return usagef("accepts no arguments")
 	}
-	if err := e.open(); err != nil {
+	if err := s.open(); err != nil {
 		return err
 	}
-	list, err := e.images.List()
+	list, err := s.images.List()
 	if err != nil {
 		return err
 	}

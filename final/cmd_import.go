@@ -17,15 +17,15 @@ import (
 var importCommand = &command{
 	name: "import", usage: "import [OPTIONS] FILE|- [REPOSITORY[:TAG]]", short: "Make an image from a filesystem tar",
 	interspersed: true,
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
 		changes := fs.StringArrayP("change", "c", nil, "apply a Dockerfile instruction, e.g. 'CMD [\"/bin/sh\"]'")
 		message := fs.StringP("message", "m", "", "commit message")
-		return func(e *env, args []string) error { return runImport(e, *changes, *message, args) }
+		return func(s *session, args []string) error { return runImport(s, *changes, *message, args) }
 	},
 }
 
 // runImport reads the tar and stores it as an image.
-func runImport(e *env, changes []string, message string, args []string) error {
+func runImport(s *session, changes []string, message string, args []string) error {
 	if len(args) < 1 || len(args) > 2 {
 		return usagef("requires 1 or 2 arguments: the tar file (or -) and the image's name")
 	}
@@ -42,10 +42,10 @@ func runImport(e *env, changes []string, message string, args []string) error {
 	if len(args) == 2 {
 		ref = args[1]
 	}
-	if err := e.open(); err != nil {
+	if err := s.open(); err != nil {
 		return err
 	}
-	img, err := e.images.Import(r, ref, changes, message)
+	img, err := s.images.Import(r, ref, changes, message)
 	if err != nil {
 		return err
 	}

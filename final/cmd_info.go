@@ -24,8 +24,8 @@ const Version = "0.1.0"
 // versionCommand is the version verb.
 var versionCommand = &command{
 	name: "version", usage: "version", short: "Show the version",
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
-		return func(e *env, args []string) error {
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
+		return func(s *session, args []string) error {
 			fmt.Printf("minidocker version %s\nGo version:  %s\nOS/Arch:     %s/%s\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			return nil
 		}
@@ -35,17 +35,17 @@ var versionCommand = &command{
 // infoCommand is the info verb.
 var infoCommand = &command{
 	name: "info", usage: "info", short: "Show system-wide information",
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
-		return func(e *env, args []string) error { return runInfo(e) }
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
+		return func(s *session, args []string) error { return runInfo(s) }
 	},
 }
 
 // runInfo prints counts, cgroup version, storage and network.
-func runInfo(e *env) error {
-	if err := e.open(); err != nil {
+func runInfo(s *session) error {
+	if err := s.open(); err != nil {
 		return err
 	}
-	list, err := e.containers()
+	list, err := s.containers()
 	if err != nil {
 		return err
 	}
@@ -55,7 +55,7 @@ func runInfo(e *env) error {
 			running++
 		}
 	}
-	images, err := e.images.List()
+	images, err := s.images.List()
 	if err != nil {
 		return err
 	}
@@ -66,8 +66,8 @@ func runInfo(e *env) error {
 		version = 2
 	}
 	fmt.Printf("Containers: %d\n Running: %d\n Stopped: %d\nImages: %d\n", len(list), running, len(list)-running, len(images))
-	fmt.Printf("Server Version: %s\nStorage Driver: overlay2\nDocker Root Dir: %s\n", Version, e.root)
-	fmt.Printf("Cgroup Driver: cgroupfs\nCgroup Version: %d\nCgroup Parent: %s\n", version, e.cgroupParent)
+	fmt.Printf("Server Version: %s\nStorage Driver: overlay2\nDocker Root Dir: %s\n", Version, s.root)
+	fmt.Printf("Cgroup Driver: cgroupfs\nCgroup Version: %d\nCgroup Parent: %s\n", version, s.cgroupParent)
 	fmt.Printf("Network: bridge %s (%s), host, none\n", network.DefaultBridge, network.DefaultSubnet)
 	fmt.Printf("Kernel Version: %s\nOperating System: %s\nArchitecture: %s\nCPUs: %d\n",
 		unix.ByteSliceToString(uts.Release[:]), osName(), runtime.GOARCH, runtime.NumCPU())

@@ -20,10 +20,10 @@ import (
 var inspectCommand = &command{
 	name: "inspect", usage: "inspect [OPTIONS] NAME|ID [NAME|ID...]", short: "Show containers and images in detail",
 	interspersed: true,
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
 		format := fs.StringP("format", "f", "", "format with a Go template, e.g. '{{.State.Pid}}'")
 		kind := fs.String("type", "", "only look for a container or an image")
-		return func(e *env, args []string) error { return runInspect(e, *format, *kind, args) }
+		return func(s *session, args []string) error { return runInspect(s, *format, *kind, args) }
 	},
 }
 
@@ -43,20 +43,20 @@ type imageView struct {
 }
 
 // runInspect looks each argument up as a container, then as an image.
-func runInspect(e *env, format, kind string, args []string) error {
+func runInspect(s *session, format, kind string, args []string) error {
 	if len(args) == 0 {
 		return usagef("requires at least 1 argument")
 	}
 	if kind != "" && kind != "container" && kind != "image" {
 		return usagef("--type %q: want container or image", kind)
 	}
-	if err := e.open(); err != nil {
+	if err := s.open(); err != nil {
 		return err
 	}
 	var out []any
 	failed := false
 	for _, ref := range args {
-		v, err := inspectOne(e, ref, kind)
+		v, err := inspectOne(s, ref, kind)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "minidocker: %v\n", err)
 			failed = true
@@ -79,9 +79,9 @@ func runInspect(e *env, format, kind string, args []string) error {
 }
 
 // inspectOne finds a container or an image by what the user typed.
-func inspectOne(e *env, ref, kind string) (any, error) {
+func inspectOne(s *session, ref, kind string) (any, error) {
 	if kind != "image" {
-		c, err := e.rt.Find(ref)
+		c, err := s.rt.Find(ref)
 		if err == nil {
 			return c, nil
 		}
@@ -89,7 +89,7 @@ func inspectOne(e *env, ref, kind string) (any, error) {
 			return nil, err
 		}
 	}
-	img, err := e.images.Resolve(ref)
+	img, err := s.images.Resolve(ref)
 	if err != nil {
 		return nil, fmt.Errorf("no such object: %s", ref)
 	}

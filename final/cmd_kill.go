@@ -19,14 +19,14 @@ import (
 var killCommand = &command{
 	name: "kill", usage: "kill [OPTIONS] CONTAINER [CONTAINER...]", short: "Send a signal to running containers",
 	interspersed: true,
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
 		signal := fs.StringP("signal", "s", "KILL", "signal to send, by name or number")
-		return func(e *env, args []string) error { return runKill(e, *signal, args) }
+		return func(s *session, args []string) error { return runKill(s, *signal, args) }
 	},
 }
 
 // runKill parses the signal and sends it to each container.
-func runKill(e *env, name string, args []string) error {
+func runKill(s *session, name string, args []string) error {
 	if len(args) == 0 {
 		return usagef("requires at least 1 argument")
 	}
@@ -34,10 +34,10 @@ func runKill(e *env, name string, args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	if err := e.open(); err != nil {
+	if err := s.open(); err != nil {
 		return err
 	}
-	return eachContainer(e, args, func(c *state.Container) error { return e.rt.Kill(c, sig) })
+	return eachContainer(s, args, func(c *state.Container) error { return s.rt.Kill(c, sig) })
 }
 
 // parseSignal reads "KILL", "SIGTERM", "term" or "9".

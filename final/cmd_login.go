@@ -23,17 +23,17 @@ import (
 var loginCommand = &command{
 	name: "login", usage: "login [OPTIONS] [SERVER]", short: "Log in to a registry",
 	interspersed: true,
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
 		user := fs.StringP("username", "u", "", "user name")
 		stdin := fs.Bool("password-stdin", false, "read the password from stdin")
-		return func(e *env, args []string) error { return runLogin(e, *user, *stdin, args) }
+		return func(s *session, args []string) error { return runLogin(s, *user, *stdin, args) }
 	},
 }
 
 // logoutCommand is the logout verb.
 var logoutCommand = &command{
 	name: "logout", usage: "logout [SERVER]", short: "Forget a registry's credentials",
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
 		return runLogout
 	},
 }
@@ -57,7 +57,7 @@ func serverArg(args []string) (string, error) {
 }
 
 // runLogin checks the credentials with the registry and keeps them.
-func runLogin(e *env, user string, stdin bool, args []string) error {
+func runLogin(s *session, user string, stdin bool, args []string) error {
 	host, err := serverArg(args)
 	if err != nil {
 		return err
@@ -73,14 +73,14 @@ func runLogin(e *env, user string, stdin bool, args []string) error {
 	if pass == "" {
 		return errors.New("the password on stdin is empty")
 	}
-	if err := e.open(); err != nil {
+	if err := s.open(); err != nil {
 		return err
 	}
 	creds := registry.Credentials{User: user, Password: pass}
-	if err := e.registryClient().Ping(host, creds); err != nil {
+	if err := s.registryClient().Ping(host, creds); err != nil {
 		return fmt.Errorf("login to %s: %w", host, err)
 	}
-	if _, err := e.authFile().Store(host, &creds); err != nil {
+	if _, err := s.authFile().Store(host, &creds); err != nil {
 		return err
 	}
 	fmt.Println("Login Succeeded")
@@ -88,15 +88,15 @@ func runLogin(e *env, user string, stdin bool, args []string) error {
 }
 
 // runLogout forgets a registry's credentials.
-func runLogout(e *env, args []string) error {
+func runLogout(s *session, args []string) error {
 	host, err := serverArg(args)
 	if err != nil {
 		return err
 	}
-	if err := e.open(); err != nil {
+	if err := s.open(); err != nil {
 		return err
 	}
-	had, err := e.authFile().Store(host, nil)
+	had, err := s.authFile().Store(host, nil)
 	if err != nil {
 		return err
 	}

@@ -28,17 +28,17 @@ type logsOptions struct {
 var logsCommand = &command{
 	name: "logs", usage: "logs [OPTIONS] CONTAINER", short: "Show a container's output",
 	interspersed: true,
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
 		o := &logsOptions{}
 		fs.BoolVarP(&o.follow, "follow", "f", false, "keep printing new output until the container stops")
 		fs.BoolVarP(&o.timestamps, "timestamps", "t", false, "show the time of each line")
 		fs.StringVarP(&o.tail, "tail", "n", "all", "number of lines to show from the end")
-		return func(e *env, args []string) error { return runLogs(e, o, args) }
+		return func(s *session, args []string) error { return runLogs(s, o, args) }
 	},
 }
 
 // runLogs prints the log, then follows it with -f.
-func runLogs(e *env, o *logsOptions, args []string) error {
+func runLogs(s *session, o *logsOptions, args []string) error {
 	if len(args) != 1 {
 		return usagef("requires exactly 1 argument: the container")
 	}
@@ -50,10 +50,10 @@ func runLogs(e *env, o *logsOptions, args []string) error {
 		}
 		tail = n
 	}
-	if err := e.open(); err != nil {
+	if err := s.open(); err != nil {
 		return err
 	}
-	c, err := e.rt.Find(args[0])
+	c, err := s.rt.Find(args[0])
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func runLogs(e *env, o *logsOptions, args []string) error {
 	}
 	printEntries(entries, o.timestamps)
 	if o.follow {
-		return follow(e, c, f, offset, o.timestamps)
+		return follow(s, c, f, offset, o.timestamps)
 	}
 	return nil
 }
@@ -81,7 +81,7 @@ func runLogs(e *env, o *logsOptions, args []string) error {
 // monitor writes "exited" after the last line of output is in the log and
 // the container's cgroup and network are released, so that a script's
 // next command finds the container finished.
-func follow(e *env, c *state.Container, f *os.File, offset int64, timestamps bool) error {
+func follow(s *session, c *state.Container, f *os.File, offset int64, timestamps bool) error {
 	for {
 		done := container.Exited(c)
 		entries, next, _ := container.ReadLogAt(f, offset)
@@ -92,7 +92,7 @@ func follow(e *env, c *state.Container, f *os.File, offset int64, timestamps boo
 		offset = next
 		time.Sleep(100 * time.Millisecond)
 		var err error
-		if c, err = e.rt.Find(c.ID); err != nil {
+		if c, err = s.rt.Find(c.ID); err != nil {
 			c = &state.Container{} // removed (--rm): read what is left, then end
 		}
 	}

@@ -29,13 +29,13 @@ type psOptions struct {
 // psCommand is the ps verb.
 var psCommand = &command{
 	name: "ps", usage: "ps [OPTIONS]", short: "List containers",
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
 		o := &psOptions{}
 		fs.BoolVarP(&o.all, "all", "a", false, "show all containers, not only running ones")
 		fs.BoolVarP(&o.quiet, "quiet", "q", false, "only show ids")
 		fs.BoolVar(&o.noTrunc, "no-trunc", false, "do not truncate ids and commands")
 		fs.StringVar(&o.format, "format", "", "format each container with a Go template, e.g. '{{.Names}}'")
-		return func(e *env, args []string) error { return runPs(e, o, args) }
+		return func(s *session, args []string) error { return runPs(s, o, args) }
 	},
 }
 
@@ -105,14 +105,14 @@ func (r psRow) Ports() string {
 }
 
 // runPs lists the containers.
-func runPs(e *env, o *psOptions, args []string) error {
+func runPs(s *session, o *psOptions, args []string) error {
 	if len(args) > 0 {
 		return usagef("accepts no arguments")
 	}
-	if err := e.open(); err != nil {
+	if err := s.open(); err != nil {
 		return err
 	}
-	list, err := e.summaries()
+	list, err := s.summaries()
 	if err != nil {
 		return err
 	}

@@ -17,26 +17,26 @@ import (
 var pullCommand = &command{
 	name: "pull", usage: "pull [OPTIONS] NAME[:TAG|@DIGEST]", short: "Download an image from a registry",
 	interspersed: true,
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
 		quiet := fs.BoolP("quiet", "q", false, "print nothing")
 		platform := fs.String("platform", "", "os/arch[/variant] to pull from a multi-platform image (default: this machine's)")
-		return func(e *env, args []string) error { return runPull(e, *quiet, *platform, args) }
+		return func(s *session, args []string) error { return runPull(s, *quiet, *platform, args) }
 	},
 }
 
 // runPull pulls one image, printing Docker's plain progress lines.
-func runPull(e *env, quiet bool, platform string, args []string) error {
+func runPull(s *session, quiet bool, platform string, args []string) error {
 	if len(args) != 1 {
 		return usagef("requires exactly 1 argument: the image's name")
 	}
-	if err := e.open(); err != nil {
+	if err := s.open(); err != nil {
 		return err
 	}
 	var out io.Writer = os.Stdout
 	if quiet {
 		out = nil
 	}
-	res, err := e.pull(args[0], platform, out)
+	res, err := s.pull(args[0], platform, out)
 	if err != nil {
 		return err
 	}

@@ -18,14 +18,14 @@ import (
 var pushCommand = &command{
 	name: "push", usage: "push [OPTIONS] NAME[:TAG]", short: "Upload an image to a registry",
 	interspersed: true,
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
 		quiet := fs.BoolP("quiet", "q", false, "print nothing")
-		return func(e *env, args []string) error { return runPush(e, *quiet, args) }
+		return func(s *session, args []string) error { return runPush(s, *quiet, args) }
 	},
 }
 
 // runPush pushes the image a name points to under that name.
-func runPush(e *env, quiet bool, args []string) error {
+func runPush(s *session, quiet bool, args []string) error {
 	if len(args) != 1 {
 		return usagef("requires exactly 1 argument: the image's name, e.g. localhost:5000/app:v1")
 	}
@@ -33,10 +33,10 @@ func runPush(e *env, quiet bool, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := e.open(); err != nil {
+	if err := s.open(); err != nil {
 		return err
 	}
-	img, err := e.images.Resolve(displayName(ref))
+	img, err := s.images.Resolve(displayName(ref))
 	if err != nil {
 		return fmt.Errorf("%w: tag an image with that name first (minidocker tag IMAGE %s)", err, args[0])
 	}
@@ -44,6 +44,6 @@ func runPush(e *env, quiet bool, args []string) error {
 	if !quiet {
 		say = func(line string) { fmt.Fprintln(os.Stdout, line) }
 	}
-	_, err = e.registryClient().Push(context.Background(), ref, e.images, img, say)
+	_, err = s.registryClient().Push(context.Background(), ref, s.images, img, say)
 	return err
 }

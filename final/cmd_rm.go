@@ -18,24 +18,24 @@ import (
 var rmCommand = &command{
 	name: "rm", usage: "rm [OPTIONS] CONTAINER [CONTAINER...]", short: "Remove containers",
 	interspersed: true,
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
 		force := fs.BoolP("force", "f", false, "kill and remove a running container")
 		fs.BoolP("volumes", "v", false, "remove anonymous volumes (minidocker has only bind mounts, which are kept)")
-		return func(e *env, args []string) error { return runRm(e, *force, args) }
+		return func(s *session, args []string) error { return runRm(s, *force, args) }
 	},
 }
 
 // runRm removes each container.
-func runRm(e *env, force bool, args []string) error {
+func runRm(s *session, force bool, args []string) error {
 	if len(args) == 0 {
 		return usagef("requires at least 1 argument")
 	}
-	if err := e.open(); err != nil {
+	if err := s.open(); err != nil {
 		return err
 	}
 	return eachArg(args, func(ref string) error {
-		err := withLock(e, ref, func(c *state.Container) error { return removeContainer(e, c, force) })
-		if errors.Is(err, state.ErrNotFound) && e.finishedRemoval(ref) {
+		err := withLock(s, ref, func(c *state.Container) error { return removeContainer(s, c, force) })
+		if errors.Is(err, state.ErrNotFound) && s.finishedRemoval(ref) {
 			err = nil // a removal a killed rm left: this command finished it
 		}
 		if err == nil {
@@ -47,18 +47,18 @@ func runRm(e *env, force bool, args []string) error {
 
 // removeContainer kills c when forced, waits for its monitor to release
 // it, and deletes it. The caller holds its lock.
-func removeContainer(e *env, c *state.Container, force bool) error {
+func removeContainer(s *session, c *state.Container, force bool) error {
 	if container.Running(c) {
 		if !force {
 			return fmt.Errorf("cannot remove container %s: it is running: stop it first, or use rm -f", state.Short(c.ID))
 		}
-		if err := e.rt.Stop(c, 0); err != nil {
+		if err := s.rt.Stop(c, 0); err != nil {
 			return err
 		}
 	}
-	c, err := e.rt.State.Get(c.ID)
+	c, err := s.rt.State.Get(c.ID)
 	if err != nil {
 		return nil // its monitor removed it (--rm)
 	}
-	return e.rt.Remove(c)
+	return s.rt.Remove(c)
 }

@@ -14,22 +14,22 @@ import (
 var rmiCommand = &command{
 	name: "rmi", usage: "rmi [OPTIONS] IMAGE [IMAGE...]", short: "Remove images",
 	interspersed: true,
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
 		force := fs.BoolP("force", "f", false, "remove even if stopped containers use it")
-		return func(e *env, args []string) error { return runRmi(e, *force, args) }
+		return func(s *session, args []string) error { return runRmi(s, *force, args) }
 	},
 }
 
 // runRmi removes each image.
-func runRmi(e *env, force bool, args []string) error {
+func runRmi(s *session, force bool, args []string) error {
 	if len(args) == 0 {
 		return usagef("requires at least 1 argument")
 	}
-	if err := e.open(); err != nil {
+	if err := s.open(); err != nil {
 		return err
 	}
 	return eachArg(args, func(ref string) error {
-		lines, err := e.images.Remove(ref, force, e.imageUsers())
+		lines, err := s.images.Remove(ref, force, s.imageUsers())
 		for _, l := range lines {
 			fmt.Println(l)
 		}

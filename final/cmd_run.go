@@ -44,12 +44,12 @@ type runOptions struct {
 var runCommand = &command{
 	name: "run", usage: "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
 	short: "Create and start a container", statusVerb: true,
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
 		o := &runOptions{}
 		addRunFlags(fs, o)
-		return func(e *env, args []string) error {
+		return func(s *session, args []string) error {
 			o.entrypointSet = fs.Changed("entrypoint")
-			return runRun(e, o, args)
+			return runRun(s, o, args)
 		}
 	},
 }
@@ -113,32 +113,32 @@ func (v *cpusValue) Set(s string) error {
 func (v *cpusValue) Type() string { return "decimal" }
 
 // runRun is the run verb: create, then start attached or detached.
-func runRun(e *env, o *runOptions, args []string) error {
+func runRun(s *session, o *runOptions, args []string) error {
 	if len(args) == 0 {
 		return usagef("requires at least 1 argument: the image (e.g. minidocker run base echo hello)")
 	}
-	if err := e.open(); err != nil {
+	if err := s.open(); err != nil {
 		return err
 	}
-	c, unlock, err := create(e, o, args[0], args[1:])
+	c, unlock, err := create(s, o, args[0], args[1:])
 	if err != nil {
 		return err
 	}
 	if o.detach {
 		defer unlock()
-		if err := startDetached(e, c); err != nil {
+		if err := startDetached(s, c); err != nil {
 			return err
 		}
 		fmt.Println(c.ID)
 		return nil
 	}
-	return runAttached(e, c, o.interactive, unlock)
+	return runAttached(s, c, o.interactive, unlock)
 }
 
 // runAttached runs c with minidocker as its monitor, attached to the
 // user's terminal, and exits with the container's status. The caller
 // holds c's lock; unlock lets go of it once the command runs (or failed to).
-func runAttached(e *env, c *state.Container, interactive bool, unlock func()) error {
+func runAttached(s *session, c *state.Container, interactive bool, unlock func()) error {
 	defer unlock()
 	att := &container.Attach{Stdout: os.Stdout, Stderr: os.Stderr}
 	if interactive {
@@ -151,7 +151,7 @@ func runAttached(e *env, c *state.Container, interactive bool, unlock func()) er
 			defer restore()
 		}
 	}
-	status := e.rt.Run(c, att, func(err error) {
+	status := s.rt.Run(c, att, func(err error) {
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "minidocker: %v\n", err)
 		}
@@ -167,7 +167,7 @@ func runAttached(e *env, c *state.Container, interactive bool, unlock func()) er
 // that the command runs, or why it could not. The caller holds c's lock,
 // and the monitor shares it (fd 4) until it reports: even if this
 // command is killed meanwhile, no other start can begin before then.
-func startDetached(e *env, c *state.Container) error {
+func startDetached(s *session, c *state.Container) error {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return err
@@ -178,10 +178,10 @@ func startDetached(e *env, c *state.Container) error {
 		return err
 	}
 	defer devnull.Close()
-	cmd := exec.Command("/proc/self/exe", "monitor", "--root", e.root, "--cgroup-parent", e.cgroupParent, c.ID)
+	cmd := exec.Command("/proc/self/exe", "monitor", "--root", s.root, "--cgroup-parent", s.cgroupParent, c.ID)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
 	cmd.ExtraFiles = []*os.File{w}
-	if lock := e.rt.State.LockFile(c.ID); lock != nil {
+	if lock := s.rt.State.LockFile(c.ID); lock != nil {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, lock)
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -206,31 +206,31 @@ func startDetached(e *env, c *state.Container) error {
 // reporting on fd 3 once it runs; fd 4, if open, is the container's lock,
 // held by the command that started us, which we hold too until we report.
 func monitorMain(args []string) int {
-	e, rest, err := parseGlobal(args)
+	s, rest, err := parseGlobal(args)
 	if err == nil && len(rest) != 1 {
 		err = errors.New("usage: monitor ID")
 	}
 	if err == nil {
-		err = e.open()
+		err = s.open()
 	}
 	var c *state.Container
 	if err == nil {
-		c, err = e.rt.State.Get(rest[0])
+		c, err = s.rt.State.Get(rest[0])
 	}
 	report := os.NewFile(3, "report")
-	release := adoptLock(e, rest, err)
+	release := adoptLock(s, rest, err)
 	defer release()
 	if err != nil {
 		reportStart(report, err)
 		return 125
 	}
-	return e.rt.Run(c, nil, func(err error) { reportStart(report, err); release() })
+	return s.rt.Run(c, nil, func(err error) { reportStart(report, err); release() })
 }
 
 // adoptLock takes over the container lock inherited as fd 4, closed on
 // exec so that the container never inherits it; the returned function
 // lets go of our share.
-func adoptLock(e *env, rest []string, err error) func() {
+func adoptLock(s *session, rest []string, err error) func() {
 	if _, ferr := unix.FcntlInt(4, unix.F_GETFD, 0); ferr != nil {
 		return func() {}
 	}
@@ -239,7 +239,7 @@ func adoptLock(e *env, rest []string, err error) func() {
 	if err != nil {
 		return func() { lock.Close() }
 	}
-	return e.rt.State.AdoptLock(rest[0], lock)
+	return s.rt.State.AdoptLock(rest[0], lock)
 }
 
 // reportStart tells the waiting run or start whether the command runs.

@@ -18,9 +18,9 @@ import (
 var saveCommand = &command{
 	name: "save", usage: "save [OPTIONS] IMAGE [IMAGE...]", short: "Write images to a tar archive",
 	interspersed: true,
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
 		output := fs.StringP("output", "o", "", "write to a file instead of stdout")
-		return func(e *env, args []string) error { return runSave(e, *output, args) }
+		return func(s *session, args []string) error { return runSave(s, *output, args) }
 	},
 }
 
@@ -28,31 +28,31 @@ var saveCommand = &command{
 var loadCommand = &command{
 	name: "load", usage: "load [OPTIONS]", short: "Read images from a tar archive",
 	interspersed: true,
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
 		input := fs.StringP("input", "i", "", "read from a file instead of stdin")
-		return func(e *env, args []string) error { return runLoad(e, *input, args) }
+		return func(s *session, args []string) error { return runLoad(s, *input, args) }
 	},
 }
 
 // runSave writes the images.
-func runSave(e *env, output string, args []string) error {
+func runSave(s *session, output string, args []string) error {
 	if len(args) == 0 {
 		return usagef("requires at least 1 argument")
 	}
-	if err := e.open(); err != nil {
+	if err := s.open(); err != nil {
 		return err
 	}
 	w, done, err := outputFile(output)
 	if err != nil {
 		return err
 	}
-	err = e.images.Save(w, args)
+	err = s.images.Save(w, args)
 	done(err == nil)
 	return err
 }
 
 // runLoad reads the archive and prints what it loaded.
-func runLoad(e *env, input string, args []string) error {
+func runLoad(s *session, input string, args []string) error {
 	if len(args) > 0 {
 		return usagef("accepts no arguments: give the archive with -i FILE or on stdin")
 	}
@@ -65,10 +65,10 @@ func runLoad(e *env, input string, args []string) error {
 		defer f.Close()
 		r = f
 	}
-	if err := e.open(); err != nil {
+	if err := s.open(); err != nil {
 		return err
 	}
-	lines, err := e.images.Load(r)
+	lines, err := s.images.Load(r)
 	for _, l := range lines {
 		fmt.Println(l)
 	}

@@ -19,10 +19,10 @@ import (
 var seccompCommand = &command{
 	name: "seccomp-bpf", usage: "seccomp-bpf [--cap-add CAP] [PROFILE.json]", hidden: true,
 	short: "Print the BPF program a seccomp profile (Docker's default without one) compiles to",
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
 		var capAdd []string
 		fs.StringArrayVar(&capAdd, "cap-add", nil, "compile for a container with this capability too")
-		return func(e *env, args []string) error { return runSeccompBPF(capAdd, args) }
+		return func(s *session, args []string) error { return runSeccompBPF(capAdd, args) }
 	},
 }
 

@@ -19,10 +19,10 @@ import (
 var startCommand = &command{
 	name: "start", usage: "start [OPTIONS] CONTAINER [CONTAINER...]", short: "Start stopped containers",
 	statusVerb: true, interspersed: true,
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
 		attach := fs.BoolP("attach", "a", false, "attach to the container's output and exit with its status")
 		interactive := fs.BoolP("interactive", "i", false, "attach stdin too")
-		return func(e *env, args []string) error { return runStart(e, *attach, *interactive, args) }
+		return func(s *session, args []string) error { return runStart(s, *attach, *interactive, args) }
 	},
 }
 
@@ -30,44 +30,44 @@ var startCommand = &command{
 var restartCommand = &command{
 	name: "restart", usage: "restart [OPTIONS] CONTAINER [CONTAINER...]", short: "Restart containers",
 	interspersed: true,
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
 		seconds := fs.IntP("time", "t", 10, "seconds to wait before killing")
-		return func(e *env, args []string) error { return runRestart(e, *seconds, args) }
+		return func(s *session, args []string) error { return runRestart(s, *seconds, args) }
 	},
 }
 
 // runStart starts each container, detached unless -a.
-func runStart(e *env, attach, interactive bool, args []string) error {
+func runStart(s *session, attach, interactive bool, args []string) error {
 	if len(args) == 0 {
 		return usagef("requires at least 1 argument")
 	}
 	if attach && len(args) > 1 {
 		return usagef("you cannot start and attach multiple containers at once")
 	}
-	if err := e.open(); err != nil {
+	if err := s.open(); err != nil {
 		return err
 	}
 	if attach {
-		c, unlock, err := startable(e, args[0])
+		c, unlock, err := startable(s, args[0])
 		if err != nil {
 			return err
 		}
-		return runAttached(e, c, interactive, unlock)
+		return runAttached(s, c, interactive, unlock)
 	}
 	// Under the container's lock, a start that finds the container
 	// running (another start won the race) has nothing to do: like
 	// docker start, it prints the name and succeeds.
-	return eachLocked(e, args, func(c *state.Container) error {
+	return eachLocked(s, args, func(c *state.Container) error {
 		if container.Running(c) {
 			return nil
 		}
-		return startDetached(e, c)
+		return startDetached(s, c)
 	})
 }
 
 // startable finds a container that is not running and takes its lock.
-func startable(e *env, ref string) (*state.Container, func(), error) {
-	c, unlock, err := lockContainer(e, ref)
+func startable(s *session, ref string) (*state.Container, func(), error) {
+	c, unlock, err := lockContainer(s, ref)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -79,21 +79,21 @@ func startable(e *env, ref string) (*state.Container, func(), error) {
 }
 
 // runRestart stops, then starts each container.
-func runRestart(e *env, seconds int, args []string) error {
+func runRestart(s *session, seconds int, args []string) error {
 	if len(args) == 0 {
 		return usagef("requires at least 1 argument")
 	}
-	if err := e.open(); err != nil {
+	if err := s.open(); err != nil {
 		return err
 	}
-	return eachLocked(e, args, func(c *state.Container) error {
-		if err := e.rt.Stop(c, time.Duration(seconds)*time.Second); err != nil {
+	return eachLocked(s, args, func(c *state.Container) error {
+		if err := s.rt.Stop(c, time.Duration(seconds)*time.Second); err != nil {
 			return err
 		}
-		c, err := e.rt.Find(c.ID)
+		c, err := s.rt.Find(c.ID)
 		if err != nil {
 			return err
 		}
-		return startDetached(e, c)
+		return startDetached(s, c)
 	})
 }

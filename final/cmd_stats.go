@@ -23,17 +23,17 @@ import (
 var statsCommand = &command{
 	name: "stats", usage: "stats [OPTIONS] [CONTAINER...]", short: "Show containers' resource usage",
 	interspersed: true,
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
 		fs.Bool("no-stream", false, "print once and exit (the only mode minidocker has)")
-		return func(e *env, args []string) error { return runStats(e, args) }
+		return func(s *session, args []string) error { return runStats(s, args) }
 	},
 }
 
 // statsTargets are the containers args name, or all running ones.
-func statsTargets(e *env, args []string) ([]*state.Container, error) {
+func statsTargets(s *session, args []string) ([]*state.Container, error) {
 	var list []*state.Container
 	for _, ref := range args {
-		c, err := e.rt.Find(ref)
+		c, err := s.rt.Find(ref)
 		if err != nil {
 			return nil, err
 		}
@@ -42,7 +42,7 @@ func statsTargets(e *env, args []string) ([]*state.Container, error) {
 	if len(args) > 0 {
 		return list, nil
 	}
-	all, err := e.containers()
+	all, err := s.containers()
 	for _, c := range all {
 		if container.Running(c) {
 			list = append(list, c)
@@ -52,18 +52,18 @@ func statsTargets(e *env, args []string) ([]*state.Container, error) {
 }
 
 // runStats samples each container's cgroup twice and prints the usage.
-func runStats(e *env, args []string) error {
-	if err := e.open(); err != nil {
+func runStats(s *session, args []string) error {
+	if err := s.open(); err != nil {
 		return err
 	}
-	list, err := statsTargets(e, args)
+	list, err := statsTargets(s, args)
 	if err != nil {
 		return err
 	}
 	managers := make([]cgroups.Manager, len(list))
 	first := make([]cgroups.Stats, len(list))
 	for i, c := range list {
-		managers[i] = e.rt.Cgroup(c)
+		managers[i] = s.rt.Cgroup(c)
 		first[i], _ = managers[i].Stats()
 	}
 	const interval = 500 * time.Millisecond

@@ -21,25 +21,25 @@ import (
 var stopCommand = &command{
 	name: "stop", usage: "stop [OPTIONS] CONTAINER [CONTAINER...]", short: "Stop running containers",
 	interspersed: true,
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
 		seconds := fs.IntP("time", "t", 10, "seconds to wait before killing")
-		return func(e *env, args []string) error { return runStop(e, *seconds, args) }
+		return func(s *session, args []string) error { return runStop(s, *seconds, args) }
 	},
 }
 
 // runStop stops each container, printing its name as given.
-func runStop(e *env, seconds int, args []string) error {
+func runStop(s *session, seconds int, args []string) error {
 	if len(args) == 0 {
 		return usagef("requires at least 1 argument")
 	}
 	if seconds < 0 {
 		return usagef("invalid --time %d: seconds must not be negative", seconds)
 	}
-	if err := e.open(); err != nil {
+	if err := s.open(); err != nil {
 		return err
 	}
-	return eachLocked(e, args, func(c *state.Container) error {
-		return e.rt.Stop(c, time.Duration(seconds)*time.Second)
+	return eachLocked(s, args, func(c *state.Container) error {
+		return s.rt.Stop(c, time.Duration(seconds)*time.Second)
 	})
 }
 
@@ -61,9 +61,9 @@ func eachArg(args []string, do func(ref string) error) error {
 
 // eachContainer finds the container each argument names and runs do on
 // it, printing the argument when do succeeds, as docker stop, kill and rm do.
-func eachContainer(e *env, args []string, do func(c *state.Container) error) error {
+func eachContainer(s *session, args []string, do func(c *state.Container) error) error {
 	return eachArg(args, func(ref string) error {
-		c, err := e.rt.Find(ref)
+		c, err := s.rt.Find(ref)
 		if err == nil {
 			err = do(c)
 		}
@@ -77,9 +77,9 @@ func eachContainer(e *env, args []string, do func(c *state.Container) error) err
 // eachLocked is eachContainer for the verbs that change a container's
 // state (start, stop, restart, rm): do runs with the container's lock
 // held, on the record as it is under the lock.
-func eachLocked(e *env, args []string, do func(c *state.Container) error) error {
+func eachLocked(s *session, args []string, do func(c *state.Container) error) error {
 	return eachArg(args, func(ref string) error {
-		err := withLock(e, ref, do)
+		err := withLock(s, ref, do)
 		if err == nil {
 			fmt.Println(ref)
 		}
@@ -90,8 +90,8 @@ func eachLocked(e *env, args []string, do func(c *state.Container) error) error 
 // withLock runs do on the container ref names, with its lock held. Once
 // the lock is ours the record is read again: the command that held the
 // lock before may have started, stopped or removed the container.
-func withLock(e *env, ref string, do func(c *state.Container) error) error {
-	c, unlock, err := lockContainer(e, ref)
+func withLock(s *session, ref string, do func(c *state.Container) error) error {
+	c, unlock, err := lockContainer(s, ref)
 	if err != nil {
 		return err
 	}
@@ -100,12 +100,12 @@ func withLock(e *env, ref string, do func(c *state.Container) error) error {
 }
 
 // lockContainer finds the container ref names and takes its lock.
-func lockContainer(e *env, ref string) (*state.Container, func(), error) {
-	c, err := e.rt.Find(ref)
+func lockContainer(s *session, ref string) (*state.Container, func(), error) {
+	c, err := s.rt.Find(ref)
 	if err != nil {
 		return nil, nil, err
 	}
-	c, unlock, err := e.rt.Lock(c.ID)
+	c, unlock, err := s.rt.Lock(c.ID)
 	if errors.Is(err, state.ErrNotFound) {
 		return nil, nil, fmt.Errorf("%w: %s", state.ErrNotFound, ref) // removed while we waited
 	}

@@ -24,35 +24,35 @@ import (
 var systemCommand = &command{
 	name: "system", usage: "system df | system prune [-a] [-f]", short: "Show and reclaim disk space",
 	interspersed: true,
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
 		all := fs.BoolP("all", "a", false, "prune: remove every image no container uses, not only untagged ones")
 		force := fs.BoolP("force", "f", false, "prune: do not ask for confirmation")
-		return func(e *env, args []string) error {
+		return func(s *session, args []string) error {
 			if len(args) != 1 || (args[0] != "df" && args[0] != "prune") {
 				return usagef("want 'system df' or 'system prune'")
 			}
-			if err := e.open(); err != nil {
+			if err := s.open(); err != nil {
 				return err
 			}
 			if args[0] == "df" {
-				return runDf(e)
+				return runDf(s)
 			}
-			return runPrune(e, *all, *force)
+			return runPrune(s, *all, *force)
 		}
 	},
 }
 
 // runDf prints what images and containers take.
-func runDf(e *env) error {
-	images, err := e.images.List()
+func runDf(s *session) error {
+	images, err := s.images.List()
 	if err != nil {
 		return err
 	}
-	used, err := e.imagesInUse()
+	used, err := s.imagesInUse()
 	if err != nil {
 		return err
 	}
-	list, _ := e.containers()
+	list, _ := s.containers()
 	var imgSize, imgFree, ctrSize, ctrFree int64
 	active := 0
 	for _, img := range images {
@@ -65,7 +65,7 @@ func runDf(e *env) error {
 	}
 	running := 0
 	for _, c := range list {
-		upper, _, _ := container.ContainerPaths(e.rt.State.Dir(c.ID))
+		upper, _, _ := container.ContainerPaths(s.rt.State.Dir(c.ID))
 		size := dirSize(upper)
 		ctrSize += size
 		if container.Running(c) {
@@ -78,7 +78,7 @@ func runDf(e *env) error {
 	// loads (a killed one's were removed when this command started): a
 	// Docker user expects df to account for every byte of the data root,
 	// as Docker's own "Build Cache" line does for its builder's files.
-	tmpCount, tmpSize := e.images.TempUsage()
+	tmpCount, tmpSize := s.images.TempUsage()
 	w := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(w, "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE")
 	fmt.Fprintf(w, "Images\t%d\t%d\t%s\t%s\n", len(images), active, humanSize(imgSize), humanSize(imgFree))
@@ -100,7 +100,7 @@ func dirSize(dir string) int64 {
 }
 
 // runPrune removes stopped containers, then images nothing uses.
-func runPrune(e *env, all, force bool) error {
+func runPrune(s *session, all, force bool) error {
 	if !force && tty.IsTerminal(os.Stdin) {
 		fmt.Print("WARNING! This will remove all stopped containers and unused images.\nAre you sure you want to continue? [y/N] ")
 		answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
@@ -108,19 +108,19 @@ func runPrune(e *env, all, force bool) error {
 			return nil
 		}
 	}
-	list, err := e.containers()
+	list, err := s.containers()
 	if err != nil {
 		return err
 	}
 	for _, c := range list {
 		if !container.Running(c) {
-			if err := e.rt.Remove(c); err != nil {
+			if err := s.rt.Remove(c); err != nil {
 				return err
 			}
 			fmt.Println("Deleted Container:", c.ID)
 		}
 	}
-	lines, reclaimed, err := e.images.Prune(e.imageUsers(), all)
+	lines, reclaimed, err := s.images.Prune(s.imageUsers(), all)
 	for _, l := range lines {
 		fmt.Println(l)
 	}

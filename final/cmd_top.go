@@ -18,24 +18,24 @@ import (
 // topCommand is the top verb.
 var topCommand = &command{
 	name: "top", usage: "top CONTAINER", short: "Show the processes of a container",
-	setup: func(fs *pflag.FlagSet) func(*env, []string) error {
-		return func(e *env, args []string) error { return runTop(e, args) }
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
+		return func(s *session, args []string) error { return runTop(s, args) }
 	},
 }
 
 // runTop lists the container's processes.
-func runTop(e *env, args []string) error {
+func runTop(s *session, args []string) error {
 	if len(args) != 1 {
 		return usagef("requires exactly 1 argument")
 	}
-	if err := e.open(); err != nil {
+	if err := s.open(); err != nil {
 		return err
 	}
-	c, err := e.findRunning(args[0])
+	c, err := s.findRunning(args[0])
 	if err != nil {
 		return err
 	}
-	pids, err := e.rt.Cgroup(c).Pids()
+	pids, err := s.rt.Cgroup(c).Pids()
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ type command struct {
 	usage   string // after "minidocker "
 	short   string
 	// setup defines the verb's flags and returns the function that runs it.
-	setup func(fs *pflag.FlagSet) func(e *env, args []string) error
+	setup func(fs *pflag.FlagSet) func(s *session, args []string) error
 	// interspersed is false for verbs whose flags stop at the first
 	// argument (run IMAGE ls -l passes -l to ls).
 	interspersed bool
@@ -68,7 +68,7 @@ func (e *statusError) Error() string { return e.msg }
 
 // dispatch parses the global flags, finds the verb and runs it.
 func dispatch(args []string) int {
-	e, rest, err := parseGlobal(args)
+	s, rest, err := parseGlobal(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "minidocker: %v\nRun 'minidocker help' for usage.\n", err)
 		return 2
@@ -76,7 +76,7 @@ func dispatch(args []string) int {
 	if len(rest) == 0 || rest[0] == "help" || rest[0] == "--help" || rest[0] == "-h" {
 		if len(rest) > 1 {
 			if c := lookup(rest[1]); c != nil {
-				return runVerb(e, c, []string{"--help"})
+				return runVerb(s, c, []string{"--help"})
 			}
 		}
 		printHelp(os.Stdout)
@@ -87,10 +87,10 @@ func dispatch(args []string) int {
 		fmt.Fprintf(os.Stderr, "minidocker: unknown command %q\nRun 'minidocker help' for usage.\n", rest[0])
 		return 2
 	}
-	if err := e.checkParent(); err != nil {
+	if err := s.checkParent(); err != nil {
 		return exitStatus(c, err)
 	}
-	return runVerb(e, c, rest[1:])
+	return runVerb(s, c, rest[1:])
 }
 
 // lookup finds a verb by name or alias.
@@ -110,7 +110,7 @@ func lookup(name string) *command {
 
 // runVerb parses a verb's flags and runs it, turning its error into an
 // exit status.
-func runVerb(e *env, c *command, args []string) int {
+func runVerb(s *session, c *command, args []string) int {
 	fs := pflag.NewFlagSet("minidocker "+c.name, pflag.ContinueOnError)
 	fs.SetInterspersed(c.interspersed)
 	fs.SortFlags = false
@@ -126,7 +126,7 @@ func runVerb(e *env, c *command, args []string) int {
 		return 0
 	}
 	if err == nil {
-		err = run(e, fs.Args())
+		err = run(s, fs.Args())
 	} else {
 		err = usagef("%v", err)
 	}

@@ -42,7 +42,7 @@ const maxNameLength = 240
 // create checks the options, then makes the container's record and
 // directories. It returns with the new container's lock held: the caller
 // starts it, then calls unlock.
-func create(e *env, o *runOptions, ref string, cmd []string) (c *state.Container, unlock func(), err error) {
+func create(s *session, o *runOptions, ref string, cmd []string) (c *state.Container, unlock func(), err error) {
 	c, err = checkOptions(o)
 	if err != nil {
 		return nil, nil, err
@@ -51,9 +51,9 @@ func create(e *env, o *runOptions, ref string, cmd []string) (c *state.Container
 	// (stop, rm, cleanup, the monitor) finds it there and nowhere else.
 	c.Minidocker.CgroupParent = o.cgroupParent
 	if c.Minidocker.CgroupParent == "" {
-		c.Minidocker.CgroupParent = e.cgroupParent
+		c.Minidocker.CgroupParent = s.cgroupParent
 	}
-	img, err := e.resolveOrPull(ref)
+	img, err := s.resolveOrPull(ref)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -63,11 +63,11 @@ func create(e *env, o *runOptions, ref string, cmd []string) (c *state.Container
 	if err := container.CheckUser(c.Config.User); err != nil {
 		return nil, nil, err // --user, or the image's User: a crafted config is input too
 	}
-	layers, err := e.images.LayerDirs(img)
+	layers, err := s.images.LayerDirs(img)
 	if err == nil {
 		c.Minidocker.Layers = layers
-		err = e.images.Use(img, func() (claimErr error) {
-			unlock, claimErr = claim(e, c, o.name)
+		err = s.images.Use(img, func() (claimErr error) {
+			unlock, claimErr = claim(s, c, o.name)
 			return claimErr
 		})
 	}
@@ -79,7 +79,7 @@ func create(e *env, o *runOptions, ref string, cmd []string) (c *state.Container
 	}
 	if o.cidfile != "" {
 		if err := writeCidfile(o.cidfile, c.ID); err != nil {
-			_ = e.rt.Remove(c)
+			_ = s.rt.Remove(c)
 			unlock()
 			return nil, nil, err
 		}
@@ -357,18 +357,18 @@ func readEnvFile(path string) ([]string, error) {
 // claim gives the container an id and a unique name and writes its first
 // record, all under the lock, so that two runs never get one name. It
 // returns holding the new container's own lock.
-func claim(e *env, c *state.Container, name string) (func(), error) {
-	unlock, err := e.rt.State.Lock()
+func claim(s *session, c *state.Container, name string) (func(), error) {
+	unlock, err := s.rt.State.Lock()
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
 	if name != "" {
-		if id := e.rt.State.NameInUse(name); id != "" {
+		if id := s.rt.State.NameInUse(name); id != "" {
 			return nil, fmt.Errorf("the name %q is already in use by container %s: remove it (minidocker rm %s) or choose another name", name, state.Short(id), name)
 		}
 	} else {
-		for try := 0; name == "" || e.rt.State.NameInUse(name) != ""; try++ {
+		for try := 0; name == "" || s.rt.State.NameInUse(name) != ""; try++ {
 			name = randomName(try)
 		}
 	}
@@ -377,20 +377,20 @@ func claim(e *env, c *state.Container, name string) (func(), error) {
 		c.Config.Hostname = state.Short(c.ID)
 	}
 	c.Config.Env = append(c.Config.Env, "HOSTNAME="+c.Config.Hostname)
-	dir := e.rt.State.Dir(c.ID)
+	dir := s.rt.State.Dir(c.ID)
 	c.LogPath = filepath.Join(dir, c.ID+"-json.log")
 	c.HostnamePath, c.HostsPath, c.ResolvConfPath = filepath.Join(dir, "hostname"), filepath.Join(dir, "hosts"), filepath.Join(dir, "resolv.conf")
 	c.State = state.State{Status: "created"}
-	unlockContainer, err := e.rt.State.MakeDir(c.ID)
+	unlockContainer, err := s.rt.State.MakeDir(c.ID)
 	if err != nil {
 		return nil, err
 	}
-	err = e.rt.State.ClaimName(name, c.ID)
+	err = s.rt.State.ClaimName(name, c.ID)
 	if err == nil {
 		err = container.Prepare(dir)
 	}
 	if err == nil {
-		err = e.rt.State.Save(c)
+		err = s.rt.State.Save(c)
 	}
 	if err != nil {
 		os.RemoveAll(dir)

@@ -18,26 +18,26 @@ import (
 )
 
 // authFile is where login keeps credentials: <root>/config.json, 0600.
-func (e *env) authFile() registry.AuthFile {
-	return registry.AuthFile{Path: filepath.Join(e.root, "config.json")}
+func (s *session) authFile() registry.AuthFile {
+	return registry.AuthFile{Path: filepath.Join(s.root, "config.json")}
 }
 
 // registryClient is a client with the user's CAs, insecure hosts,
 // credentials and --debug.
-func (e *env) registryClient() *registry.Client {
+func (s *session) registryClient() *registry.Client {
 	c := &registry.Client{
-		Insecure: e.insecure,
-		CertDirs: []string{filepath.Join(e.root, "certs.d"), "/etc/docker/certs.d"},
-		Auth:     e.authFile().Lookup,
+		Insecure: s.insecure,
+		CertDirs: []string{filepath.Join(s.root, "certs.d"), "/etc/docker/certs.d"},
+		Auth:     s.authFile().Lookup,
 	}
-	if e.debug {
+	if s.debug {
 		c.Debug = os.Stderr
 	}
 	return c
 }
 
 // pull fetches ref into the store, writing progress lines to out (nil: none).
-func (e *env) pull(ref string, platform string, out io.Writer) (registry.PullResult, error) {
+func (s *session) pull(ref string, platform string, out io.Writer) (registry.PullResult, error) {
 	r, err := registry.ParseReference(ref)
 	if err != nil {
 		return registry.PullResult{}, err
@@ -51,13 +51,13 @@ func (e *env) pull(ref string, platform string, out io.Writer) (registry.PullRes
 	if out != nil {
 		opts.Progress = func(line string) { fmt.Fprintln(out, line) }
 	}
-	return e.registryClient().Pull(context.Background(), r, e.images, opts)
+	return s.registryClient().Pull(context.Background(), r, s.images, opts)
 }
 
 // resolveOrPull finds an image, pulling it first when it is not in the
 // store, as Docker's run does; "base" is never pulled.
-func (e *env) resolveOrPull(ref string) (image.Image, error) {
-	img, err := e.resolveImage(ref)
+func (s *session) resolveOrPull(ref string) (image.Image, error) {
+	img, err := s.resolveImage(ref)
 	if err == nil || !errors.Is(err, image.ErrNotFound) || ref == "base" || ref == "base:latest" {
 		return img, err
 	}
@@ -66,7 +66,7 @@ func (e *env) resolveOrPull(ref string) (image.Image, error) {
 		return img, err
 	}
 	fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", displayName(r))
-	res, perr := e.pull(ref, "", os.Stderr)
+	res, perr := s.pull(ref, "", os.Stderr)
 	if perr != nil {
 		return img, fmt.Errorf("%w locally: %s, and pulling it failed: %w", image.ErrNotFound, ref, perr)
 	}

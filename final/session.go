@@ -1,6 +1,6 @@
 //go:build linux
 
-// The environment every verb works in: where the state lives, the runtime,
+// The session every verb works in: where the state lives, the runtime,
 // and the image store, opened only when a verb needs them (so that help and
 // version work without root).
 
@@ -22,8 +22,9 @@ import (
 // defaultRoot is the state directory unless --root or MINIDOCKER_ROOT say otherwise.
 const defaultRoot = "/var/lib/minidocker"
 
-// env is what the verbs share.
-type env struct {
+// session is what the verbs of one minidocker command share: the global
+// flags, and the runtime and image store once open has opened them.
+type session struct {
 	root         string
 	defaultRoot  bool // neither --root nor MINIDOCKER_ROOT was given
 	cgroupParent string
@@ -36,15 +37,15 @@ type env struct {
 
 // parseGlobal reads the flags before the verb: --root, --cgroup-parent,
 // --debug and --insecure-registry.
-func parseGlobal(args []string) (*env, []string, error) {
-	e := &env{root: os.Getenv("MINIDOCKER_ROOT"), cgroupParent: cgroups.DefaultParent}
-	if e.root == "" {
-		e.root, e.defaultRoot = defaultRoot, true
+func parseGlobal(args []string) (*session, []string, error) {
+	s := &session{root: os.Getenv("MINIDOCKER_ROOT"), cgroupParent: cgroups.DefaultParent}
+	if s.root == "" {
+		s.root, s.defaultRoot = defaultRoot, true
 	}
-	e.debug = os.Getenv("MINIDOCKER_DEBUG") != ""
+	s.debug = os.Getenv("MINIDOCKER_DEBUG") != ""
 	for len(args) > 0 && strings.HasPrefix(args[0], "--") && args[0] != "--help" {
 		if args[0] == "--debug" {
-			e.debug, args = true, args[1:]
+			s.debug, args = true, args[1:]
 			continue
 		}
 		name, value, hasValue := strings.Cut(args[0], "=")
@@ -57,60 +58,60 @@ func parseGlobal(args []string) (*env, []string, error) {
 		args = args[1:]
 		switch name {
 		case "--root":
-			e.root, e.defaultRoot = value, false
+			s.root, s.defaultRoot = value, false
 		case "--cgroup-parent":
-			e.cgroupParent = value
+			s.cgroupParent = value
 		case "--insecure-registry":
-			e.insecure = append(e.insecure, value)
+			s.insecure = append(s.insecure, value)
 		default:
 			return nil, nil, fmt.Errorf("unknown flag: %s", name)
 		}
 	}
-	abs, err := filepath.Abs(e.root)
+	abs, err := filepath.Abs(s.root)
 	if err != nil {
 		return nil, nil, err
 	}
-	e.root = abs
-	return e, args, nil
+	s.root = abs
+	return s, args, nil
 }
 
 // checkParent refuses a global --cgroup-parent that CheckParent refuses;
 // dispatch calls it once the verb is known, so that run exits 125 for it.
-func (e *env) checkParent() error {
-	if err := cgroups.CheckParent(e.cgroupParent); err != nil {
-		return usagef("--cgroup-parent %q: %v", e.cgroupParent, err)
+func (s *session) checkParent() error {
+	if err := cgroups.CheckParent(s.cgroupParent); err != nil {
+		return usagef("--cgroup-parent %q: %v", s.cgroupParent, err)
 	}
 	return nil
 }
 
 // open opens the state directory and the image store; it needs root.
-func (e *env) open() error {
-	if e.rt != nil {
+func (s *session) open() error {
+	if s.rt != nil {
 		return nil
 	}
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("minidocker needs root: containers need namespaces, mounts and cgroups (try: sudo minidocker ...)")
 	}
-	st, err := state.Open(e.root)
+	st, err := state.Open(s.root)
 	if err != nil {
 		return err
 	}
-	images, err := image.Open(filepath.Join(e.root, "image"))
+	images, err := image.Open(filepath.Join(s.root, "image"))
 	if err != nil {
 		return err
 	}
 	images.RemoveStale() // what a killed commit or load left, whatever this command is
-	e.rt = &container.Runtime{State: st, CgroupParent: e.cgroupParent}
-	e.images = images
-	e.removed = e.rt.FinishRemovals()
+	s.rt = &container.Runtime{State: st, CgroupParent: s.cgroupParent}
+	s.images = images
+	s.removed = s.rt.FinishRemovals()
 	return nil
 }
 
 // finishedRemoval reports whether ref names a container whose removal a
 // killed command began and open finished.
-func (e *env) finishedRemoval(ref string) bool {
+func (s *session) finishedRemoval(ref string) bool {
 	ref = strings.TrimPrefix(ref, "/")
-	for _, c := range e.removed {
+	for _, c := range s.removed {
 		if c.Name == ref || (ref != "" && strings.HasPrefix(c.ID, ref)) {
 			return true
 		}
@@ -120,24 +121,24 @@ func (e *env) finishedRemoval(ref string) bool {
 
 // resolveImage finds an image; "base", the default image, is made from the
 // host the first time it is asked for, so minidocker works offline.
-func (e *env) resolveImage(ref string) (image.Image, error) {
-	img, err := e.images.Resolve(ref)
+func (s *session) resolveImage(ref string) (image.Image, error) {
+	img, err := s.images.Resolve(ref)
 	if err == nil || (ref != "base" && ref != "base:latest") {
 		return img, err
 	}
 	fmt.Fprintln(os.Stderr, "minidocker: no image named base yet: making it from this host's programs (once)")
-	img, _, err = e.images.EnsureBase(rootfs.BuildFromHost)
+	img, _, err = s.images.EnsureBase(rootfs.BuildFromHost)
 	return img, err
 }
 
 // containers returns every container record, repaired where stale.
-func (e *env) containers() ([]*state.Container, error) {
-	return e.rt.Reconcile()
+func (s *session) containers() ([]*state.Container, error) {
+	return s.rt.Reconcile()
 }
 
 // findRunning finds a container that must be running (exec, top).
-func (e *env) findRunning(ref string) (*state.Container, error) {
-	c, err := e.rt.Find(ref)
+func (s *session) findRunning(ref string) (*state.Container, error) {
+	c, err := s.rt.Find(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -150,16 +151,16 @@ func (e *env) findRunning(ref string) (*state.Container, error) {
 // summaries returns what ps shows of every container: summaries, cheap
 // to read for a thousand containers (state/summary.go), with stale ones
 // repaired through their full records.
-func (e *env) summaries() ([]*state.Container, error) {
-	list, err := e.rt.State.Summaries()
+func (s *session) summaries() ([]*state.Container, error) {
+	list, err := s.rt.State.Summaries()
 	if err != nil {
 		return nil, err
 	}
 	var out []*state.Container
-	for _, s := range list {
-		c := s.Record()
+	for _, sum := range list {
+		c := sum.Record()
 		if container.Stale(c) {
-			if c, err = e.rt.Find(c.ID); err != nil {
+			if c, err = s.rt.Find(c.ID); err != nil {
 				continue // repaired and removed (--rm)
 			}
 		}
@@ -170,8 +171,8 @@ func (e *env) summaries() ([]*state.Container, error) {
 
 // imagesInUse reports which image ids a container uses, and which
 // containers (short ids) use each.
-func (e *env) imagesInUse() (map[string][]string, error) {
-	list, err := e.containers()
+func (s *session) imagesInUse() (map[string][]string, error) {
+	list, err := s.containers()
 	if err != nil {
 		return nil, err
 	}
@@ -193,12 +194,12 @@ func usersOf(list []*state.Container) map[string][]string {
 // so its record is either read here or written after the image is gone,
 // and never is an image deleted under a container being made from it.
 // Records that cannot be read make every image count as used.
-func (e *env) imageUsers() image.UsedBy {
+func (s *session) imageUsers() image.UsedBy {
 	var used map[string][]string
 	var failed error
 	return func(id string) []string {
 		if used == nil && failed == nil {
-			list, _, err := e.rt.State.List()
+			list, _, err := s.rt.State.List()
 			used, failed = usersOf(list), err
 		}
 		if failed != nil {
