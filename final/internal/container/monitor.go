@@ -77,7 +77,7 @@ func (rt *Runtime) run(c *state.Container, att *Attach, started func(error)) (in
 	spec := rt.spec(c, res)
 	spec.Seccomp, err = SeccompFilter(c.HostConfig)
 	if err == nil {
-		err = proc.Release(spec)
+		err = proc.SendSpec(spec)
 	}
 	if err != nil {
 		stopForwarding()

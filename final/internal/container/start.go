@@ -2,7 +2,7 @@
 
 // The host side of starting a container: clone(2) the child side into new
 // namespaces, hand it its stdio, and later its Spec. Between Start and
-// Release the child blocks on the spec pipe: that is when the caller puts
+// SendSpec the child blocks on the spec pipe: that is when the caller puts
 // it into its cgroup and wires its network.
 
 package container
@@ -82,9 +82,9 @@ func Start(stdio Stdio, ownNetwork bool) (*Process, error) {
 	return p, nil
 }
 
-// Release sends the child its Spec and waits until it has executed the
+// SendSpec sends the child its Spec and waits until it has executed the
 // command (nil) or failed to (a *Failure with Docker's status).
-func (p *Process) Release(spec *Spec) error {
+func (p *Process) SendSpec(spec *Spec) error {
 	return p.send(spec)
 }
 
@@ -106,7 +106,7 @@ func (p *Process) send(v any) error {
 	return nil
 }
 
-// Abort kills a child that will not be released.
+// Abort kills a child that will not get its spec.
 func (p *Process) Abort() {
 	p.specW.Close()
 	p.errR.Close()
