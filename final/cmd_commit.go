@@ -60,7 +60,7 @@ func runCommit(s *session, o *commitOptions, args []string) error {
 	if err != nil {
 		return fmt.Errorf("the image of container %s is gone: %w", c.Name, err)
 	}
-	upper, _, _ := container.ContainerPaths(s.rt.State.Dir(c.ID))
+	upper := container.PathsIn(s.rt.State.Dir(c.ID)).Upper
 	ref := ""
 	if len(args) == 2 {
 		ref = args[1]

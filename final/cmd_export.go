@@ -51,8 +51,8 @@ func runExport(s *session, output string, args []string) error {
 	}
 	c, err := s.rt.Find(args[0])
 	if err == nil {
-		upper, _, mnt := container.ContainerPaths(s.rt.State.Dir(c.ID))
-		err = exportUnion(w, append([]string{upper}, c.Minidocker.Layers...), mnt)
+		p := container.PathsIn(s.rt.State.Dir(c.ID))
+		err = exportUnion(w, append([]string{p.Upper}, c.Minidocker.Layers...), p.Rootfs)
 	}
 	done(err == nil)
 	return err

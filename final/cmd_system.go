@@ -65,8 +65,7 @@ func runDf(s *session) error {
 	}
 	running := 0
 	for _, c := range list {
-		upper, _, _ := container.ContainerPaths(s.rt.State.Dir(c.ID))
-		size := dirSize(upper)
+		size := dirSize(container.PathsIn(s.rt.State.Dir(c.ID)).Upper)
 		ctrSize += size
 		if container.Running(c) {
 			running++

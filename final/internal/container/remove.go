@@ -64,8 +64,7 @@ func (rt *Runtime) Remove(c *state.Container) error {
 		return fmt.Errorf("cannot remove container %s: it is running: stop it first, or use rm -f", state.Short(c.ID))
 	}
 	// A mount left by a crash would make the deletion reach into it.
-	_, _, root := ContainerPaths(rt.State.Dir(c.ID))
-	_ = unix.Unmount(root, unix.MNT_DETACH)
+	_ = unix.Unmount(PathsIn(rt.State.Dir(c.ID)).Rootfs, unix.MNT_DETACH)
 	if err := rt.State.BeginRemove(c.ID); err != nil {
 		return err
 	}
@@ -79,8 +78,7 @@ func (rt *Runtime) finishRemoval(id string) error {
 	if c, err := rt.State.RemovingRecord(id); err == nil {
 		errs = append(errs, rt.release(c))
 	}
-	_, _, root := ContainerPaths(rt.State.RemovingDir(id))
-	_ = unix.Unmount(root, unix.MNT_DETACH)
+	_ = unix.Unmount(PathsIn(rt.State.RemovingDir(id)).Rootfs, unix.MNT_DETACH)
 	errs = append(errs, rt.State.FinishRemove(id))
 	return errors.Join(errs...)
 }

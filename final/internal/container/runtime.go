@@ -58,15 +58,23 @@ func (rt *Runtime) update(id string, change func(*state.Container) error) error 
 	return rt.State.Save(r)
 }
 
-// ContainerPaths are the directories of a container's writable layer.
-func ContainerPaths(dir string) (upper, work, rootfs string) {
-	return filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "rootfs")
+// Paths are the directories of a container's filesystem, in its state
+// directory.
+type Paths struct {
+	Upper  string // the writable layer: what the container changed
+	Work   string // overlayfs's work directory, on the same filesystem as Upper
+	Rootfs string // where the layers are mounted as the container's root
+}
+
+// PathsIn are the Paths of the container whose state directory is dir.
+func PathsIn(dir string) Paths {
+	return Paths{Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), Rootfs: filepath.Join(dir, "rootfs")}
 }
 
 // Prepare makes a new container's directories (the caller holds the lock).
 func Prepare(dir string) error {
-	upper, work, root := ContainerPaths(dir)
-	for _, d := range []string{upper, work, root} {
+	p := PathsIn(dir)
+	for _, d := range []string{p.Upper, p.Work, p.Rootfs} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("make %s: %w", d, err)
 		}

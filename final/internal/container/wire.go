@@ -91,10 +91,10 @@ func followWinsize(from, to *os.File) {
 
 // spec turns a record into what the child side needs.
 func (rt *Runtime) spec(c *state.Container, res *resources) *Spec {
-	upper, work, root := ContainerPaths(rt.State.Dir(c.ID))
+	p := PathsIn(rt.State.Dir(c.ID))
 	hc := c.HostConfig
 	s := &Spec{
-		Hostname: c.Config.Hostname, Root: root, Lower: c.Minidocker.Layers, Upper: upper, Work: work,
+		Hostname: c.Config.Hostname, Root: p.Rootfs, Lower: c.Minidocker.Layers, Upper: p.Upper, Work: p.Work,
 		Args: append([]string{c.Path}, c.Args...), Env: c.Config.Env, Cwd: c.Config.WorkingDir,
 		User: c.Config.User, Tty: c.Config.Tty, Privileged: hc.Privileged, ReadOnly: hc.ReadonlyRootfs,
 		Init: hc.Init, OwnNetwork: hc.NetworkMode != "host", EtcFiles: res.etc,
