@@ -37,6 +37,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/minidocker/minidocker/final/internal/rootfs"
 	"github.com/minidocker/minidocker/final/internal/seccomp"
 	"github.com/minidocker/minidocker/final/internal/state"
 )
@@ -166,7 +167,7 @@ func joinNamespaces(pid int) error {
 // startInContainer changes to the working directory, drops privileges as
 // the container's first process did, and forks the command.
 func startInContainer(spec *ExecSpec) (*os.Process, error) {
-	if err := enterWorkdir(spec.Cwd, false); err != nil {
+	if err := enterWorkdir(spec.Cwd, rootfs.MakeNothing); err != nil {
 		return nil, err
 	}
 	if err := seccomp.NewSessionKeyring(); err != nil {

@@ -49,15 +49,16 @@ func CloseExtraFilesOnExec() error {
 
 // enterWorkdir makes dir the working directory, resolved as if the
 // container's root (the caller's "/") were all there is: no "..", symlink
-// or magic link (/proc/self/fd/N) leads out, and with mkdir the missing
-// directories are made, there, as Docker does. getcwd(2) then proves it:
+// or magic link (/proc/self/fd/N) leads out, and with rootfs.MakeDirs the
+// missing directories are made, there, as Docker does for run (exec makes
+// nothing). getcwd(2) then proves it:
 // the kernel answers "(unreachable)…", which Getwd turns into ENOENT, for
 // a directory outside the root.
-func enterWorkdir(dir string, mkdir bool) error {
+func enterWorkdir(dir string, missing rootfs.Missing) error {
 	if dir == "" {
 		dir = "/"
 	}
-	f, err := rootfs.OpenInRoot("/", dir, mkdir, false)
+	f, err := rootfs.OpenInRoot("/", dir, missing)
 	if err != nil {
 		return fmt.Errorf("working directory %s: %w", dir, err)
 	}

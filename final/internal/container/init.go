@@ -93,7 +93,7 @@ func setupContainer(spec *Spec) error {
 
 	// The container's own hostname, hosts and resolv.conf over the image's.
 	for inside, source := range spec.EtcFiles {
-		if err := rootfs.BindInRoot(source, root, inside, false, nodev); err != nil {
+		if err := rootfs.BindInRoot(source, root, inside, rootfs.Bind{Extra: nodev}); err != nil {
 			return err
 		}
 	}
@@ -105,7 +105,7 @@ func setupContainer(spec *Spec) error {
 		if v.ReadOnly {
 			extra |= unix.MS_RDONLY
 		}
-		if err := rootfs.BindInRoot(v.Source, root, v.Destination, true, extra); err != nil {
+		if err := rootfs.BindInRoot(v.Source, root, v.Destination, rootfs.Bind{Recursive: true, Extra: extra}); err != nil {
 			return fmt.Errorf("volume %s:%s: %w", v.Source, v.Destination, err)
 		}
 	}
@@ -129,7 +129,7 @@ func setupContainer(spec *Spec) error {
 			return err
 		}
 	}
-	return enterWorkdir(spec.Cwd, true)
+	return enterWorkdir(spec.Cwd, rootfs.MakeDirs)
 }
 
 // runCommand becomes the user, drops capabilities and execs the command

@@ -57,11 +57,24 @@ func flagString(flags uintptr) string {
 	return strings.Join(names, "|")
 }
 
+// Missing says what OpenInRoot makes of a path that does not exist.
+type Missing int
+
+const (
+	// MakeNothing fails with ENOENT.
+	MakeNothing Missing = iota
+	// MakeDirs makes the path and its missing parents as directories
+	// (mode 0755), as mkdir -p would.
+	MakeDirs
+	// MakeFile makes the missing parents as directories and the path
+	// itself as an empty file (a mount point for a file).
+	MakeFile
+)
+
 // OpenInRoot opens path inside root as if root were "/", so symlinks and
-// ".." cannot lead out of it; the caller closes the file. With mkdir, the
-// missing directories of path are made (mode 0755); with file, the last
-// component is made as an empty file instead (a mount point for a file).
-func OpenInRoot(root, path string, mkdir, file bool) (*os.File, error) {
+// ".." cannot lead out of it; the caller closes the file. missing says
+// what to make of a path that does not exist yet.
+func OpenInRoot(root, path string, missing Missing) (*os.File, error) {
 	rootFd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", root, err)
@@ -73,8 +86,8 @@ func OpenInRoot(root, path string, mkdir, file bool) (*os.File, error) {
 		rel = "."
 	}
 	fd, err := unix.Openat2(rootFd, rel, &how)
-	if errors.Is(err, unix.ENOENT) && (mkdir || file) {
-		if err = makeInRoot(rootFd, rel, file); err == nil {
+	if errors.Is(err, unix.ENOENT) && missing != MakeNothing {
+		if err = makeInRoot(rootFd, rel, missing == MakeFile); err == nil {
 			fd, err = unix.Openat2(rootFd, rel, &how)
 		}
 	}
@@ -149,40 +162,48 @@ func mkdirInRoot(rootFd int, rel string, links int) error {
 	return mkdirInRoot(rootFd, strings.TrimLeft(filepath.Clean(target), "/"), links+1)
 }
 
+// Bind says how BindInRoot mounts.
+type Bind struct {
+	Recursive bool    // MS_REC: the mounts below source come along (a volume), or not (one file)
+	Extra     uintptr // MS_RDONLY, MS_NODEV, …: applied by a remount, the only way a bind mount takes them
+}
+
 // BindInRoot bind-mounts source onto path inside root, resolved safely,
 // making the mount point (a file for a file, a directory otherwise).
-// Extra flags (MS_RDONLY, MS_NODEV, …) are applied by a remount, the only
-// way a bind mount takes them.
-func BindInRoot(source, root, path string, recursive bool, extra uintptr) error {
+func BindInRoot(source, root, path string, how Bind) error {
 	info, err := os.Stat(source)
 	if err != nil {
 		return fmt.Errorf("bind %s: %w", source, err)
 	}
-	target, err := OpenInRoot(root, path, info.IsDir(), !info.IsDir())
+	point := MakeDirs
+	if !info.IsDir() {
+		point = MakeFile
+	}
+	target, err := OpenInRoot(root, path, point)
 	if err != nil {
 		return err
 	}
 	defer target.Close()
 	proc := fmt.Sprintf("/proc/self/fd/%d", target.Fd())
 	flags := uintptr(unix.MS_BIND)
-	if recursive {
+	if how.Recursive {
 		flags |= unix.MS_REC
 	}
 	if err := Mount(source, proc, "", flags, ""); err != nil {
 		return fmt.Errorf("%w (target %s)", err, path)
 	}
-	if extra == 0 {
+	if how.Extra == 0 {
 		return nil
 	}
 	// The remount must name the new mount, not the directory under it that
 	// target holds: open the path again, inside the root again (a path
 	// joined on the host would follow the image's symlinks there).
-	mounted, err := OpenInRoot(root, path, false, false)
+	mounted, err := OpenInRoot(root, path, MakeNothing)
 	if err != nil {
 		return err
 	}
 	defer mounted.Close()
-	if err := Remount(fmt.Sprintf("/proc/self/fd/%d", mounted.Fd()), extra); err != nil {
+	if err := Remount(fmt.Sprintf("/proc/self/fd/%d", mounted.Fd()), how.Extra); err != nil {
 		return fmt.Errorf("%w (target %s)", err, path)
 	}
 	return nil

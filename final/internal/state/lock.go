@@ -42,7 +42,7 @@ func (s *Store) lockPath(id string) string {
 // while we waited, is ErrNotFound. The caller reads the record again once
 // it holds the lock: what it read before may have changed meanwhile.
 func (s *Store) LockContainer(id string) (func(), error) {
-	unlock, _, err := lockFile(s.lockPath(id), true, true)
+	unlock, _, err := lockFile(s.lockPath(id), lockOpts{wait: true, create: true})
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
@@ -52,7 +52,7 @@ func (s *Store) LockContainer(id string) (func(), error) {
 // TryLockContainer is LockContainer without waiting: ok is false, and
 // nothing is held, while another process holds the lock.
 func (s *Store) TryLockContainer(id string) (unlock func(), ok bool, err error) {
-	unlock, ok, err = lockFile(s.lockPath(id), false, true)
+	unlock, ok, err = lockFile(s.lockPath(id), lockOpts{create: true})
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, false, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
@@ -81,11 +81,17 @@ func (s *Store) AdoptLock(id string, f *os.File) func() {
 	return releaser(path)
 }
 
-// lockFile takes the flock on path, waiting for it or not, making the
-// file if create is set. It fails with ErrNotExist when path is missing,
-// or when, once the lock is ours, path no longer names the file we locked:
-// its container was removed (renamed away) meanwhile.
-func lockFile(path string, wait, create bool) (unlock func(), ok bool, err error) {
+// lockOpts say how lockFile takes a lock.
+type lockOpts struct {
+	wait   bool // wait while another process holds it; else ok is false at once
+	create bool // make the lock file if it is missing
+}
+
+// lockFile takes the flock on path. It fails with ErrNotExist when path is
+// missing (and not to be made), or when, once the lock is ours, path no
+// longer names the file we locked: its container was removed (renamed
+// away) meanwhile.
+func lockFile(path string, opts lockOpts) (unlock func(), ok bool, err error) {
 	heldMu.Lock()
 	if h := held[path]; h != nil {
 		h.depth++
@@ -94,7 +100,7 @@ func lockFile(path string, wait, create bool) (unlock func(), ok bool, err error
 	}
 	heldMu.Unlock()
 	flags := os.O_RDWR | unix.O_CLOEXEC
-	if create {
+	if opts.create {
 		flags |= os.O_CREATE
 	}
 	f, err := os.OpenFile(path, flags, 0o600)
@@ -102,7 +108,7 @@ func lockFile(path string, wait, create bool) (unlock func(), ok bool, err error
 		return nil, false, fmt.Errorf("open lock %s: %w", path, err)
 	}
 	how := unix.LOCK_EX
-	if !wait {
+	if !opts.wait {
 		how |= unix.LOCK_NB
 	}
 	for {

@@ -103,7 +103,7 @@ func (s *Store) Removals() []string {
 // whoever finishes the removal deletes the record and the directory,
 // which two can do at once.
 func (s *Store) TryLockRemoval(id string) (unlock func(), ok bool) {
-	unlock, ok, err := lockFile(filepath.Join(s.RemovingDir(id), "lock"), false, false)
+	unlock, ok, err := lockFile(filepath.Join(s.RemovingDir(id), "lock"), lockOpts{})
 	if errors.Is(err, os.ErrNotExist) {
 		_, err := os.Lstat(s.RemovingDir(id))
 		return func() {}, err == nil
