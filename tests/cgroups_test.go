@@ -25,7 +25,7 @@ func hostCgroupV2() bool {
 
 func TestMemoryLimitOOMKills(t *testing.T) {
 	forSteps(t, stepsFrom(5), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		// No swap, so that 100M cannot hide in it (Docker's default allows as much swap as memory).
 		limit := []string{"-q", "-m", "64m", "--memory-swap", "64m", "--"}
 		small := mustRun(t, s, append(limit, "load", "mem", "32m")...)
@@ -44,7 +44,7 @@ func TestMemoryLimitOOMKills(t *testing.T) {
 
 func TestCgroupFilesHoldTheLimits(t *testing.T) {
 	forSteps(t, stepsFrom(5), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		sess := start(t, s, "-m", "64m", "--cpus", "0.5", "--pids-limit", "50", "-c", "512", "--cpuset-cpus", "0",
 			"--", "sh", "-c", "cat /proc/self/cgroup; echo ready; read x; exit 0")
 		var inside []string
@@ -135,7 +135,7 @@ func TestCPUQuota(t *testing.T) {
 		{"0.5", 1, 50},
 	}
 	forSteps(t, stepsFrom(5), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		for _, c := range cases {
 			// Side by side with a run without a limit, so that a busy
 			// machine is not mistaken for a quota.
@@ -154,7 +154,7 @@ func TestCPUQuota(t *testing.T) {
 
 func TestCPUSharesSplitOneCPU(t *testing.T) {
 	forSteps(t, stepsFrom(5), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		// Two containers on CPU 0, started first and then made busy at the
 		// same moment, so that neither runs alone while the other starts.
 		sessions := map[string]*session{}
@@ -188,7 +188,7 @@ func TestCPUSharesSplitOneCPU(t *testing.T) {
 
 func TestPidsLimitStopsAForkLoop(t *testing.T) {
 	forSteps(t, stepsFrom(5), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		r := mustRun(t, s, "-q", "--pids-limit", "20", "--", "sh", "-c", "load fork; echo survived")
 		var started int
 		if _, err := fmt.Sscanf(r.stdout, "load fork: started %d processes", &started); err != nil {
@@ -205,7 +205,7 @@ func TestPidsLimitStopsAForkLoop(t *testing.T) {
 
 func TestDeviceWriteBpsHoldsTheRate(t *testing.T) {
 	forSteps(t, stepsFrom(5), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		device, mountpoint := loopFilesystem(t)
 		// The step builds its rootfs under TMPDIR, and from step 08 on keeps
 		// its containers in MINIDOCKER_ROOT: both on the loop device.
@@ -305,7 +305,7 @@ func TestBadLimitsAreRefusedBeforeAnythingIsMade(t *testing.T) {
 		{[]string{"--cpus", "abc"}, `invalid argument "abc" for "--cpus" flag: failed to parse abc as a rational number`},
 	}
 	forSteps(t, stepsFrom(5), func(t *testing.T, s step) {
-		rootTest(t) // and so: nothing may be created
+		containerTest(t) // and so: nothing may be created
 		for _, c := range cases {
 			r := run(t, s, append(c.flags, "--", "true")...)
 			code := 125

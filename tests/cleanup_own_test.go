@@ -250,7 +250,7 @@ func containsWord(list, word string) bool {
 // remove), as it is after minidocker's run --rm.
 func TestStepsRefuseParentsAndKeepTheUsers(t *testing.T) {
 	forSteps(t, stepsFrom(5), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		for _, bad := range []string{"/", "/..", "/minidocker/../..", "minidocker"} {
 			if r := run(t, s, "-q", "--cgroup-parent", bad, "--", "true"); r.code == 0 || !strings.Contains(r.stderr, "--cgroup-parent") {
 				t.Errorf("--cgroup-parent %s: exit %d, stderr %q; want it refused", bad, r.code, r.stderr)
@@ -309,7 +309,7 @@ func expectDirs(t *testing.T, who string, dirs []string) {
 // leftovers are TestCleanupRemovesWhatKilledStepsLeft's.
 func TestCleanupLeavesRunningSteps(t *testing.T) {
 	forSteps(t, stepsFrom(3), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		tmp := t.TempDir()
 		env := []string{"TMPDIR=" + tmp, "MINIDOCKER_ROOT=" + filepath.Join(tmp, "step08-state")}
 		sess := startWithEnv(t, s, env, "-q", "--", "sh", "-c", "echo up; read x; cat /bin/sh >/dev/null && echo whole")

@@ -17,7 +17,7 @@ import (
 // (cgroups, temporary rootfs and container dirs, network leases, step08's
 // state), and that a second cleanup finds nothing to do.
 func TestCleanupRemovesWhatKilledStepsLeft(t *testing.T) {
-	rootTest(t)
+	containerTest(t)
 	if finalBinary == "" {
 		t.Fatal("the minidocker binary (./final) was not built")
 	}

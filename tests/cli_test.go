@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/minidocker/minidocker/tests/testroot"
 )
 
 func TestExitStatusIsTheContainers(t *testing.T) {
@@ -24,7 +26,7 @@ func TestExitStatusIsTheContainers(t *testing.T) {
 		{"not found", []string{"--", "no-such-command"}, 127},
 	}
 	forSteps(t, stepsFrom(1), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				if r := run(t, s, c.args...); r.code != c.want {
@@ -55,7 +57,7 @@ func TestHelpExplainsTheStep(t *testing.T) {
 
 func TestRefusesToRunWithoutRoot(t *testing.T) {
 	forSteps(t, stepsFrom(1), func(t *testing.T, s step) {
-		needRoot(t) // to become someone else
+		testroot.Need(t) // to become someone else
 		cmd := exec.Command(s.binary, "--", "true")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 		out, err := cmd.CombinedOutput()
@@ -68,7 +70,7 @@ func TestRefusesToRunWithoutRoot(t *testing.T) {
 
 func TestNarrationAndQuiet(t *testing.T) {
 	forSteps(t, stepsFrom(1), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		r := mustRun(t, s, "--", "true")
 		for _, want := range []string{"[host]      clone(CLONE_NEWUTS|CLONE_NEWPID|CLONE_NEWNS|CLONE_NEWIPC|CLONE_NEWNET", "[container] sethostname(", "[container] execve("} {
 			if !strings.Contains(r.stderr, want) {
@@ -86,7 +88,7 @@ func TestNarrationAndQuiet(t *testing.T) {
 
 func TestCtrlCEndsTheContainerAndCleansUp(t *testing.T) {
 	forSteps(t, stepsFrom(1), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		sess := start(t, s, "--", "sleep", "60")
 		child := waitForChild(t, sess, "sleep")
 		// A PID 1 without a handler ignores SIGINT: the first is passed on
@@ -125,7 +127,7 @@ func waitForChild(t *testing.T, sess *session, comm string) int {
 
 func TestKilledContainerLeavesNothing(t *testing.T) {
 	forSteps(t, stepsFrom(1), func(t *testing.T, s step) {
-		rootTest(t) // which checks that mounts, cgroups and the rootfs are gone
+		containerTest(t) // which checks that mounts, cgroups and the rootfs are gone
 		sess := start(t, s, "--", "sleep", "60")
 		child := waitForChild(t, sess, "sleep")
 		if err := syscall.Kill(child, syscall.SIGKILL); err != nil {

@@ -57,7 +57,7 @@ func layerTar(root, digest string) string {
 
 func TestCommitMakesAnImageOfTheChanges(t *testing.T) {
 	forSteps(t, stepsFrom(8), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		root, env := stateDir(t)
 		// A parent image with a directory of content, then a child that
 		// adds a file, deletes one and empties that directory.
@@ -123,7 +123,7 @@ func tarNames(t *testing.T, path string) map[string]bool {
 
 func TestCommittingTwiceStoresTheLayerOnce(t *testing.T) {
 	forSteps(t, stepsFrom(8), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		root, env := stateDir(t)
 		mustRunEnv(t, s, env, "-q", "--name", "twice", "--", "touch", "/made")
 		mustRunEnv(t, s, env, "commit", "twice", "one")
@@ -145,7 +145,7 @@ var containerLine = regexp.MustCompile(`container ([0-9a-f]+), named (\S+),`)
 
 func TestContainersHaveIdsNamesAndAreKept(t *testing.T) {
 	forSteps(t, stepsFrom(8), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		root, env := stateDir(t)
 		r := mustRunEnv(t, s, env, "--name", "keeper", "--", "true")
 		m := containerLine.FindStringSubmatch(r.stderr)

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/minidocker/minidocker/tests/testroot"
 )
 
 // sessionBlock finds a session marker and its console block.
@@ -26,7 +28,7 @@ var hexIDs = regexp.MustCompile(`[0-9a-f]{12,64}`)
 
 // TestDocsSessionsMatch runs every session in README.md and docs/.
 func TestDocsSessionsMatch(t *testing.T) {
-	needRoot(t)
+	testroot.Need(t)
 	if os.Getenv("MINIDOCKER_IN_VM") != "" {
 		t.Skip("the docs show what the programs print on the machines that build this project; checked there, not in the test VM")
 	}

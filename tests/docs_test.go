@@ -24,6 +24,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/minidocker/minidocker/tests/testroot"
 )
 
 // update makes the docs tests rewrite the generated blocks instead of comparing.
@@ -47,7 +49,7 @@ func TestDocsDiffsAreCurrent(t *testing.T) {
 const docsRootfs = "MINIDOCKER_BUSYBOX=none"
 
 func TestDocsOutputMatchesThePrograms(t *testing.T) {
-	needRoot(t)
+	testroot.Need(t)
 	forEachBlock(t, "run", func(t *testing.T, args []string) string {
 		s, ok := stepNamed(args[0])
 		if !ok {

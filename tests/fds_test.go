@@ -29,7 +29,7 @@ const leakScript = `cat /proc/self/fd/8%s; echo pwned >&9; [ -e /proc/self/fd/8 
 
 func TestInheritedFilesDoNotReachTheContainer(t *testing.T) {
 	forSteps(t, stepsFrom(1), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		marker := hostMarker(t)
 		files, written := callerFiles(t)
 		r := runWithFiles(t, s, files, "-q", "--", "sh", "-c", fmt.Sprintf(leakScript, marker))

@@ -72,7 +72,7 @@ type md struct {
 // cleanup" runs (which would hide a leak), and once more after it.
 func newMD(t *testing.T) *md {
 	t.Helper()
-	rootTest(t) // the check after cleanup
+	containerTest(t) // the check after cleanup
 	if finalBinary == "" {
 		t.Fatal("the minidocker binary (./final) was not built")
 	}

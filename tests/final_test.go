@@ -21,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/minidocker/minidocker/tests/testroot"
 )
 
 // TestFinalRunStatuses checks run's exit statuses: the container's own,
@@ -768,7 +770,7 @@ var doctorChecks = []string{
 // with a fix; the status says whether any failed; as a user who is not
 // root, the root check fails and names the fix.
 func TestFinalDoctor(t *testing.T) {
-	needRoot(t)
+	testroot.Need(t)
 	if finalBinary == "" {
 		t.Fatal("the minidocker binary (./final) was not built")
 	}

@@ -17,6 +17,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/minidocker/minidocker/tests/testroot"
 )
 
 func TestLabsStudentCopiesFailAndReferencesPass(t *testing.T) {
@@ -34,7 +36,7 @@ func TestLabsStudentCopiesFailAndReferencesPass(t *testing.T) {
 			if out, err := build.CombinedOutput(); err != nil {
 				t.Fatalf("the student copy does not compile: %v\n%s", err, out)
 			}
-			needRoot(t)
+			testroot.Need(t)
 			reference := filepath.Join(t.TempDir(), "reference")
 			if err := os.MkdirAll(reference, 0o755); err != nil {
 				t.Fatal(err)

@@ -16,7 +16,7 @@ import (
 
 func TestTmpIsAnEmptyTmpfsTheHostCannotSee(t *testing.T) {
 	forSteps(t, stepsFrom(2), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		before := hostMounts(t)
 		sess := start(t, s, "-q", "--", "sh", "-c",
 			`echo "[$(ls -A /tmp)]"; grep " /tmp " /proc/self/mountinfo; touch /tmp/made-inside; echo ready; read x; exit 0`)
@@ -53,7 +53,7 @@ func TestTmpIsAnEmptyTmpfsTheHostCannotSee(t *testing.T) {
 
 func TestProcListsOnlyTheContainersProcesses(t *testing.T) {
 	forSteps(t, stepsFrom(2), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		r := mustRun(t, s, "-q", "--", "ls", "/proc")
 		var pids []int
 		for _, name := range strings.Fields(r.stdout) {
@@ -100,7 +100,7 @@ func TestPrivateMountsDoNotPropagateToASharedHost(t *testing.T) {
 	}
 	private := propagationCase{"", false, 137, "no mount propagated back"}
 	forSteps(t, stepsFrom(2), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		// Without MS_PRIVATE the mounts reach the host; from step 04 on,
 		// pivot_root refuses a shared root outright (EINVAL).
 		shared := propagationCase{"--no-private", true, 137, "it propagated from the container"}

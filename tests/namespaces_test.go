@@ -14,7 +14,7 @@ import (
 
 func TestHostnameIsIsolated(t *testing.T) {
 	forSteps(t, stepsFrom(1), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		before, _ := os.Hostname()
 		r := mustRun(t, s, "--hostname", "inside-box", "--", "hostname")
 		if got := strings.TrimSpace(r.stdout); got != "inside-box" {
@@ -28,7 +28,7 @@ func TestHostnameIsIsolated(t *testing.T) {
 
 func TestCommandIsPID1(t *testing.T) {
 	forSteps(t, stepsFrom(1), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		r := mustRun(t, s, "--", "sh", "-c", "echo $$")
 		if got := strings.TrimSpace(r.stdout); got != "1" {
 			t.Errorf("the command's pid inside = %q, want 1", got)
@@ -39,7 +39,7 @@ func TestCommandIsPID1(t *testing.T) {
 func TestEveryNamespaceIsNew(t *testing.T) {
 	names := []string{"uts", "pid", "mnt", "ipc", "net"}
 	forSteps(t, stepsFrom(1), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		r := mustRun(t, s, "--", "ls", "-l", "/proc/self/ns/")
 		for _, ns := range names {
 			host, err := os.Readlink("/proc/self/ns/" + ns)
@@ -68,7 +68,7 @@ func namespaceIn(listing, ns string) string {
 
 func TestNetworkNamespaceHasOnlyLoopback(t *testing.T) {
 	forSteps(t, stepsBetween(1, 6), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		r := mustRun(t, s, "--", "cat", "/proc/net/dev")
 		var links []string
 		for _, l := range lines(r.stdout) {
@@ -84,7 +84,7 @@ func TestNetworkNamespaceHasOnlyLoopback(t *testing.T) {
 
 func TestMessageQueueOfTheHostIsInvisible(t *testing.T) {
 	forSteps(t, stepsFrom(1), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		const key = 0x6d696e69 // "mini"
 		id, _, errno := syscall.Syscall(unix.SYS_MSGGET, key, unix.IPC_CREAT|0o600, 0)
 		if errno != 0 {
@@ -109,7 +109,7 @@ func TestMountNamespaceAloneStillShowsHostFiles(t *testing.T) {
 	// The lesson that leads to step 03: a mount namespace copies the host's
 	// mounts, so without a rootfs of its own the container sees the host's files.
 	forSteps(t, stepsBetween(1, 2), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		marker := filepath.Join(sharedDir(t), "host-file")
 		if err := os.WriteFile(marker, []byte("from the host\n"), 0o644); err != nil {
 			t.Fatal(err)
@@ -123,7 +123,7 @@ func TestMountNamespaceAloneStillShowsHostFiles(t *testing.T) {
 
 func TestUserNamespaceMapsRootToUnprivileged(t *testing.T) {
 	forSteps(t, stepsFrom(1), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		r := mustRun(t, s, "--userns", "--", "sh", "-c", "id -u; cat /proc/self/uid_map")
 		got := lines(r.stdout)
 		if len(got) != 2 || got[0] != "0" || strings.Join(strings.Fields(got[1]), " ") != "0 100000 65536" {
@@ -133,7 +133,7 @@ func TestUserNamespaceMapsRootToUnprivileged(t *testing.T) {
 	// Where the container still shares the host's files, what root makes
 	// inside belongs to the unprivileged uid outside.
 	forSteps(t, stepsBetween(1, 2), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		file := filepath.Join(sharedDir(t), "made-inside")
 		mustRun(t, s, "--userns", "--", "touch", file)
 		var st syscall.Stat_t

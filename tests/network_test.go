@@ -13,7 +13,6 @@
 package tests
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -112,22 +111,7 @@ func (n *testNetns) start(t *testing.T, env []string, binary string, args ...str
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), env...)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sess := &session{cmd: cmd, stdin: stdin, stderr: &bytes.Buffer{}}
-	cmd.Stderr = sess.stderr
-	if err := n.do(cmd.Start); err != nil {
-		t.Fatal(err)
-	}
-	sess.lines = bufio.NewScanner(stdout)
-	t.Cleanup(func() { sess.kill() })
-	return sess
+	return startSession(t, cmd, func() error { return n.do(cmd.Start) })
 }
 
 // run runs binary in the namespace to completion, with a timeout.
@@ -268,7 +252,7 @@ func (n *testNetns) expectClean(t *testing.T, when string, keep ...string) {
 
 func TestNetworkContainerReachesGatewayHostAndPeers(t *testing.T) {
 	forSteps(t, stepsFrom(7), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		hostNS, load := newNetns(t), loadCommand(t, s)
 		server := hostNS.start(t, nil, load, "serve", "7000")
 		server.readLine(t) // listening
@@ -302,7 +286,7 @@ func TestNetworkContainerReachesGatewayHostAndPeers(t *testing.T) {
 
 func TestNetworkPublishedPorts(t *testing.T) {
 	forSteps(t, stepsFrom(7), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		hostNS, load := newNetns(t), loadCommand(t, s)
 		web := hostNS.start(t, nil, s.binary, "--hostname", "web", "-p", "8080:80", "-p", "5353:53/udp", "--",
 			"sh", "-c", "load serve 80 & load serve 53/udp & sleep 0.3; echo ready; read x; exit 0")
@@ -368,7 +352,7 @@ func connectOutside(t *testing.T, hostNS *testNetns) *testNetns {
 
 func TestNetworkOutboundNATAndInboundPort(t *testing.T) {
 	forSteps(t, stepsFrom(7), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		hostNS, load := newNetns(t), loadCommand(t, s)
 		outside := connectOutside(t, hostNS)
 		server := outside.start(t, nil, load, "serve", "9000")
@@ -415,7 +399,7 @@ func mustHostname(t *testing.T) string {
 
 func TestNetworkIsReleasedAndReused(t *testing.T) {
 	forSteps(t, stepsFrom(7), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		hostNS := newNetns(t)
 		first := hostNS.mustRun(t, s.binary, "--", "true")
 		firstAddr := containerAddress(t, first.stderr)
@@ -453,7 +437,7 @@ func TestNetworkIsReleasedAndReused(t *testing.T) {
 
 func TestNetworkOfAKilledRunIsReclaimed(t *testing.T) {
 	forSteps(t, stepsFrom(7), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		hostNS := newNetns(t)
 		// The killed run cannot remove its rootfs: let it make it here.
 		crashed := hostNS.start(t, []string{"TMPDIR=" + t.TempDir()}, s.binary, "--", "sleep", "60")
@@ -476,7 +460,7 @@ func TestNetworkOfAKilledRunIsReclaimed(t *testing.T) {
 
 func TestNetworkNoneHasLoopbackUp(t *testing.T) {
 	forSteps(t, stepsFrom(7), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		hostNS := newNetns(t)
 		r := hostNS.mustRun(t, s.binary, "-q", "--network", "none", "--", "sh", "-c", "cat /proc/net/dev; cat /sys/class/net/lo/flags")
 		var links []string
@@ -506,7 +490,7 @@ func TestContainerGetsItsEtcFiles(t *testing.T) {
 			[]string{"nameserver 1.1.1.1", "nameserver 8.8.8.8"}, "falling back to public resolvers"},
 	}
 	forSteps(t, stepsFrom(7), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				r := runWithResolvConf(t, s, c.hostConf, c.upstream)

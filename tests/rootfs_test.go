@@ -20,7 +20,7 @@ var rootfsEntries = map[string]bool{
 
 func TestRootIsTheRootfsNotTheHost(t *testing.T) {
 	forSteps(t, stepsFrom(3), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		r := mustRun(t, s, "-q", "--", "ls", "/")
 		inside := strings.Fields(r.stdout)
 		for _, name := range inside {
@@ -39,7 +39,7 @@ func TestHostFileIsUnreachable(t *testing.T) {
 	// right reason: the host's path does not exist in the rootfs. A step
 	// that died before cat ran, or a cat that failed otherwise, fails this.
 	forSteps(t, stepsFrom(3), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		marker := hostMarker(t)
 		r := run(t, s, "-q", "--", "sh", "-c", "echo inside; cat "+marker+"; echo cat exited $?")
 		if strings.Contains(r.stdout, "host secret") {
@@ -54,7 +54,7 @@ func TestHostFileIsUnreachable(t *testing.T) {
 func TestChrootBreakoutReachesTheHost(t *testing.T) {
 	// The weakness of chroot, demonstrated: root inside climbs out.
 	forSteps(t, stepsBetween(3, 3), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		marker := hostMarker(t)
 		r := mustRun(t, s, "-q", "--breakout", "--", "cat", marker)
 		if r.stdout != "host secret\n" {
@@ -65,7 +65,7 @@ func TestChrootBreakoutReachesTheHost(t *testing.T) {
 
 func TestBreakoutFailsAfterPivotRoot(t *testing.T) {
 	forSteps(t, stepsFrom(4), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		marker := hostMarker(t)
 		r := run(t, s, "--breakout", "--", "cat", marker)
 		if !strings.Contains(r.stderr, "breakout: chdir(\"..\")") {
@@ -96,7 +96,7 @@ func TestEveryRootfsBinaryRuns(t *testing.T) {
 	case "$out" in *"error while loading shared libraries"*) echo "MISSING $b: $out";; esac
 done`
 	forSteps(t, stepsFrom(3), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		r := mustRun(t, s, "-q", "--", "sh", "-c", script)
 		ran := 0
 		for _, l := range lines(r.stdout) {
@@ -117,7 +117,7 @@ done`
 
 func TestGivenRootfsIsUsedAndKept(t *testing.T) {
 	forSteps(t, stepsFrom(3), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		dir := minimalRootfs(t)
 		r := mustRun(t, s, "-q", "--rootfs", dir, "--", "sh", "-c", "echo /*")
 		if !strings.Contains(r.stdout, "/given-rootfs") {
@@ -182,7 +182,7 @@ func minimalRootfs(t *testing.T) string {
 func TestMountinfoShowsNoHostMount(t *testing.T) {
 	want := []string{"/", "/dev", "/dev/pts", "/dev/shm", "/proc", "/sys", "/tmp"}
 	forSteps(t, stepsFrom(4), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		r := mustRun(t, s, "-q", "--", "cat", "/proc/self/mountinfo")
 		var got []string
 		for _, l := range lines(r.stdout) {
@@ -202,7 +202,7 @@ func TestMountinfoShowsNoHostMount(t *testing.T) {
 func TestDevHoldsOnlyTheMinimalNodes(t *testing.T) {
 	want := "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero"
 	forSteps(t, stepsFrom(4), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		for _, userns := range []bool{false, true} {
 			args := []string{"-q", "--", "sh", "-c", "ls /dev; echo written > /dev/null && echo null-ok"}
 			if userns {
@@ -223,7 +223,7 @@ func TestDevHoldsOnlyTheMinimalNodes(t *testing.T) {
 
 func TestSysIsReadOnly(t *testing.T) {
 	forSteps(t, stepsFrom(4), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		r := mustRun(t, s, "-q", "--", "sh", "-c", `grep " /sys " /proc/self/mountinfo; mkdir /sys/kernel/x 2>&1 && echo WRITABLE; exit 0`)
 		if !strings.Contains(r.stdout, " ro,") || strings.Contains(r.stdout, "WRITABLE") {
 			t.Errorf("/sys inside is not read-only:\n%s", r.stdout)

@@ -7,8 +7,13 @@
 // TestMain builds each step into a temporary directory, or, when
 // MINIDOCKER_STEP_BINS names a directory of prebuilt binaries (as in the
 // cgroup v2 VM, which has no Go toolchain), uses those. A test that needs
-// root skips without it, unless MINIDOCKER_STRICT is set (CI sets it): then
-// the skip is a failure, so CI can never pass by skipping.
+// root skips without it, unless MINIDOCKER_STRICT is set (CI and the
+// cgroup v2 VM set it): then the skip is a failure, so CI can never pass by
+// skipping. That policy is one function, testroot.Need, which the unit
+// tests of final's packages call too; nothing else reads os.Geteuid or
+// MINIDOCKER_STRICT to skip. A test that runs containers calls
+// containerTest instead, which adds the check that the host is left as it
+// was found (hostState).
 package tests
 
 import (
@@ -27,6 +32,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/minidocker/minidocker/tests/testroot"
 )
 
 // repoRoot is the repository's top directory, seen from this package.
@@ -158,23 +165,11 @@ func forSteps(t *testing.T, list []step, check func(t *testing.T, s step)) {
 	}
 }
 
-// needRoot skips a test that needs root, or fails it under MINIDOCKER_STRICT.
-func needRoot(t *testing.T) {
+// containerTest marks a test that runs containers: it needs root
+// (testroot.Need), and the host must be as clean afterwards as before.
+func containerTest(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("MINIDOCKER_STRICT") != "" {
-		t.Fatal("needs root, and MINIDOCKER_STRICT forbids skipping: run the tests as root")
-	}
-	t.Skip("needs root: namespaces, mounts and cgroups are privileged (run: sudo go test ./tests)")
-}
-
-// rootTest marks a test that runs containers: it needs root, and the host
-// must be as clean afterwards as before.
-func rootTest(t *testing.T) {
-	t.Helper()
-	needRoot(t)
+	testroot.Need(t)
 	before := hostState(t)
 	t.Cleanup(func() {
 		after := hostState(t)
@@ -320,6 +315,14 @@ func startWithEnv(t *testing.T, s step, env []string, args ...string) *session {
 	cmd := exec.Command(s.binary, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = isolatedNetwork()
+	return startSession(t, cmd, cmd.Start)
+}
+
+// startSession wires cmd's stdin and stdout to a session, starts it with
+// launch (cmd.Start, or cmd.Start inside a namespace: testNetns.start),
+// and kills it when the test ends.
+func startSession(t *testing.T, cmd *exec.Cmd, launch func() error) *session {
+	t.Helper()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -330,7 +333,7 @@ func startWithEnv(t *testing.T, s step, env []string, args ...string) *session {
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
+	if err := launch(); err != nil {
 		t.Fatal(err)
 	}
 	sess := &session{cmd: cmd, stdin: stdin, lines: bufio.NewScanner(stdout), stderr: &stderr}

@@ -29,7 +29,7 @@ func keptLayer(t *testing.T, narration string) string {
 
 func TestWritesLandInTheUpperLayer(t *testing.T) {
 	forSteps(t, stepsFrom(6), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		image := minimalRootfs(t)
 		r := mustRun(t, s, "--keep", "--rootfs", image, "--", "sh", "-c", "echo written > /given-rootfs/x")
 		upper := keptLayer(t, r.stderr)
@@ -44,7 +44,7 @@ func TestWritesLandInTheUpperLayer(t *testing.T) {
 
 func TestDeletedFileBecomesAWhiteout(t *testing.T) {
 	forSteps(t, stepsFrom(6), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		r := mustRun(t, s, "--keep", "--", "sh", "-c", "rm /bin/true; ls /bin/true 2>&1; exit 0")
 		upper := keptLayer(t, r.stderr)
 		if !strings.Contains(r.stdout, "No such file") {
@@ -62,7 +62,7 @@ func TestDeletedFileBecomesAWhiteout(t *testing.T) {
 
 func TestRecreatedDirectoryIsOpaque(t *testing.T) {
 	forSteps(t, stepsFrom(6), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		// A directory of a lower layer with a file in it, and nothing mounted inside.
 		layer := t.TempDir()
 		if err := os.MkdirAll(filepath.Join(layer, "data"), 0o755); err != nil {
@@ -89,7 +89,7 @@ func TestRecreatedDirectoryIsOpaque(t *testing.T) {
 
 func TestLayersStackTopWins(t *testing.T) {
 	forSteps(t, stepsFrom(6), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		var args []string
 		for _, name := range []string{"A", "B", "C"} {
 			dir := filepath.Join(t.TempDir(), name)
@@ -116,7 +116,7 @@ func TestLayersStackTopWins(t *testing.T) {
 
 func TestTwoContainersOfOneImageDoNotSeeEachOther(t *testing.T) {
 	forSteps(t, stepsFrom(6), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		image := minimalRootfs(t)
 		script := `echo mine > /given-rootfs/$0; echo ready; read x; echo /given-rootfs/*`
 		one := start(t, s, "-q", "--rootfs", image, "--", "sh", "-c", script, "one")
@@ -139,7 +139,7 @@ func TestTwoContainersOfOneImageDoNotSeeEachOther(t *testing.T) {
 
 func TestVolumes(t *testing.T) {
 	forSteps(t, stepsFrom(6), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		dir := filepath.Join(t.TempDir(), "volume")
 		mustRun(t, s, "-q", "-v", dir+":/data", "--", "sh", "-c", "echo kept > /data/file")
 		if data, err := os.ReadFile(filepath.Join(dir, "file")); err != nil || string(data) != "kept\n" {
@@ -162,7 +162,7 @@ func TestVolumes(t *testing.T) {
 
 func TestUpperOnOverlayIsRefusedWithAFix(t *testing.T) {
 	forSteps(t, stepsFrom(6), func(t *testing.T, s step) {
-		rootTest(t)
+		containerTest(t)
 		base := t.TempDir()
 		for _, d := range []string{"lower", "upper", "work", "merged"} {
 			if err := os.Mkdir(filepath.Join(base, d), 0o755); err != nil {

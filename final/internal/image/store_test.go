@@ -18,19 +18,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-)
 
-// needRoot skips a test that needs root, or fails it when MINIDOCKER_STRICT is set.
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("MINIDOCKER_STRICT") != "" {
-		t.Fatal("this test needs root, and MINIDOCKER_STRICT is set")
-	}
-	t.Skip("needs root (unpacking layers sets owners and overlay xattrs): run as root")
-}
+	"github.com/minidocker/minidocker/tests/testroot"
+)
 
 // newStore opens a store in a fresh temp dir.
 func newStore(t *testing.T) *Store {
@@ -94,7 +84,7 @@ func layerCount(t *testing.T, s *Store) int {
 }
 
 func TestCommitResolveTagRemove(t *testing.T) {
-	needRoot(t)
+	testroot.Need(t)
 	s := newStore(t)
 	base := commit(t, s, map[string]string{"etc/os": "base"}, Image{}, "base")
 	app := commit(t, s, map[string]string{"app/run": "app"}, base, "app:v1", `CMD ["echo", "hi"]`, "ENV A=1 B=two")
@@ -191,7 +181,7 @@ func TestAmbiguousPrefix(t *testing.T) {
 }
 
 func TestHistoryAndList(t *testing.T) {
-	needRoot(t)
+	testroot.Need(t)
 	s := newStore(t)
 	base := commit(t, s, map[string]string{"a": "1"}, Image{}, "base")
 	app := commit(t, s, map[string]string{"b": "22"}, base, "app")
@@ -276,7 +266,7 @@ func gzipped(data []byte) []byte {
 }
 
 func TestImportAndEnsureBase(t *testing.T) {
-	needRoot(t)
+	testroot.Need(t)
 	s := newStore(t)
 	img, err := s.Import(bytes.NewReader(gzipped(tarOf(t, map[string]string{"hello": "imported"}))), "imp:1", []string{`CMD ["/hello"]`}, "from a test")
 	if err != nil {
@@ -303,7 +293,7 @@ func TestImportAndEnsureBase(t *testing.T) {
 }
 
 func TestPruneAndDiskUsage(t *testing.T) {
-	needRoot(t)
+	testroot.Need(t)
 	s := newStore(t)
 	base := commit(t, s, map[string]string{"a": "1"}, Image{}, "base")
 	dangling := commit(t, s, map[string]string{"b": strings.Repeat("x", 5000)}, base, "")
@@ -327,7 +317,7 @@ func TestPruneAndDiskUsage(t *testing.T) {
 }
 
 func TestConcurrentCommits(t *testing.T) {
-	needRoot(t)
+	testroot.Need(t)
 	s := newStore(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
@@ -367,7 +357,7 @@ func TestConcurrentCommits(t *testing.T) {
 }
 
 func TestCrashLeftovers(t *testing.T) {
-	needRoot(t)
+	testroot.Need(t)
 	s := newStore(t)
 	base := commit(t, s, map[string]string{"a": "1"}, Image{}, "base")
 	// What crashes leave: temp files of a dead process, a layer dir never

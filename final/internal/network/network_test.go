@@ -31,19 +31,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/minidocker/minidocker/final/internal/procfs"
+	"github.com/minidocker/minidocker/tests/testroot"
 )
-
-// rootTest skips a test that needs root, unless MINIDOCKER_STRICT is set.
-func rootTest(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("MINIDOCKER_STRICT") != "" {
-		t.Fatal("needs root (to make network namespaces, links and nftables rules), and MINIDOCKER_STRICT is set")
-	}
-	t.Skip("needs root: makes network namespaces, links and nftables rules")
-}
 
 // testNetns is a network namespace the test made.
 type testNetns struct {
@@ -55,7 +44,7 @@ type testNetns struct {
 // runtime throws away when the test ends, namespace and all.
 func enterNewNetns(t *testing.T) *testNetns {
 	t.Helper()
-	rootTest(t)
+	testroot.Need(t)
 	runtime.LockOSThread() // never unlocked, on purpose
 	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
 		t.Fatalf("unshare(CLONE_NEWNET): %v", err)

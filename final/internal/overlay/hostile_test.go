@@ -17,18 +17,6 @@ import (
 	"testing"
 )
 
-// needRoot skips a test that needs root, or fails it when MINIDOCKER_STRICT is set.
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("MINIDOCKER_STRICT") != "" {
-		t.Fatal("this test needs root, and MINIDOCKER_STRICT is set")
-	}
-	t.Skip("needs root (mknod, trusted.* xattrs, chown, mount): run as root")
-}
-
 // entry is one tar entry of a test layer.
 type entry struct {
 	name, body, link string

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/minidocker/minidocker/tests/testroot"
 )
 
 // stamp is the mtime given to every file of the test trees.
@@ -85,7 +87,7 @@ func tarIndex(t *testing.T, data []byte) (map[string]*tar.Header, []string) {
 }
 
 func TestWriteLayerTranslatesOverlay(t *testing.T) {
-	needRoot(t)
+	testroot.Need(t)
 	up := makeUpper(t)
 	data := layerOf(t, up)
 	if again := layerOf(t, up); !bytes.Equal(data, again) {
@@ -116,7 +118,7 @@ func TestWriteLayerTranslatesOverlay(t *testing.T) {
 }
 
 func TestApplyOverlayReproducesUpper(t *testing.T) {
-	needRoot(t)
+	testroot.Need(t)
 	data := layerOf(t, makeUpper(t))
 	dst := t.TempDir()
 	if _, err := ApplyLayer(bytes.NewReader(data), dst, ModeOverlay); err != nil {
@@ -148,7 +150,7 @@ func TestApplyOverlayReproducesUpper(t *testing.T) {
 }
 
 func TestApplyFlattenCarriesOutWhiteouts(t *testing.T) {
-	needRoot(t)
+	testroot.Need(t)
 	lower := buildTar(t, file("gone", "old"), dir("opq/"), file("opq/old", "old"), file("keep", "kept"))
 	dst := t.TempDir()
 	for _, layer := range [][]byte{lower, layerOf(t, makeUpper(t))} {
@@ -165,7 +167,7 @@ func TestApplyFlattenCarriesOutWhiteouts(t *testing.T) {
 }
 
 func TestMountHidesWhiteouts(t *testing.T) {
-	needRoot(t)
+	testroot.Need(t)
 	base := t.TempDir()
 	lower, top, merged := filepath.Join(base, "lower"), filepath.Join(base, "top"), filepath.Join(base, "merged")
 	for _, d := range []string{lower, top, merged} {
