@@ -539,3 +539,35 @@ exec "$STEP" --hostname inside-box -- sh -c 'cat /etc/resolv.conf; echo ---; cat
 	}
 	return result{stdout: stdout.String(), stderr: stderr.String()}
 }
+
+// TestFinalSharesLeasesWithTheSteps checks that step 07's and 08's lease
+// file and final's are one format, read the same way on both sides: with a
+// step's container holding 10.99.0.2 and publishing port 8080, minidocker
+// in the same network namespace refuses 8080 and takes the next address;
+// once the step's container has ended, minidocker gets 8080. The formats
+// are written twice (steps and final share no code), so only this catches
+// a field renamed on one side.
+func TestFinalSharesLeasesWithTheSteps(t *testing.T) {
+	forSteps(t, stepsFrom(7), func(t *testing.T, s step) {
+		m := newMD(t)
+		cmd := exec.Command(s.binary, "-q", "-p", "8080:80", "--", "sh", "-c", "echo ready; read x; exit 0")
+		web := startSession(t, cmd, func() (err error) {
+			m.inNetns(func() { err = cmd.Start() })
+			return err
+		})
+		readUntil(t, web, "ready")
+		clash := m.run("run", "--rm", "-p", "8080:80", "base", "true")
+		if clash.code != 125 || !strings.Contains(clash.stderr, "port 8080 is already in use") {
+			t.Errorf("publishing the port %s publishes: exit %d, %q; want a refusal", s.name, clash.code, clash.stderr)
+		}
+		m.must("run", "-d", "--name", "next", "base", "sleep", "60")
+		if ip := m.must("inspect", "-f", "{{.NetworkSettings.IPAddress}}", "next"); ip != "10.99.0.3\n" {
+			t.Errorf("next to %s's 10.99.0.2, minidocker's container got %q, want 10.99.0.3", s.name, ip)
+		}
+		if code := web.finish(t); code != 0 {
+			t.Errorf("%s: exit %d\n%s", s.name, code, web.stderr)
+		}
+		m.must("run", "--rm", "-p", "8080:80", "base", "true")
+		m.must("rm", "-f", "next")
+	})
+}
