@@ -124,21 +124,7 @@ func (s *Store) record(cfg Config, opts CommitOptions, layer pendingLayer, name 
 	if err := s.installLayer(layer); err != nil {
 		return Image{}, err
 	}
-	id, err := s.writeConfig(data)
-	if err != nil {
-		return Image{}, err
-	}
-	repos, err := s.repositories()
-	if err != nil {
-		return Image{}, err
-	}
-	if name != "" {
-		repos[name] = id
-		if err := s.writeRepositories(repos); err != nil {
-			return Image{}, err
-		}
-	}
-	return s.loadImage(hexOf(id), repos)
+	return s.addImage(data, name)
 }
 
 // optionalRef normalises a ref that may be empty.

@@ -76,21 +76,7 @@ func (s *Store) AddImage(config []byte, layers []Layer, name string) (Image, err
 	if err := s.installLayers(cfg.RootFS.DiffIDs, layers); err != nil {
 		return Image{}, err
 	}
-	id, err := s.writeConfig(config)
-	if err != nil {
-		return Image{}, err
-	}
-	repos, err := s.repositories()
-	if err != nil {
-		return Image{}, err
-	}
-	if name != "" {
-		repos[name] = id
-		if err := s.writeRepositories(repos); err != nil {
-			return Image{}, err
-		}
-	}
-	return s.loadImage(hexOf(id), repos)
+	return s.addImage(config, name)
 }
 
 // installLayers installs the temp layers a config lists, and checks that

@@ -364,3 +364,24 @@ func (s *Store) writeConfig(data []byte) (string, error) {
 	}
 	return "sha256:" + hexID, s.writeFileSync(path, data)
 }
+
+// addImage stores an image's config and, when name is set, tags it with
+// name; it returns the image. The caller holds the lock and has installed
+// the image's layers.
+func (s *Store) addImage(config []byte, name string) (Image, error) {
+	id, err := s.writeConfig(config)
+	if err != nil {
+		return Image{}, err
+	}
+	repos, err := s.repositories()
+	if err != nil {
+		return Image{}, err
+	}
+	if name != "" {
+		repos[name] = id
+		if err := s.writeRepositories(repos); err != nil {
+			return Image{}, err
+		}
+	}
+	return s.loadImage(hexOf(id), repos)
+}
