@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minidocker/minidocker/tests/testroot"
+	"github.com/minidocker/minidocker/tests/skip"
 )
 
 func TestExitStatusIsTheContainers(t *testing.T) {
@@ -57,7 +57,7 @@ func TestHelpExplainsTheStep(t *testing.T) {
 
 func TestRefusesToRunWithoutRoot(t *testing.T) {
 	forSteps(t, stepsFrom(1), func(t *testing.T, s step) {
-		testroot.Need(t) // to become someone else
+		skip.UnlessRoot(t) // to become someone else
 		cmd := exec.Command(s.binary, "--", "true")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 		out, err := cmd.CombinedOutput()

@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/minidocker/minidocker/tests/testroot"
+	"github.com/minidocker/minidocker/tests/skip"
 )
 
 // sessionBlock finds a session marker and its console block.
@@ -28,7 +28,7 @@ var hexIDs = regexp.MustCompile(`[0-9a-f]{12,64}`)
 
 // TestDocsSessionsMatch runs every session in README.md and docs/.
 func TestDocsSessionsMatch(t *testing.T) {
-	testroot.Need(t)
+	skip.UnlessRoot(t)
 	if os.Getenv("MINIDOCKER_IN_VM") != "" {
 		t.Skip("the docs show what the programs print on the machines that build this project; checked there, not in the test VM")
 	}

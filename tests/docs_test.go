@@ -25,7 +25,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/minidocker/minidocker/tests/testroot"
+	"github.com/minidocker/minidocker/tests/skip"
 )
 
 // update makes the docs tests rewrite the generated blocks instead of comparing.
@@ -49,7 +49,7 @@ func TestDocsDiffsAreCurrent(t *testing.T) {
 const docsRootfs = "MINIDOCKER_BUSYBOX=none"
 
 func TestDocsOutputMatchesThePrograms(t *testing.T) {
-	testroot.Need(t)
+	skip.UnlessRoot(t)
 	forEachBlock(t, "run", func(t *testing.T, args []string) string {
 		s, ok := stepNamed(args[0])
 		if !ok {

@@ -22,7 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minidocker/minidocker/tests/testroot"
+	"github.com/minidocker/minidocker/tests/skip"
 )
 
 // TestFinalRunStatuses checks run's exit statuses: the container's own,
@@ -770,7 +770,7 @@ var doctorChecks = []string{
 // with a fix; the status says whether any failed; as a user who is not
 // root, the root check fails and names the fix.
 func TestFinalDoctor(t *testing.T) {
-	testroot.Need(t)
+	skip.UnlessRoot(t)
 	if finalBinary == "" {
 		t.Fatal("the minidocker binary (./final) was not built")
 	}

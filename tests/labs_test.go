@@ -18,7 +18,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/minidocker/minidocker/tests/testroot"
+	"github.com/minidocker/minidocker/tests/skip"
 )
 
 func TestLabsStudentCopiesFailAndReferencesPass(t *testing.T) {
@@ -36,7 +36,7 @@ func TestLabsStudentCopiesFailAndReferencesPass(t *testing.T) {
 			if out, err := build.CombinedOutput(); err != nil {
 				t.Fatalf("the student copy does not compile: %v\n%s", err, out)
 			}
-			testroot.Need(t)
+			skip.UnlessRoot(t)
 			reference := filepath.Join(t.TempDir(), "reference")
 			if err := os.MkdirAll(reference, 0o755); err != nil {
 				t.Fatal(err)

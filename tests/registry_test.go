@@ -72,18 +72,10 @@ func startRegistry(t *testing.T, m *md, extra string) *testRegistry {
 // YAML added to its http: section (tls:), extra to the top level.
 func startRegistryOn(t *testing.T, m *md, host, httpExtra, extra string) *testRegistry {
 	t.Helper()
-	bin, err := exec.LookPath("docker-registry")
-	if err != nil {
-		if os.Getenv("MINIDOCKER_IN_VM") != "" {
-			t.Skip("the test VM's busybox userland has no docker-registry; the registry client does not depend on the cgroup version, and is tested on the host")
-		}
-		if os.Getenv("MINIDOCKER_STRICT") != "" {
-			t.Fatal("docker-registry is not installed (apt-get install docker-registry), and MINIDOCKER_STRICT forbids skipping")
-		}
-		t.Skip("needs docker-registry (apt-get install docker-registry)")
-	}
+	bin := needProgram(t, "docker-registry", "docker-registry")
 	dir := t.TempDir()
 	var port int
+	var err error
 	m.inNetns(func() { port, err = freePort(host) })
 	if err != nil {
 		t.Fatal(err)
@@ -348,13 +340,7 @@ func gzipTar(t *testing.T, name, content string) []byte {
 // and nothing is kept; login keeps the right one in a root-only file,
 // never printed; push and pull then work; logout forgets it.
 func TestRegistryBasicAuth(t *testing.T) {
-	htpasswd, err := exec.LookPath("htpasswd")
-	if err != nil {
-		if os.Getenv("MINIDOCKER_IN_VM") == "" && os.Getenv("MINIDOCKER_STRICT") != "" {
-			t.Fatal("htpasswd is not installed (apt-get install apache2-utils), and MINIDOCKER_STRICT forbids skipping")
-		}
-		t.Skip("needs htpasswd (apt-get install apache2-utils)")
-	}
+	htpasswd := needProgram(t, "htpasswd", "apache2-utils")
 	const password = "pa55-W0rd-never-printed"
 	users := filepath.Join(t.TempDir(), "htpasswd")
 	if out, err := exec.Command(htpasswd, "-Bbc", users, "alice", password).CombinedOutput(); err != nil {
@@ -610,16 +596,11 @@ func TestRegistryPullKilled(t *testing.T) {
 // skopeo is missing, outside CI).
 func skopeo(t *testing.T, m *md, args ...string) string {
 	t.Helper()
-	bin, err := exec.LookPath("skopeo")
-	if err != nil {
-		if os.Getenv("MINIDOCKER_IN_VM") == "" && os.Getenv("MINIDOCKER_STRICT") != "" {
-			t.Fatal("skopeo is not installed (apt-get install skopeo), and MINIDOCKER_STRICT forbids skipping")
-		}
-		t.Skip("needs skopeo (apt-get install skopeo)")
-	}
+	bin := needProgram(t, "skopeo", "skopeo")
 	cmd := exec.Command(bin, append([]string{"--insecure-policy"}, args...)...)
 	cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
 	var out []byte
+	var err error
 	m.inNetns(func() { out, err = cmd.CombinedOutput() })
 	if err != nil {
 		t.Fatalf("skopeo %s: %v\n%s", strings.Join(args, " "), err, out)

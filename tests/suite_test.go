@@ -6,14 +6,20 @@
 //
 // TestMain builds each step into a temporary directory, or, when
 // MINIDOCKER_STEP_BINS names a directory of prebuilt binaries (as in the
-// cgroup v2 VM, which has no Go toolchain), uses those. A test that needs
-// root skips without it, unless MINIDOCKER_STRICT is set (CI and the
-// cgroup v2 VM set it): then the skip is a failure, so CI can never pass by
-// skipping. That policy is one function, testroot.Need, which the unit
-// tests of final's packages call too; nothing else reads os.Geteuid or
-// MINIDOCKER_STRICT to skip. A test that runs containers calls
-// containerTest instead, which adds the check that the host is left as it
-// was found (hostState).
+// cgroup v2 VM, which has no Go toolchain), uses those.
+//
+// Skipping. A test that lacks what it needs skips, unless
+// MINIDOCKER_STRICT is set (CI and the cgroup v2 VM set it): then the skip
+// is a failure, so CI can never pass by skipping. That policy is the
+// package tests/skip, which the unit tests of final's packages use too;
+// nothing else reads os.Geteuid or MINIDOCKER_STRICT to skip:
+//
+//   - skip.UnlessRoot(t): the test needs root.
+//   - containerTest(t): the test runs containers: it needs root, and the
+//     host must be left as it was found (hostState). newMD calls it.
+//   - needProgram(t, name, pkg): the test needs a program from the host
+//     (docker-registry, skopeo); the test VM's busybox userland has none,
+//     so there it skips even under MINIDOCKER_STRICT.
 package tests
 
 import (
@@ -33,7 +39,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minidocker/minidocker/tests/testroot"
+	"github.com/minidocker/minidocker/tests/skip"
 )
 
 // repoRoot is the repository's top directory, seen from this package.
@@ -165,11 +171,30 @@ func forSteps(t *testing.T, list []step, check func(t *testing.T, s step)) {
 	}
 }
 
+// needProgram is the path of a program from the host that a test needs,
+// such as docker-registry; without it the test skips (skip.Because), and
+// in the test VM, whose busybox userland has none of them, it skips even
+// under MINIDOCKER_STRICT: what needs them does not depend on the cgroup
+// version, and is tested on the host.
+func needProgram(t *testing.T, name, pkg string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path
+	}
+	why := fmt.Sprintf("needs %s (apt-get install %s)", name, pkg)
+	if os.Getenv("MINIDOCKER_IN_VM") != "" {
+		t.Skip(why + ": the test VM's busybox userland has none")
+	}
+	skip.Because(t, why)
+	return ""
+}
+
 // containerTest marks a test that runs containers: it needs root
-// (testroot.Need), and the host must be as clean afterwards as before.
+// (skip.UnlessRoot), and the host must be as clean afterwards as before.
 func containerTest(t *testing.T) {
 	t.Helper()
-	testroot.Need(t)
+	skip.UnlessRoot(t)
 	before := hostState(t)
 	t.Cleanup(func() {
 		after := hostState(t)

@@ -21,7 +21,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/minidocker/minidocker/tests/testroot"
+	"github.com/minidocker/minidocker/tests/skip"
 )
 
 // archiveEntry is one entry of an archive built by a test.
@@ -91,7 +91,7 @@ func configFor(layers ...[]byte) []byte {
 }
 
 func TestSaveLoadRoundTrip(t *testing.T) {
-	testroot.Need(t)
+	skip.UnlessRoot(t)
 	src := newStore(t)
 	base := commit(t, src, map[string]string{"etc/os": "base"}, Image{}, "base")
 	app := commit(t, src, map[string]string{"app": "v1"}, base, "app:v1")
@@ -147,7 +147,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 }
 
 func TestLoadClassicDockerArchive(t *testing.T) {
-	testroot.Need(t)
+	skip.UnlessRoot(t)
 	layer := tarOf(t, map[string]string{"hello": "classic"})
 	config := configFor(layer)
 	cfgName := sha256Hex(config) + ".json"
@@ -196,7 +196,7 @@ func ociLayout(t *testing.T, layer []byte) ([]byte, []byte) {
 }
 
 func TestLoadOCILayoutWithGzipLayer(t *testing.T) {
-	testroot.Need(t)
+	skip.UnlessRoot(t)
 	archive, config := ociLayout(t, tarOf(t, map[string]string{"etc/greeting": "from an OCI layout"}))
 	s := newStore(t)
 	lines, err := s.Load(bytes.NewReader(archive))
@@ -210,7 +210,7 @@ func TestLoadOCILayoutWithGzipLayer(t *testing.T) {
 }
 
 func TestLoadRefusesTampering(t *testing.T) {
-	testroot.Need(t)
+	skip.UnlessRoot(t)
 	src := newStore(t)
 	commit(t, src, map[string]string{"f": "genuine"}, Image{}, "victim")
 	var saved bytes.Buffer
@@ -278,7 +278,7 @@ func tamper(t *testing.T, archive []byte, inner, old, new string) []byte {
 }
 
 func TestLoadPodmanFixtures(t *testing.T) {
-	testroot.Need(t)
+	skip.UnlessRoot(t)
 	for _, name := range []string{"podman-docker-archive.tar", "podman-oci-archive.tar"} {
 		t.Run(name, func(t *testing.T) {
 			f, err := os.Open(filepath.Join("testdata", name))
@@ -306,7 +306,7 @@ func TestLoadPodmanFixtures(t *testing.T) {
 }
 
 func TestLoadDir(t *testing.T) {
-	testroot.Need(t)
+	skip.UnlessRoot(t)
 	archive, config := ociLayout(t, tarOf(t, map[string]string{"d": "dir layout"}))
 	dir := t.TempDir()
 	for name, body := range readArchive(t, archive) {
@@ -337,7 +337,7 @@ func (c *countingSource) Read(p []byte) (int, error) {
 }
 
 func TestLoadRefusesWhatNoArchiveHoldsBeforeWritingIt(t *testing.T) {
-	testroot.Need(t)
+	skip.UnlessRoot(t)
 	wrong := "blobs/sha256/" + strings.Repeat("ab", 32)
 	tests := []struct {
 		name   string
@@ -383,7 +383,7 @@ func TestLoadRefusesWhatNoArchiveHoldsBeforeWritingIt(t *testing.T) {
 }
 
 func TestLoadSkipsAPaxGlobalHeader(t *testing.T) {
-	testroot.Need(t)
+	skip.UnlessRoot(t)
 	archive, _ := ociLayout(t, tarOf(t, map[string]string{"etc/greeting": "hi"}))
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)

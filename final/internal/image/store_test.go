@@ -19,7 +19,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/minidocker/minidocker/tests/testroot"
+	"github.com/minidocker/minidocker/tests/skip"
 )
 
 // newStore opens a store in a fresh temp dir.
@@ -84,7 +84,7 @@ func layerCount(t *testing.T, s *Store) int {
 }
 
 func TestCommitResolveTagRemove(t *testing.T) {
-	testroot.Need(t)
+	skip.UnlessRoot(t)
 	s := newStore(t)
 	base := commit(t, s, map[string]string{"etc/os": "base"}, Image{}, "base")
 	app := commit(t, s, map[string]string{"app/run": "app"}, base, "app:v1", `CMD ["echo", "hi"]`, "ENV A=1 B=two")
@@ -181,7 +181,7 @@ func TestAmbiguousPrefix(t *testing.T) {
 }
 
 func TestHistoryAndList(t *testing.T) {
-	testroot.Need(t)
+	skip.UnlessRoot(t)
 	s := newStore(t)
 	base := commit(t, s, map[string]string{"a": "1"}, Image{}, "base")
 	app := commit(t, s, map[string]string{"b": "22"}, base, "app")
@@ -266,7 +266,7 @@ func gzipped(data []byte) []byte {
 }
 
 func TestImportAndEnsureBase(t *testing.T) {
-	testroot.Need(t)
+	skip.UnlessRoot(t)
 	s := newStore(t)
 	img, err := s.Import(bytes.NewReader(gzipped(tarOf(t, map[string]string{"hello": "imported"}))), "imp:1", []string{`CMD ["/hello"]`}, "from a test")
 	if err != nil {
@@ -293,7 +293,7 @@ func TestImportAndEnsureBase(t *testing.T) {
 }
 
 func TestPruneAndDiskUsage(t *testing.T) {
-	testroot.Need(t)
+	skip.UnlessRoot(t)
 	s := newStore(t)
 	base := commit(t, s, map[string]string{"a": "1"}, Image{}, "base")
 	dangling := commit(t, s, map[string]string{"b": strings.Repeat("x", 5000)}, base, "")
@@ -317,7 +317,7 @@ func TestPruneAndDiskUsage(t *testing.T) {
 }
 
 func TestConcurrentCommits(t *testing.T) {
-	testroot.Need(t)
+	skip.UnlessRoot(t)
 	s := newStore(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
@@ -357,7 +357,7 @@ func TestConcurrentCommits(t *testing.T) {
 }
 
 func TestCrashLeftovers(t *testing.T) {
-	testroot.Need(t)
+	skip.UnlessRoot(t)
 	s := newStore(t)
 	base := commit(t, s, map[string]string{"a": "1"}, Image{}, "base")
 	// What crashes leave: temp files of a dead process, a layer dir never

@@ -31,7 +31,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/minidocker/minidocker/final/internal/procfs"
-	"github.com/minidocker/minidocker/tests/testroot"
+	"github.com/minidocker/minidocker/tests/skip"
 )
 
 // testNetns is a network namespace the test made.
@@ -44,7 +44,7 @@ type testNetns struct {
 // runtime throws away when the test ends, namespace and all.
 func enterNewNetns(t *testing.T) *testNetns {
 	t.Helper()
-	testroot.Need(t)
+	skip.UnlessRoot(t)
 	runtime.LockOSThread() // never unlocked, on purpose
 	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
 		t.Fatalf("unshare(CLONE_NEWNET): %v", err)

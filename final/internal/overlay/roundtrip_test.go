@@ -20,7 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/minidocker/minidocker/tests/testroot"
+	"github.com/minidocker/minidocker/tests/skip"
 )
 
 // stamp is the mtime given to every file of the test trees.
@@ -87,7 +87,7 @@ func tarIndex(t *testing.T, data []byte) (map[string]*tar.Header, []string) {
 }
 
 func TestWriteLayerTranslatesOverlay(t *testing.T) {
-	testroot.Need(t)
+	skip.UnlessRoot(t)
 	up := makeUpper(t)
 	data := layerOf(t, up)
 	if again := layerOf(t, up); !bytes.Equal(data, again) {
@@ -118,7 +118,7 @@ func TestWriteLayerTranslatesOverlay(t *testing.T) {
 }
 
 func TestApplyOverlayReproducesUpper(t *testing.T) {
-	testroot.Need(t)
+	skip.UnlessRoot(t)
 	data := layerOf(t, makeUpper(t))
 	dst := t.TempDir()
 	if _, err := ApplyLayer(bytes.NewReader(data), dst, ModeOverlay); err != nil {
@@ -150,7 +150,7 @@ func TestApplyOverlayReproducesUpper(t *testing.T) {
 }
 
 func TestApplyFlattenCarriesOutWhiteouts(t *testing.T) {
-	testroot.Need(t)
+	skip.UnlessRoot(t)
 	lower := buildTar(t, file("gone", "old"), dir("opq/"), file("opq/old", "old"), file("keep", "kept"))
 	dst := t.TempDir()
 	for _, layer := range [][]byte{lower, layerOf(t, makeUpper(t))} {
@@ -167,7 +167,7 @@ func TestApplyFlattenCarriesOutWhiteouts(t *testing.T) {
 }
 
 func TestMountHidesWhiteouts(t *testing.T) {
-	testroot.Need(t)
+	skip.UnlessRoot(t)
 	base := t.TempDir()
 	lower, top, merged := filepath.Join(base, "lower"), filepath.Join(base, "top"), filepath.Join(base, "merged")
 	for _, d := range []string{lower, top, merged} {
