@@ -375,3 +375,37 @@ func TestFinalCommitHoldsTheContainer(t *testing.T) {
 		t.Errorf("the committed image has /kept = %q", out)
 	}
 }
+
+// TestFinalRemoveKilledAfterTheRecord makes, by hand, what an rm killed
+// at its last moment leaves (removing/<id> with its record and lock
+// already deleted, the name not yet given back): rm of the name must
+// finish the job and say so, and the name must be free again.
+func TestFinalRemoveKilledAfterTheRecord(t *testing.T) {
+	m := newMD(t)
+	id := strings.TrimSpace(m.must("run", "-d", "--name", "late", "--network", "none", "base", "true"))
+	m.must("wait", "late")
+	removing := filepath.Join(m.root, "removing")
+	if err := os.MkdirAll(removing, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(removing, id)
+	if err := os.Rename(filepath.Join(m.root, "containers", id), dir); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := m.run("rm", "-f", "late"); r.code != 0 || r.stdout != "late\n" {
+		t.Errorf("rm -f of a removal killed after its record: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("%s is still there (%v)", dir, err)
+	}
+	if _, err := os.Stat(filepath.Join(m.root, "names", "late")); !os.IsNotExist(err) {
+		t.Errorf("the name late was not given back (%v)", err)
+	}
+	m.must("run", "--rm", "--name", "late", "--network", "none", "base", "true")
+}

@@ -85,8 +85,8 @@ func (rt *Runtime) finishRemoval(id string) error {
 
 // FinishRemovals finishes every removal whose command died halfway; a
 // removal whose command is alive is left to it. Every command calls it
-// first. It returns the records of the containers it removed, where they
-// could still be read.
+// first. It returns the containers it removed: their records, or, where a
+// killed command deleted the record already, their id and name.
 func (rt *Runtime) FinishRemovals() []*state.Container {
 	var done []*state.Container
 	for _, id := range rt.State.Removals() {
@@ -94,8 +94,12 @@ func (rt *Runtime) FinishRemovals() []*state.Container {
 		if !ok {
 			continue
 		}
-		c, _ := rt.State.RemovingRecord(id)
-		if rt.finishRemoval(id) == nil && c != nil {
+		c, err := rt.State.RemovingRecord(id)
+		if err != nil {
+			// Killed after the record went: the name is still known.
+			c = &state.Container{ID: id, Name: rt.State.RemovingName(id)}
+		}
+		if rt.finishRemoval(id) == nil {
 			done = append(done, c)
 		}
 		unlock()

@@ -120,6 +120,22 @@ func (s *Store) RemovingRecord(id string) (*Container, error) {
 	return readRecord(filepath.Join(s.RemovingDir(id), "config.json"), id)
 }
 
+// RemovingName is the name of container id, being removed: from its
+// record, or, once a killed command has deleted the record (FinishRemove
+// deletes it last but for the directory itself), from the names index.
+func (s *Store) RemovingName(id string) string {
+	if c, err := s.RemovingRecord(id); err == nil {
+		return c.Name
+	}
+	entries, _ := os.ReadDir(filepath.Join(s.Root, "names"))
+	for _, e := range entries {
+		if data, err := os.ReadFile(s.namePath(e.Name())); err == nil && string(data) == id {
+			return e.Name()
+		}
+	}
+	return ""
+}
+
 // FinishRemove deletes what is left of container id, its lock file and
 // its record last, then gives its name back. The caller holds its lock
 // (or found the lock file gone) and has released what the record names.
@@ -127,10 +143,7 @@ func (s *Store) RemovingRecord(id string) (*Container, error) {
 // the removal's command is alive; while the record exists, it says what
 // to release and which name to give back.
 func (s *Store) FinishRemove(id string) error {
-	name := ""
-	if c, err := s.RemovingRecord(id); err == nil {
-		name = c.Name
-	}
+	name := s.RemovingName(id)
 	dir := s.RemovingDir(id)
 	entries, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -149,7 +162,7 @@ func (s *Store) FinishRemove(id string) error {
 		return fmt.Errorf("remove container %s: %w", Short(id), err)
 	}
 	if name == "" {
-		return nil // no record (an older minidocker's removal): a stale index entry is free anyway
+		return nil // no record and no index entry: nothing to give back
 	}
 	unlock, err := s.Lock()
 	if err != nil {
