@@ -2,8 +2,9 @@
 
 // Root filesystem: a directory tree with just enough in it to run a shell,
 // built from the host, offline. Where the host has busybox, that one binary
-// and a link per applet are a whole userland (MINIDOCKER_BUSYBOX chooses). Otherwise each host command is
-// copied together with the shared libraries it needs, found the way ldd
+// and a link per applet are a whole userland; MINIDOCKER_BUSYBOX can choose
+// otherwise. Without busybox, each host command is copied together with
+// the shared libraries it needs, found the way ldd
 // finds them: the ELF file names its loader (PT_INTERP) and its libraries
 // (DT_NEEDED); each library is looked up in its RUNPATH and the loader's
 // standard directories, and its own needs are followed in turn.
