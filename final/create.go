@@ -135,8 +135,11 @@ func checkOptions(o *runOptions) (*state.Container, error) {
 func checkSecurityOpts(c *state.Container, o *runOptions) error {
 	var opts []string
 	for _, opt := range o.securityOpt {
+		_, isNNP, nnpErr := container.ParseNoNewPrivileges(opt)
 		switch {
-		case strings.HasPrefix(opt, "no-new-privileges"):
+		case nnpErr != nil:
+			return usagef("%v", nnpErr)
+		case isNNP:
 		case strings.HasPrefix(opt, "seccomp=") || strings.HasPrefix(opt, "seccomp:"):
 			var err error
 			if opt, err = container.CheckSeccompOpt(opt, o.capAdd, o.capDrop); err != nil {

@@ -109,13 +109,33 @@ func (rt *Runtime) spec(c *state.Container, res *resources) *Spec {
 
 // NoNewPrivileges reports whether the security options ask for the
 // no_new_privs bit, which PID 1 and every exec of the container must share.
+// The last no-new-privileges option decides, as in Docker.
 func NoNewPrivileges(securityOpt []string) bool {
+	on := false
 	for _, opt := range securityOpt {
-		if opt == "no-new-privileges" || opt == "no-new-privileges:true" {
-			return true
+		if set, ok, err := ParseNoNewPrivileges(opt); ok && err == nil {
+			on = set
 		}
 	}
-	return false
+	return on
+}
+
+// ParseNoNewPrivileges reads a no-new-privileges option as Docker does:
+// alone, or with "=" (or the older ":") and a boolean. ok is false when
+// opt is another option; err is set when its value is not a boolean.
+func ParseNoNewPrivileges(opt string) (set, ok bool, err error) {
+	if opt == "no-new-privileges" {
+		return true, true, nil
+	}
+	for _, sep := range []string{"=", ":"} {
+		if v, found := strings.CutPrefix(opt, "no-new-privileges"+sep); found {
+			if set, err = strconv.ParseBool(v); err != nil {
+				return false, true, fmt.Errorf("--security-opt %q: give no-new-privileges, or no-new-privileges=true|false", opt)
+			}
+			return set, true, nil
+		}
+	}
+	return false, false, nil
 }
 
 // writeEtcFiles writes the container's hostname, hosts and resolv.conf
