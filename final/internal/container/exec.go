@@ -170,7 +170,7 @@ func startInContainer(spec *ExecSpec) (*os.Process, error) {
 	if err := enterWorkdir(spec.Cwd, rootfs.MakeNothing); err != nil {
 		return nil, err
 	}
-	if err := seccomp.NewSessionKeyring(); err != nil {
+	if err := newSessionKeyring(); err != nil {
 		return nil, err
 	}
 	path, id, err := prepareExec(spec.Args[0], spec.Env, spec.User)

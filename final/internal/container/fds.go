@@ -1,7 +1,7 @@
 //go:build linux
 
 // What must not reach a container from the host: open file descriptors,
-// and a working directory outside its root. Both are the lesson of runc's
+// a working directory outside its root, and the caller's session keyring. Both are the lesson of runc's
 // CVE-2024-21626 ("Leaky Vessels"): runc held a descriptor of a host
 // directory, close-on-exec, so open until the execve; an image whose
 // working directory was /proc/self/fd/N made chdir land there, on the
@@ -68,6 +68,19 @@ func enterWorkdir(dir string, missing rootfs.Missing) error {
 	}
 	if _, err := unix.Getwd(); err != nil {
 		return fmt.Errorf("working directory %s is outside the container's root (getcwd: %w)", dir, err)
+	}
+	return nil
+}
+
+// newSessionKeyring gives the calling process a new, empty session
+// keyring. Keys are not namespaced: without this, a container's process
+// shares the session keyring of whoever started it (runc does the same;
+// Docker's seccomp profile blocks the keyring calls besides). An
+// anonymous keyring (no name) cannot be joined by name from elsewhere.
+func newSessionKeyring() error {
+	_, _, errno := unix.RawSyscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0)
+	if errno != 0 && errno != unix.ENOSYS {
+		return fmt.Errorf("keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL): %w", errno)
 	}
 	return nil
 }

@@ -53,7 +53,7 @@ func setupContainer(spec *Spec) error {
 		return fmt.Errorf("prctl(PR_SET_DUMPABLE, 0): %w", err)
 	}
 	// Keys are not namespaced: leave the session keyring of whoever ran us.
-	if err := seccomp.NewSessionKeyring(); err != nil {
+	if err := newSessionKeyring(); err != nil {
 		return err
 	}
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {

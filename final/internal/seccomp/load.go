@@ -33,16 +33,3 @@ func Load(prog Program) error {
 	}
 	return nil
 }
-
-// NewSessionKeyring gives the calling process a new, empty session
-// keyring. Keys are not namespaced: without this, a container's process
-// shares the session keyring of whoever started it (runc does the same;
-// Docker's seccomp profile blocks the keyring calls besides). An
-// anonymous keyring (no name) cannot be joined by name from elsewhere.
-func NewSessionKeyring() error {
-	_, _, errno := unix.RawSyscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0)
-	if errno != 0 && errno != unix.ENOSYS {
-		return fmt.Errorf("keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL): %w", errno)
-	}
-	return nil
-}
