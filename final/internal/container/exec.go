@@ -119,12 +119,7 @@ func (p *Process) releaseExec(spec *ExecSpec) error {
 func ExecMain() int {
 	unix.CloseOnExec(errorFd)
 	var spec ExecSpec
-	err := readSpec(specFd, &spec)
-	if err == nil {
-		// No descriptor but stdio may reach the command (see fds.go);
-		// here, while /proc/self is still this process.
-		err = CloseExtraFilesOnExec()
-	}
+	err := readSpec(specFd, &spec) // main has marked every other fd close-on-exec (fds.go)
 	if err == nil {
 		err = joinNamespaces(spec.Pid)
 	}
