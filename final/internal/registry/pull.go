@@ -185,6 +185,9 @@ func (s *session) resolveManifest(ctx context.Context, tagOrDigest string, want 
 			(want.Variant != "" && d.Platform.Variant != want.Variant) {
 			continue
 		}
+		if !validDigest(d.Digest) { // a tag here would be fetched unchecked
+			return m, "", fmt.Errorf("manifest %s: bad descriptor for %s: digest %q", digest, want, d.Digest)
+		}
 		inner, _, err := s.fetchManifest(ctx, d.Digest)
 		if err != nil {
 			return inner, "", err

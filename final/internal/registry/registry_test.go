@@ -241,6 +241,14 @@ func TestPullRefusesBadBlobs(t *testing.T) {
 			f.manifests["v1"] = []byte(m)
 		}, want: "zstd layers are not supported yet"},
 		"no such platform": {arch: "s390x", want: "has no image for linux/s390x"},
+		"index names a tag": {arch: "amd64", edit: func(f *fakeRegistry) {
+			var index manifest
+			json.Unmarshal(f.manifests["multi"], &index)
+			for i := range index.Manifests {
+				index.Manifests[i].Digest = "v1" // fetched by tag, nothing to check it against
+			}
+			f.manifests["multi"], _ = json.Marshal(index)
+		}, want: "bad descriptor"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
