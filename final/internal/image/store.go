@@ -88,33 +88,29 @@ func (s *Store) path(elem ...string) string {
 // lock takes the store's exclusive lock, then clears what crashed
 // processes left; the returned function releases the lock.
 func (s *Store) lock() (func(), error) {
-	f, err := os.OpenFile(s.path("lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	unlock, err := s.flock(unix.LOCK_EX)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", s.path("lock"), err)
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("flock %s: %w", f.Name(), err)
+		return nil, err
 	}
 	s.cleanup()
-	return func() { f.Close() }, nil
+	return unlock, nil
 }
 
 // lockShared takes the store's lock shared: writers wait, other sharers
 // do not. It clears nothing (that needs the exclusive lock).
 func (s *Store) lockShared() (func(), error) {
+	return s.flock(unix.LOCK_SH)
+}
+
+// flock takes the store's lock file with how (LOCK_EX or LOCK_SH),
+// retrying on EINTR; the returned function releases it.
+func (s *Store) flock(how int) (func(), error) {
 	f, err := os.OpenFile(s.path("lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", s.path("lock"), err)
 	}
 	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_SH)
+		err = unix.Flock(int(f.Fd()), how)
 		if !errors.Is(err, unix.EINTR) {
 			break
 		}
