@@ -37,6 +37,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Credentials are a user name and password (or token) for one registry.
@@ -397,10 +398,26 @@ func apiError(what string, resp *http.Response) error {
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	msg := resp.Status
 	if json.Unmarshal(data, &body) == nil && len(body.Errors) > 0 {
-		msg = fmt.Sprintf("%s (%s: %s)", resp.Status, body.Errors[0].Code, body.Errors[0].Message)
+		msg = fmt.Sprintf("%s (%s: %s)", resp.Status, clip(body.Errors[0].Code), clip(body.Errors[0].Message))
 	}
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 		msg += ": the registry does not allow this without other credentials (minidocker login HOST)"
 	}
 	return fmt.Errorf("%s: %s", what, msg)
+}
+
+// clip makes text a registry sent fit in a one-line error: control
+// characters (newlines, terminal escapes) become spaces, and it is cut
+// at 200 bytes.
+func clip(text string) string {
+	text = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, text)
+	if len(text) > 200 {
+		text = strings.ToValidUTF8(text[:200], "") + "..."
+	}
+	return text
 }

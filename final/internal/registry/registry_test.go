@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -271,5 +272,16 @@ func TestPullRefusesBadBlobs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAPIErrorOneLine: a registry's error message, whatever it holds,
+// becomes one short line.
+func TestAPIErrorOneLine(t *testing.T) {
+	body := `{"errors":[{"code":"DENIED","message":"line one\nline two\r\u001b[31m` + strings.Repeat("x", 1000) + `"}]}`
+	resp := &http.Response{Status: "403 Forbidden", StatusCode: http.StatusForbidden, Body: io.NopCloser(strings.NewReader(body))}
+	msg := apiError("GET manifest", resp).Error()
+	if strings.ContainsAny(msg, "\n\r\x1b") || len(msg) > 400 || !strings.Contains(msg, "DENIED: line one") {
+		t.Errorf("apiError = %q", msg)
 	}
 }
