@@ -95,20 +95,26 @@ func (f AuthFile) Store(host string, c *Credentials) (bool, error) {
 	return had, writePrivate(f.Path, append(data, '\n'))
 }
 
-// writePrivate writes a 0600 file through a temp file and a rename.
+// writePrivate writes a 0600 file through a temp file and a rename; on
+// error the temp file is removed.
 func writePrivate(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("mkdir %s: %w", filepath.Dir(path), err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-") // mode 0600
+	if err != nil {
+		return fmt.Errorf("create a temporary file for %s: %w", path, err)
 	}
-	if err := os.Chmod(tmp, 0o600); err != nil {
-		return fmt.Errorf("chmod %s: %w", tmp, err)
+	defer os.Remove(tmp.Name()) // after the rename, there is nothing of that name
+	_, err = tmp.Write(data)
+	if closeErr := tmp.Close(); err == nil {
+		err = closeErr
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename %s to %s: %w", tmp, path, err)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", tmp.Name(), err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("rename %s to %s: %w", tmp.Name(), path, err)
 	}
 	return nil
 }

@@ -285,3 +285,19 @@ func TestAPIErrorOneLine(t *testing.T) {
 		t.Errorf("apiError = %q", msg)
 	}
 }
+
+// TestStoreLeavesNoTemp: a config.json that cannot be replaced (here a
+// directory) gives an error and leaves no temp file beside it.
+func TestStoreLeavesNoTemp(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.json")
+	if err := os.MkdirAll(filepath.Join(path, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := writePrivate(path, []byte("{}\n")); err == nil {
+		t.Fatal("writePrivate over a directory succeeded")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("left behind: %v", entries)
+	}
+}
