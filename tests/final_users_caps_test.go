@@ -6,6 +6,7 @@ package tests
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -144,4 +145,35 @@ func statusField(t *testing.T, status, name string) string {
 	}
 	t.Fatalf("no %s in /proc/PID/status:\n%s", name, status)
 	return ""
+}
+
+// TestFinalInitThreadsConfined checks every thread of --init's PID 1 (the
+// tiny init is the Go binary, with its runtime threads): each has Docker's
+// capability set and bounding set, the seccomp filter, and no_new_privs
+// when asked for, not only the thread that started the command.
+func TestFinalInitThreadsConfined(t *testing.T) {
+	m := newMD(t)
+	host := capSet(t, mustRead(t, "/proc/self/status"), "CapBnd")
+	const dockerDefault = 0xa80425fb
+	m.must("run", "-d", "--name", "tini", "--init", "--security-opt", "no-new-privileges", "base", "sleep", "1000")
+	pid1 := int(field(m.inspect("tini"), "State", "Pid").(float64))
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid1))
+	if err != nil || len(tasks) < 2 {
+		t.Fatalf("PID 1 of --init has %d threads (%v); the check needs its Go runtime threads", len(tasks), err)
+	}
+	for _, task := range tasks {
+		status := mustRead(t, task)
+		for _, set := range []string{"CapEff", "CapPrm", "CapBnd"} {
+			if got := capSet(t, status, set); got != dockerDefault&host {
+				t.Errorf("%s: %s is %016x, want %016x", task, set, got, dockerDefault&host)
+			}
+		}
+		if got := statusField(t, status, "Seccomp"); got != "2" {
+			t.Errorf("%s: Seccomp is %s, want 2 (filtered)", task, got)
+		}
+		if got := statusField(t, status, "NoNewPrivs"); got != "1" {
+			t.Errorf("%s: NoNewPrivs is %s, want 1", task, got)
+		}
+	}
+	m.must("rm", "-f", "tini")
 }

@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -144,10 +146,37 @@ func lastCap() int {
 	}
 }
 
+// threadCall makes a system call that changes only the calling thread's
+// credentials (prctl, capset) on that thread, or with allThreads on every
+// thread of the process: the tiny init of --init lives on with its Go
+// runtime threads, which must not keep what its main thread dropped.
+// syscall.AllThreadsSyscall6 needs a binary without cgo; one built with
+// cgo (a plain "go run" where gcc is installed) confines the calling
+// thread only, as docs/final.md says.
+func threadCall(allThreads bool, trap, a1, a2, a3 uintptr) syscall.Errno {
+	if allThreads {
+		_, _, errno := syscall.AllThreadsSyscall6(trap, a1, a2, a3, 0, 0, 0)
+		if errno != syscall.ENOTSUP {
+			return errno
+		}
+	}
+	_, _, errno := unix.RawSyscall6(trap, a1, a2, a3, 0, 0, 0)
+	return errno
+}
+
+// errnoErr is nil for errno 0, else errno.
+func errnoErr(errno syscall.Errno) error {
+	if errno == 0 {
+		return nil
+	}
+	return errno
+}
+
 // dropBounding removes every capability not in keep from the calling
-// thread's bounding set, so no later execve can gain it back. It must run
-// while the thread still has CAP_SETPCAP, before the uid changes.
-func dropBounding(keep []string) error {
+// thread's bounding set (every thread's with allThreads), so no later
+// execve can gain it back. It must run while the thread still has
+// CAP_SETPCAP, before the uid changes.
+func dropBounding(keep []string, allThreads bool) error {
 	kept := map[int]bool{}
 	for _, name := range keep {
 		kept[capNumbers[name]] = true
@@ -157,16 +186,16 @@ func dropBounding(keep []string) error {
 		if kept[c] {
 			continue
 		}
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
+		if err := errnoErr(threadCall(allThreads, unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0)); err != nil && err != unix.EINVAL {
 			return fmt.Errorf("prctl(PR_CAPBSET_DROP, %d): %w", c, err)
 		}
 	}
 	return nil
 }
 
-// setCaps sets the calling thread's effective and permitted sets to keep,
-// and clears the inheritable and ambient sets.
-func setCaps(keep []string) error {
+// setCaps sets the calling thread's (or every thread's) effective and
+// permitted sets to keep, and clears the inheritable and ambient sets.
+func setCaps(keep []string, allThreads bool) error {
 	var data [2]unix.CapUserData
 	for _, name := range keep {
 		c := capNumbers[name]
@@ -174,10 +203,10 @@ func setCaps(keep []string) error {
 		data[c/32].Permitted |= 1 << (uint(c) % 32)
 	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
+	if err := errnoErr(threadCall(allThreads, unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0)); err != nil {
 		return fmt.Errorf("capset: %w", err)
 	}
-	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && err != unix.EINVAL {
+	if err := errnoErr(threadCall(allThreads, unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0)); err != nil && err != unix.EINVAL {
 		return fmt.Errorf("prctl(PR_CAP_AMBIENT_CLEAR_ALL): %w", err)
 	}
 	return nil

@@ -189,27 +189,28 @@ func dropPrivileges(spec *Spec, id identity) error {
 	if err != nil {
 		return err
 	}
+	all := spec.Init // the tiny init lives on with its Go runtime threads
 	if !spec.NoNewPrivs {
-		if err := seccomp.Load(spec.Seccomp); err != nil {
+		if err := seccomp.Load(spec.Seccomp, all); err != nil {
 			return err
 		}
 	}
-	if err := dropBounding(caps); err != nil {
+	if err := dropBounding(caps, all); err != nil {
 		return err
 	}
 	if err := become(id); err != nil {
 		return err
 	}
 	if id.uid == 0 {
-		if err := setCaps(caps); err != nil {
+		if err := setCaps(caps, all); err != nil {
 			return err
 		}
 	}
 	if spec.NoNewPrivs {
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		if err := errnoErr(threadCall(all, unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0)); err != nil {
 			return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
 		}
-		return seccomp.Load(spec.Seccomp)
+		return seccomp.Load(spec.Seccomp, all)
 	}
 	return nil
 }
