@@ -117,6 +117,9 @@ func TestFinalWait(t *testing.T) {
 	m.must("run", "-d", "--name", "killed", "base", "sleep", "1000")
 	m.must("run", "-d", "--name", "zero", "base", "true")
 	w := m.start("wait", "zero", "killed")
+	// wait holds a waiters lock while it blocks: kill only then, so that
+	// wait sees the end happen rather than read a record already final.
+	waitFor(t, func() bool { return holdsFlock(w.cmd.Process.Pid) })
 	m.must("kill", "killed")
 	if r := w.finish(t); r.code != 0 || r.stdout != "0\n137\n" {
 		t.Errorf("wait zero killed: exit %d, printed %q (stderr %q), want 0\\n137\\n", r.code, r.stdout, r.stderr)
@@ -128,6 +131,7 @@ func TestFinalWait(t *testing.T) {
 	m.must("run", "-d", "--name", "other", "base", "sh", "-c", "trap 'exit 7' TERM; touch /tmp/trapped; while :; do sleep 0.1; done")
 	waitFor(t, func() bool { return m.run("exec", "other", "cat", "/tmp/trapped").code == 0 })
 	w = m.start("wait", "other")
+	waitFor(t, func() bool { return holdsFlock(w.cmd.Process.Pid) })
 	m.must("stop", "-t", "10", "other")
 	if r := w.finish(t); r.code != 0 || r.stdout != "7\n" {
 		t.Errorf("wait of a container stopped by another command: exit %d, printed %q (stderr %q), want 7", r.code, r.stdout, r.stderr)
