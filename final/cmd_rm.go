@@ -46,7 +46,8 @@ func runRm(s *session, force bool, args []string) error {
 }
 
 // removeContainer kills c when forced, waits for its monitor to release
-// it, and deletes it. The caller holds its lock.
+// it, and deletes it. The caller holds its lock. Remove reads the record
+// again under that lock, and a record already gone (--rm) is no error.
 func removeContainer(s *session, c *state.Container, force bool) error {
 	if container.Running(c) {
 		if !force {
@@ -55,10 +56,6 @@ func removeContainer(s *session, c *state.Container, force bool) error {
 		if err := s.rt.Stop(c, 0); err != nil {
 			return err
 		}
-	}
-	c, err := s.rt.State.Get(c.ID)
-	if err != nil {
-		return nil // its monitor removed it (--rm)
 	}
 	return s.rt.Remove(c)
 }
