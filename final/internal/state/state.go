@@ -7,6 +7,8 @@
 //	<root>/containers/<id>/<id>-json.log    its log, Docker's json-file format
 //	<root>/containers/<id>/hostname, hosts, resolv.conf
 //	<root>/containers/<id>/upper, work, rootfs   its writable layer and mount point
+//	<root>/containers/<id>/heartbeat        touched by its monitor (container/heartbeat.go)
+//	<root>/containers/<id>/waiters.lock     held shared by each wait (container/signal.go)
 //	<root>/containers.lock                  the lock every record change takes
 //	<root>/names/<name>                     the id of the container called name
 //	<root>/removing/<id>/                   a container being removed (remove.go)
@@ -50,6 +52,12 @@
 // directory, so it goes with the container: a command that waited for
 // the lock of a container that was removed meanwhile finds that the path
 // no longer names the file it locked, and reports the container gone.
+//
+// A third flock, <id>/waiters.lock (the container package's), is held
+// shared by each `wait` and taken exclusive by the monitor of a --rm
+// container before it removes the record. It comes before the container's
+// lock: a waiter never waits for a container's lock while holding it, and
+// the monitor waits for the waiters only for a bounded time.
 package state
 
 import (
