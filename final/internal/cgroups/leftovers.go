@@ -4,9 +4,10 @@
 // after its own pid, PARENT/stepNN-PID, and removes it when it ends; killed
 // with SIGKILL, it cannot, and its container dies with it (the parent-death
 // signal, and the end of its PID namespace), which leaves the cgroup empty.
-// Such a cgroup is recognised by its name and by its pid being gone, and
-// only rmdir touches it: rmdir removes nothing but an empty cgroup, so a
-// cgroup that still holds a process, whoever it is, stays as it is.
+// Such a cgroup is recognised by its name and by its pid being gone (or
+// a zombie: procfs.Ended), and only rmdir touches it: rmdir removes
+// nothing but an empty cgroup, so a cgroup that still holds a process,
+// whoever it is, stays as it is.
 
 package cgroups
 
@@ -20,6 +21,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/minidocker/minidocker/final/internal/procfs"
 )
 
 // stepCgroup matches the names the steps give their cgroups.
@@ -64,7 +67,7 @@ func stepLeftover(dir string) bool {
 		return false // not a cgroup
 	}
 	pid, _ := strconv.Atoi(m[1])
-	return unix.Kill(pid, 0) == unix.ESRCH
+	return pid > 0 && procfs.Ended(pid)
 }
 
 // rmdirWhenEmpty removes a cgroup, waiting up to a second for the
