@@ -7,9 +7,9 @@
 test:
 	go test -count=1 ./...
 
-# The same root tests inside a real cgroup v2 kernel under QEMU (vm/README.md).
+# The same root tests inside a real cgroup v2 kernel under QEMU (tests/vm/README.md).
 test-v2:
-	bash vm/run-tests.sh
+	bash tests/vm/run-tests.sh
 
 # Regenerate the diffs and program output that the chapters in docs/ show.
 docs:

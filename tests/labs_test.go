@@ -1,4 +1,4 @@
-// The labs grade what they claim to. tools/labgen cuts a step's new
+// The labs grade what they claim to. lab/labgen cuts a step's new
 // mechanism out of a copy (docs/labs/README.md); these tests generate the
 // copy of every step that has a lab, check that it compiles, and run the
 // lab's grading tests twice, as a student's "make grade" does: against a
@@ -72,7 +72,7 @@ func TestLabsCoverEveryStepWithCutRegions(t *testing.T) {
 			own = own || bytes.Contains(data, []byte("// lab:cut "+name[:6]+" "))
 		}
 		if _, graded := labs[name]; own != graded {
-			t.Errorf("%s: has regions of its own to cut: %v, has grading tests in tools/labgen: %v; want both or neither", name, own, graded)
+			t.Errorf("%s: has regions of its own to cut: %v, has grading tests in lab/labgen: %v; want both or neither", name, own, graded)
 		}
 	}
 }
@@ -93,7 +93,7 @@ func expectGrades(t *testing.T, what, bins, pattern, want string) {
 	}
 }
 
-// labList builds tools/labgen and runs "labgen -list": each step with a
+// labList builds lab/labgen and runs "labgen -list": each step with a
 // lab and its -run pattern; labgen is the path of the built tool.
 func labList(t *testing.T) (labs map[string]string, labgen string) {
 	t.Helper()
@@ -102,10 +102,10 @@ func labList(t *testing.T) (labs map[string]string, labgen string) {
 	}
 	stepSources(t)
 	labgen = filepath.Join(t.TempDir(), "labgen")
-	build := exec.Command("go", "build", "-o", labgen, "./tools/labgen")
+	build := exec.Command("go", "build", "-o", labgen, "./lab/labgen")
 	build.Dir = repoRoot
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./tools/labgen: %v\n%s", err, out)
+		t.Fatalf("go build ./lab/labgen: %v\n%s", err, out)
 	}
 	labs = map[string]string{}
 	for _, line := range lines(runLabgen(t, labgen, "-list")) {

@@ -67,7 +67,7 @@ func TestLinksAnchorsAreSpelledAsGitHubDoes(t *testing.T) {
 func markdownPages(t *testing.T) []string {
 	t.Helper()
 	var pages []string
-	for _, p := range []string{"README.md", "lab/README.md", "vm/README.md"} {
+	for _, p := range []string{"README.md", "lab/README.md", "tests/vm/README.md"} {
 		if _, err := os.Stat(filepath.Join(repoRoot, p)); err == nil {
 			pages = append(pages, filepath.Join(repoRoot, p))
 		}

@@ -1,6 +1,6 @@
 // Command labgen hands a student a step with its new mechanism cut out.
 //
-//	go run ./tools/labgen -step step04-pivot-root -o ~/lab/step04-pivot-root
+//	go run ./lab/labgen -step step04-pivot-root -o ~/lab/step04-pivot-root
 //
 // The copy is a Go module of its own (the repository's vendored modules
 // come along, so it builds offline, anywhere): the step's files with each
@@ -71,7 +71,7 @@ func run(args []string) error {
 		return nil
 	}
 	if *step == "" || *out == "" {
-		return errors.New("usage: go run ./tools/labgen -step stepNN-name -o DIR   (or -list)")
+		return errors.New("usage: go run ./lab/labgen -step stepNN-name -o DIR   (or -list)")
 	}
 	if _, ok := grading[*step]; !ok || !stepDir.MatchString(*step) {
 		return fmt.Errorf("no lab for %q: run with -list to see the steps that have one", *step)

@@ -7,15 +7,15 @@
 // Every test skips outside the VM (MINIDOCKER_IN_VM unset), so `go test ./...`
 // on a host runs nothing here. Run it with
 //
-//	MINIDOCKER_VM_PKG=./vm/selftest bash vm/run-tests.sh
+//	MINIDOCKER_VM_PKG=./tests/vm/selftest bash tests/vm/run-tests.sh
 //
 // and prove that a failure inside the VM fails the host's command too with
 //
-//	MINIDOCKER_VM_PKG=./vm/selftest bash vm/run-tests.sh -selftest.fail
+//	MINIDOCKER_VM_PKG=./tests/vm/selftest bash tests/vm/run-tests.sh -selftest.fail
 //
 // and that a hang ends with the process list and status 124 with
 //
-//	MINIDOCKER_VM_PKG=./vm/selftest MINIDOCKER_VM_TIMEOUT=150 bash vm/run-tests.sh -selftest.hang
+//	MINIDOCKER_VM_PKG=./tests/vm/selftest MINIDOCKER_VM_TIMEOUT=150 bash tests/vm/run-tests.sh -selftest.hang
 //
 // The pivot_root test re-executes this test binary in a new mount namespace
 // (see TestMain), the way a container runtime re-executes itself.
@@ -81,7 +81,7 @@ func TestMain(m *testing.M) {
 func requireVM(t *testing.T) {
 	t.Helper()
 	if os.Getenv("MINIDOCKER_IN_VM") == "" {
-		t.Skip("runs only inside the test VM: MINIDOCKER_VM_PKG=./vm/selftest bash vm/run-tests.sh")
+		t.Skip("runs only inside the test VM: MINIDOCKER_VM_PKG=./tests/vm/selftest bash tests/vm/run-tests.sh")
 	}
 }
 

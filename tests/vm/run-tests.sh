@@ -2,7 +2,7 @@
 # vm/run-tests.sh — run the test suite as root on a real cgroup v2 kernel, in
 # a throw-away QEMU (TCG) virtual machine. See vm/README.md.
 #
-#   bash vm/run-tests.sh [go test binary flags...]     e.g. -test.run TestX -test.v
+#   bash tests/vm/run-tests.sh [go test binary flags...]     e.g. -test.run TestX -test.v
 #
 # Design, in the order it runs:
 #   1. fetch   Debian's cloud kernel (the package linux-image-cloud-amd64
@@ -26,7 +26,7 @@
 #              after a go-test-style "ok"/"FAIL" line.
 #
 # Settings (environment):
-#   MINIDOCKER_VM_PKG           test package (default ./tests, or ./vm/selftest
+#   MINIDOCKER_VM_PKG           test package (default ./tests, or ./tests/vm/selftest
 #                               while ./tests has no *_test.go)
 #   MINIDOCKER_VM_CACHE         download cache (default /var/cache/minidocker-vm)
 #   MINIDOCKER_VM_TIMEOUT       hard limit of one boot in seconds (default 2400)
@@ -39,7 +39,7 @@
 #   MINIDOCKER_VM_KEEP=1        keep the work directory (console logs, initrd)
 set -euo pipefail
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo"
 
 cache=${MINIDOCKER_VM_CACHE:-/var/cache/minidocker-vm}
@@ -122,8 +122,8 @@ fetch() {
 pick_package() {
 	pkg=${MINIDOCKER_VM_PKG:-./tests}
 	if [ -z "${MINIDOCKER_VM_PKG:-}" ] && ! ls tests/*_test.go >/dev/null 2>&1; then
-		say "./tests has no test files yet: running ./vm/selftest"
-		pkg=./vm/selftest
+		say "./tests has no test files yet: running ./tests/vm/selftest"
+		pkg=./tests/vm/selftest
 	fi
 }
 
@@ -131,8 +131,8 @@ pick_package() {
 build() {
 	export CGO_ENABLED=0
 	mkdir -p "$root/minidocker/bin"
-	go build -o "$root/init" ./vm/init
-	go build -o "$work/mkinitramfs" ./vm/mkinitramfs
+	go build -o "$root/init" ./tests/vm/init
+	go build -o "$work/mkinitramfs" ./tests/vm/mkinitramfs
 	go test -c -o "$root/minidocker/tests.test" "$pkg"
 	[ -x "$root/minidocker/tests.test" ] || die "$pkg has no test files"
 	local d mains=()
