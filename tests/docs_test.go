@@ -1,8 +1,9 @@
-// The docs cannot rot. A chapter shows two kinds of generated text, each
+// The docs cannot rot. A chapter shows three kinds of generated text, each
 // between a marker and "<!-- end -->":
 //
 //	<!-- diff: step01-clone-ns step02-mount-tmp -->   the diff of two steps
 //	<!-- run: step02-mount-tmp -- ps -ef -->           what a step prints
+//	<!-- diffsizes: steps -->                          the size of every step diff
 //
 // These tests regenerate each block and compare. Program output is compared
 // with every run of digits masked (pids, inodes, temp names change from run
@@ -32,7 +33,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the generated blocks in docs/")
 
 // generatedBlock finds a marker, its fenced block and the end marker.
-var generatedBlock = regexp.MustCompile("(?s)<!-- (diff|run): ([^\n]*?) -->\n(.*?)<!-- end -->")
+var generatedBlock = regexp.MustCompile("(?s)<!-- (diff|run|diffsizes): ([^\n]*?) -->\n(.*?)<!-- end -->")
 
 func TestDocsDiffsAreCurrent(t *testing.T) {
 	forEachBlock(t, "diff", func(t *testing.T, args []string) string {
