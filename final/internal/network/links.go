@@ -5,14 +5,16 @@
 // network.go decides when; this file does it.
 //
 // The order matters. The bridge comes first, with the gateway address,
-// so that the host has a route into the subnet. The veth pair is made on
-// the host, where both ends start; the host end is plugged into the bridge
-// and brought up, then the other end is moved into the container's network
-// namespace. From there on it is reached through a netlink socket opened
-// inside that namespace: renamed eth0 (the host may have an eth0 of its
-// own, so it could not be made with that name), given its address and
-// MAC, brought up, and only then given the default route, since the
-// kernel refuses a gateway it cannot reach.
+// so that the host has a route into the subnet. The veth pair is made in
+// one request with its two ends in two namespaces: the host end, up and
+// plugged into the bridge, and the container's end born inside the
+// container's network namespace, already named eth0 and given its MAC
+// (step 07 makes both ends on the host and moves one, which reads more
+// simply but costs a device re-registration; createVeth says what it
+// costs). From there on the container's end is reached through a netlink
+// socket opened inside that namespace: given its address, brought up,
+// and only then given the default route, since the kernel refuses a
+// gateway it cannot reach.
 
 package network
 
@@ -137,33 +139,30 @@ func restoreSysctl(path, value string) error {
 	return nil
 }
 
-// createVeth makes a veth pair, plugs the host end into the bridge, and
-// moves the other end into the network namespace of pid; it returns the
-// name of that end, which the container side renames.
-func createVeth(name string, br netlink.Link, pid int) (peer string, err error) {
-	// The container's end gets a temporary name: the host may have an eth0.
-	peer = name + "c"
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name, MasterIndex: br.Attrs().Index}, PeerName: peer}
+// createVeth makes a veth pair in one request: the host end, up and
+// plugged into the bridge, and the other end born inside the network
+// namespace of pid as eth0, with its MAC. Moving an existing link into a
+// namespace instead (ip link set … netns) re-registers the device and
+// waits for the kernel's RCU grace periods, 10 to 30 ms on this project's
+// machines (docs/benchmarks.md); a link made in place costs none of it,
+// and needs no temporary name nor rename.
+func createVeth(name string, br netlink.Link, pid int, mac net.HardwareAddr) error {
+	veth := &netlink.Veth{
+		LinkAttrs:        netlink.LinkAttrs{Name: name, MasterIndex: br.Attrs().Index, Flags: net.FlagUp},
+		PeerName:         "eth0",
+		PeerHardwareAddr: mac,
+		PeerNamespace:    netlink.NsPid(pid),
+	}
 	if err := netlink.LinkAdd(veth); err != nil {
-		return "", fmt.Errorf("ip link add %s master %s type veth peer name %s: %w", name, br.Attrs().Name, peer, err)
+		return fmt.Errorf("ip link add %s master %s up type veth peer name eth0 address %s netns %d: %w", name, br.Attrs().Name, mac, pid, err)
 	}
-	if err := netlink.LinkSetUp(veth); err != nil {
-		return "", fmt.Errorf("ip link set %s up: %w", name, err)
-	}
-	other, err := netlink.LinkByName(peer)
-	if err != nil {
-		return "", fmt.Errorf("look up link %s: %w", peer, err)
-	}
-	if err := netlink.LinkSetNsPid(other, pid); err != nil {
-		return "", fmt.Errorf("ip link set %s netns %d: %w", peer, pid, err)
-	}
-	return peer, nil
+	return nil
 }
 
 // configureContainer sets up the inside of the container from the host,
-// through a netlink socket in its network namespace: lo up, then the peer
-// renamed eth0, its MAC and address, up, and a default route via gateway.
-func configureContainer(pid int, peer string, addr netip.Prefix, mac net.HardwareAddr, gateway netip.Addr) error {
+// through a netlink socket in its network namespace: lo up, eth0's
+// address, eth0 up, and a default route via gateway.
+func configureContainer(pid int, addr netip.Prefix, gateway netip.Addr) error {
 	h, err := containerHandle(pid)
 	if err != nil {
 		return err
@@ -172,21 +171,15 @@ func configureContainer(pid int, peer string, addr netip.Prefix, mac net.Hardwar
 	if err := setUp(h, "lo", pid); err != nil {
 		return err
 	}
-	eth, err := h.LinkByName(peer)
+	eth, err := h.LinkByName("eth0")
 	if err != nil {
-		return fmt.Errorf("look up link %s in the network namespace of pid %d: %w", peer, pid, err)
-	}
-	if err := h.LinkSetName(eth, "eth0"); err != nil {
-		return fmt.Errorf("ip link set %s name eth0 (in pid %d's netns): %w", peer, pid, err)
-	}
-	if err := h.LinkSetHardwareAddr(eth, mac); err != nil {
-		return fmt.Errorf("ip link set eth0 address %s (in pid %d's netns): %w", mac, pid, err)
+		return fmt.Errorf("look up link eth0 in the network namespace of pid %d: %w", pid, err)
 	}
 	if err := h.AddrAdd(eth, &netlink.Addr{IPNet: ipNet(addr)}); err != nil {
 		return fmt.Errorf("ip addr add %s dev eth0 (in pid %d's netns): %w", addr, pid, err)
 	}
-	if err := setUp(h, "eth0", pid); err != nil {
-		return err
+	if err := h.LinkSetUp(eth); err != nil {
+		return fmt.Errorf("ip link set eth0 up (in pid %d's netns): %w", pid, err)
 	}
 	route := &netlink.Route{LinkIndex: eth.Attrs().Index, Gw: net.IP(gateway.AsSlice())}
 	if err := h.RouteAdd(route); err != nil {

@@ -225,12 +225,11 @@ func Attach(ep *Endpoint, containerPID int) (err error) {
 	if err := enableForwarding(st); err != nil {
 		return err
 	}
-	peer, err := createVeth(l.Veth, br, containerPID)
-	if err != nil {
+	if err := createVeth(l.Veth, br, containerPID, macOf(l.Addr)); err != nil {
 		return err
 	}
 	addr := netip.PrefixFrom(l.Addr, st.s.Subnet.Bits())
-	if err := configureContainer(containerPID, peer, addr, macOf(l.Addr), gatewayOf(st.s.Subnet)); err != nil {
+	if err := configureContainer(containerPID, addr, gatewayOf(st.s.Subnet)); err != nil {
 		return err
 	}
 	return syncNAT(ep.Bridge, st.s)
