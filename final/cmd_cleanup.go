@@ -13,9 +13,10 @@
 // entered, killed or removed. The one exception is found by name: an
 // empty stepNN-PID cgroup of a step that is gone, which only rmdir
 // touches. Network: the leases whose owner is gone (our monitors, once
-// killed, and killed steps); the bridge and NAT table go with the last
-// lease, and what has no record at all is removed by name only when no
-// lease is left in this network namespace (network.Cleanup). The steps'
+// killed, and killed steps); veths no lease names; the kept bridges and
+// NAT tables no lease uses, with ip_forward; and what has no record at all,
+// removed by name only when no lease is left in this network namespace
+// (network.Cleanup). The steps'
 // temporary directories: those no running container uses (stepdirs.go).
 
 package main

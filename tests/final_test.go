@@ -9,18 +9,20 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os/exec"
-	"syscall"
-
-	"golang.org/x/sys/unix"
+	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/minidocker/minidocker/tests/skip"
 )
@@ -192,6 +194,59 @@ func TestFinalPublishedPorts(t *testing.T) {
 	m.fails(125, "already in use", "run", "--rm", "-p", "8080:80", "base", "true")
 	m.fails(125, "needs the bridge network", "run", "--rm", "--network", "none", "-p", "8081:80", "base", "true")
 	m.must("rm", "-f", "srv")
+}
+
+// TestFinalBridgeIsKept: the last container leaves the bridge, its NAT
+// table and ip_forward in place for the next one, as Docker keeps docker0;
+// its veth pair goes with its network namespace, deleted by the kernel;
+// cleanup takes the rest down and puts ip_forward back.
+func TestFinalBridgeIsKept(t *testing.T) {
+	m := newMD(t)
+	forward := func() (v string) {
+		m.inNetns(func() {
+			data, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
+			if err != nil {
+				t.Fatal(err)
+			}
+			v = strings.TrimSpace(string(data))
+		})
+		return v
+	}
+	before := forward()
+	m.must("run", "--rm", "base", "true")
+	id := strings.TrimSpace(m.must("run", "-d", "base", "sleep", "1000"))
+	addr := netip.MustParseAddr(field(m.inspect(id), "NetworkSettings", "IPAddress").(string)).As4()
+	veth := fmt.Sprintf("veth%x", addr[:]) // the host end is named after the address
+	links := func() (names []string) {
+		m.inNetns(func() {
+			all, err := netlink.LinkList()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range all {
+				names = append(names, l.Attrs().Name)
+			}
+		})
+		return names
+	}
+	if got := links(); !contains(got, veth) {
+		t.Fatalf("no %s while its container runs: links %q", veth, got)
+	}
+	m.must("rm", "-f", id)
+	waitFor(t, func() bool { return !contains(links(), veth) }) // the kernel's doing
+	if got := links(); !contains(got, "minidocker0") {
+		t.Errorf("the bridge went with the last container: links %q", got)
+	}
+	if got := forward(); got != "1" {
+		t.Errorf("ip_forward is %s with the bridge kept, want 1", got)
+	}
+	m.must("cleanup")
+	if got := links(); len(got) != 1 || got[0] != "lo" {
+		t.Errorf("after cleanup the links are %q, want lo alone", got)
+	}
+	if got := forward(); got != before {
+		t.Errorf("ip_forward is %s after cleanup, was %s", got, before)
+	}
 }
 
 // dial connects to addr and returns the first line it sends.

@@ -14,14 +14,19 @@
 //	          leased to the process that lives as long as the container
 //	Attach    once the container's process exists: bridge, veth, eth0,
 //	          address, route, forwarding, NAT
-//	Release   after it has ended: the lease, the veth, and, with the last
-//	          lease, the bridge, the nftables table and ip_forward
+//	Release   after it has ended: the lease and its ports; the veth pair
+//	          goes with the container's network namespace, by the kernel
+//
+// The bridge, the nftables table and ip_forward stay after the last
+// container, as Docker keeps docker0: the next container finds them made,
+// and no run waits for the kernel to delete a bridge.
 //
 // Reclaim and Cleanup are the repair paths: Reclaim frees the leases of
-// owners that are gone; Cleanup does too, and once no lease is left in the
-// namespace, removes by name what a killed run left without a record. A
-// lease whose owner lives is never taken, whichever state root or step it
-// belongs to.
+// owners that are gone; Cleanup does too, takes down the bridges without
+// leases (what "minidocker cleanup" is for), and once no lease is left in
+// the namespace, removes by name what a killed run left without a record.
+// A lease whose owner lives is never taken, whichever state root or step
+// it belongs to.
 //
 // # State
 //
@@ -36,12 +41,15 @@
 //
 // # Living next to step 07
 //
-// The state file's path and format, the veth names (vethPID, the owner's
-// pid), the bridge and the nftables table ("table ip minidocker0", named
-// after the bridge, rebuilt whole from the state on every change) are
-// step 07's, on purpose: a step 07 run and minidocker in one network
-// namespace share the bridge, see each other's leases, never hand out
-// one address twice, and the last of them to leave tears down. The one
+// The state file's path and format, the bridge and the nftables table
+// ("table ip minidocker0", named after the bridge, rebuilt whole from the
+// state on every change) are step 07's, on purpose: a step 07 run and
+// minidocker in one network namespace share the bridge, see each other's
+// leases and never hand out one address twice; a step 07 run that leaves
+// last tears down, as step 07 always does. The veth names differ: step
+// 07's are vethPID, after the owner; minidocker's are named after the
+// address (vethName), so that a veth the kernel has yet to delete keeps
+// its address from minidocker's next container. The one
 // thing step 07 does not know is a published port's host address
 // (-p 127.0.0.1:8080:80). It is kept in a file of its own,
 // BRIDGE.hostip, which step 07 never opens, so that step 07 rewriting

@@ -6,10 +6,11 @@
 // Addresses come from one subnet per bridge. Its first address names the
 // network and its last is the broadcast address, so neither is a host;
 // the first host address (.1 in a /24) is the bridge's own, the gateway.
-// Every lease gets the lowest address still free, as in step 07.
-//
-// The state is also the bridge's reference count: when its last lease
-// goes, the bridge, the NAT table and ip_forward go with it.
+// Every lease gets the lowest address still free, as in step 07, and
+// whose host veth is gone: the veth is named after the address
+// (vethName), and one that the kernel has yet to delete keeps its address
+// from being handed out again, so that two containers never answer for
+// one address on the bridge.
 
 package network
 
@@ -40,7 +41,7 @@ type lease struct {
 // ipamState is what the containers on one bridge share.
 type ipamState struct {
 	Subnet     netip.Prefix
-	OwnBridge  bool   // a run of ours created the bridge, so the last one deletes it
+	OwnBridge  bool   // a run of ours created the bridge, so cleanup deletes it
 	ForwardWas string // ip_forward before the first container, "" if untouched
 	Leases     []lease
 }
@@ -98,9 +99,10 @@ func broadcastOf(p netip.Prefix) netip.Addr {
 	return netip.AddrFrom4(a)
 }
 
-// allocate gives o the lowest free address of the subnet, after checking
-// that no other lease publishes the same host ports.
-func (s *ipamState) allocate(o owner, veth string, ports []PortMapping) (netip.Addr, error) {
+// allocate gives o the lowest free address of the subnet that lingering
+// does not report (nil: none does), after checking that no other lease
+// publishes the same host ports.
+func (s *ipamState) allocate(o owner, ports []PortMapping, lingering func(netip.Addr) bool) (netip.Addr, error) {
 	if _, ok := s.leaseOf(o); ok {
 		return netip.Addr{}, fmt.Errorf("pid %d holds a lease already", o.PID)
 	}
@@ -113,12 +115,19 @@ func (s *ipamState) allocate(o owner, veth string, ports []PortMapping) (netip.A
 	}
 	last := broadcastOf(s.Subnet)
 	for addr := gatewayOf(s.Subnet).Next(); addr.Less(last); addr = addr.Next() {
-		if !used[addr] {
-			s.Leases = append(s.Leases, lease{Owner: o, Addr: addr, Veth: veth, Ports: ports})
+		if !used[addr] && (lingering == nil || !lingering(addr)) {
+			s.Leases = append(s.Leases, lease{Owner: o, Addr: addr, Veth: vethName(addr), Ports: ports})
 			return addr, nil
 		}
 	}
 	return netip.Addr{}, fmt.Errorf("%w in %s: all %d are leased, stop a container first", ErrNoAddress, s.Subnet, len(s.Leases))
+}
+
+// vethName is the name of the host end of the veth pair of the container
+// at addr: "veth" and the address in hex, veth0a630002 for 10.99.0.2.
+func vethName(addr netip.Addr) string {
+	a := addr.As4()
+	return fmt.Sprintf("veth%02x%02x%02x%02x", a[0], a[1], a[2], a[3])
 }
 
 // checkPorts refuses host ports that are asked twice, or that a lease

@@ -28,7 +28,7 @@ func testState() ipamState {
 func TestAllocateTakesTheLowestFreeAddressAndReusesIt(t *testing.T) {
 	s := testState()
 	for i, want := range []string{"10.99.0.2", "10.99.0.3", "10.99.0.4"} {
-		got, err := s.allocate(testOwner(i+1), "veth", nil)
+		got, err := s.allocate(testOwner(i+1), nil, nil)
 		if err != nil || got.String() != want {
 			t.Fatalf("allocation %d: %v, %v; want %s (.0 is the network, .1 the gateway)", i+1, got, err, want)
 		}
@@ -39,10 +39,10 @@ func TestAllocateTakesTheLowestFreeAddressAndReusesIt(t *testing.T) {
 	if _, ok := s.release(testOwner(2)); ok {
 		t.Errorf("releasing twice succeeded")
 	}
-	if got, _ := s.allocate(testOwner(9), "veth", nil); got.String() != "10.99.0.3" {
+	if got, _ := s.allocate(testOwner(9), nil, nil); got.String() != "10.99.0.3" {
 		t.Errorf("after releasing 10.99.0.3 the next allocation got %s, want it reused", got)
 	}
-	if _, err := s.allocate(testOwner(9), "veth", nil); err == nil {
+	if _, err := s.allocate(testOwner(9), nil, nil); err == nil {
 		t.Errorf("one owner got two leases")
 	}
 }
@@ -61,13 +61,13 @@ func TestAllocateExhaustion(t *testing.T) {
 			s := ipamState{Subnet: netip.MustParsePrefix(c.subnet)}
 			seen := map[netip.Addr]bool{}
 			for pid := 1; pid <= c.room; pid++ {
-				addr, err := s.allocate(testOwner(pid), "veth", nil)
+				addr, err := s.allocate(testOwner(pid), nil, nil)
 				if err != nil || seen[addr] || addr == broadcastOf(s.Subnet) || addr == gatewayOf(s.Subnet) {
 					t.Fatalf("allocation %d of %d: %v, %v", pid, c.room, addr, err)
 				}
 				seen[addr] = true
 			}
-			got, err := s.allocate(testOwner(c.room+1), "veth", nil)
+			got, err := s.allocate(testOwner(c.room+1), nil, nil)
 			if !errors.Is(err, ErrNoAddress) {
 				t.Errorf("allocation %d in a subnet with room for %d: %v, %v; want ErrNoAddress", c.room+1, c.room, got, err)
 			}
@@ -78,7 +78,7 @@ func TestAllocateExhaustion(t *testing.T) {
 func TestReclaimDropsDeadOwnersOnly(t *testing.T) {
 	s := testState()
 	for pid := 1; pid <= 3; pid++ {
-		if _, err := s.allocate(testOwner(pid), "veth", nil); err != nil {
+		if _, err := s.allocate(testOwner(pid), nil, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -88,7 +88,7 @@ func TestReclaimDropsDeadOwnersOnly(t *testing.T) {
 	if len(stale) != 1 || stale[0].Owner != testOwner(2) || len(s.Leases) != 2 {
 		t.Errorf("reclaimed %v, kept %v; want only the lease of the old pid 2", stale, s.Leases)
 	}
-	if got, _ := s.allocate(testOwner(4), "veth", nil); got.String() != "10.99.0.3" {
+	if got, _ := s.allocate(testOwner(4), nil, nil); got.String() != "10.99.0.3" {
 		t.Errorf("the reclaimed address was not reused: got %s", got)
 	}
 }
@@ -107,7 +107,7 @@ func TestPublishedPortsMayNotClash(t *testing.T) {
 	s := testState()
 	web := []PortMapping{{HostPort: 8080, ContainerPort: 80, Proto: "tcp"}, {HostPort: 5353, ContainerPort: 53, Proto: "udp"},
 		{HostIP: "127.0.0.1", HostPort: 9000, ContainerPort: 90, Proto: "tcp"}}
-	if _, err := s.allocate(testOwner(1), "veth", web); err != nil {
+	if _, err := s.allocate(testOwner(1), web, nil); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -125,7 +125,7 @@ func TestPublishedPortsMayNotClash(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := s.allocate(testOwner(2), "veth", c.ports)
+			_, err := s.allocate(testOwner(2), c.ports, nil)
 			defer s.release(testOwner(2))
 			var inUse *PortInUseError
 			if c.clash == 0 && err != nil {
@@ -192,7 +192,7 @@ func TestStateFileIsStep07s(t *testing.T) {
 func TestHostIPsSurviveInTheirOwnFile(t *testing.T) {
 	s := testState()
 	ports := []PortMapping{{HostIP: "127.0.0.1", HostPort: 8080, ContainerPort: 80, Proto: "tcp"}, {HostPort: 5353, ContainerPort: 53, Proto: "udp"}}
-	if _, err := s.allocate(testOwner(1), "veth1", ports); err != nil {
+	if _, err := s.allocate(testOwner(1), ports, nil); err != nil {
 		t.Fatal(err)
 	}
 	fst, extra := toFile(s)
@@ -214,7 +214,7 @@ func TestHostIPsSurviveInTheirOwnFile(t *testing.T) {
 func TestNATRules(t *testing.T) {
 	s := testState()
 	ports := []PortMapping{{HostPort: 8080, ContainerPort: 80, Proto: "tcp"}, {HostIP: "127.0.0.1", HostPort: 5353, ContainerPort: 53, Proto: "udp"}}
-	if _, err := s.allocate(testOwner(1), "veth1", ports); err != nil {
+	if _, err := s.allocate(testOwner(1), ports, nil); err != nil {
 		t.Fatal(err)
 	}
 	var got []string

@@ -102,7 +102,7 @@ func createBridge(name string, subnet netip.Prefix) (netlink.Link, error) {
 }
 
 // enableForwarding sets ip_forward, after noting its old value in the
-// state, so that the last container can put it back.
+// state, so that cleanup can put it back.
 func enableForwarding(st *lockedState) error {
 	data, err := os.ReadFile(ipForward)
 	if err != nil {

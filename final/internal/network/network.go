@@ -73,6 +73,9 @@ func Allocate(o Options, ownerPID int) (ep *Endpoint, err error) {
 	if err := reclaimLocked(st, bridge); err != nil {
 		return nil, err
 	}
+	if err := forgetVanished(st, bridge); err != nil {
+		return nil, err
+	}
 	if err := adoptSubnet(st, bridge, subnet); err != nil {
 		return nil, err
 	}
@@ -80,7 +83,7 @@ func Allocate(o Options, ownerPID int) (ep *Endpoint, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := st.s.allocate(own, fmt.Sprintf("veth%d", ownerPID), ports); err != nil {
+	if _, err := st.s.allocate(own, ports, vethLingers); err != nil {
 		return nil, fmt.Errorf("allocate an address on %s: %w", bridge, err)
 	}
 	l, _ := st.s.leaseOf(own)
@@ -96,12 +99,31 @@ func lockBridge(bridge string) (*lockedState, error) {
 	return lockState(path)
 }
 
+// forgetVanished starts afresh from a record of a kept bridge that is no
+// longer there: someone deleted it, or the record outlived its network
+// namespace and a new namespace has the old one's inode, so its path.
+// What the record says was made, and how ip_forward was, is not true here.
+func forgetVanished(st *lockedState, bridge string) error {
+	if len(st.s.Leases) > 0 || !st.s.OwnBridge {
+		return nil
+	}
+	_, err := netlink.LinkByName(bridge)
+	if err == nil {
+		return nil
+	}
+	if !isLinkNotFound(err) {
+		return fmt.Errorf("look up link %s: %w", bridge, err)
+	}
+	st.s = ipamState{}
+	return nil
+}
+
 // adoptSubnet gives a bridge without leases its subnet, which must not
 // overlap a route of the host, and refuses another subnet on a bridge in use.
 func adoptSubnet(st *lockedState, bridge string, subnet netip.Prefix) error {
 	if len(st.s.Leases) > 0 || st.s.OwnBridge {
 		if st.s.Subnet != subnet {
-			return fmt.Errorf("bridge %s serves %s, not %s: choose another bridge for that subnet", bridge, st.s.Subnet, subnet)
+			return fmt.Errorf("bridge %s serves %s, not %s: choose another bridge for that subnet, or remove this one with minidocker cleanup once no container uses it", bridge, st.s.Subnet, subnet)
 		}
 		return nil
 	}
@@ -235,9 +257,22 @@ func Attach(ep *Endpoint, containerPID int) (err error) {
 	return syncNAT(ep.Bridge, st.s)
 }
 
-// Release gives back ep's lease and removes its host veth, if still
-// there; the last lease on the bridge takes the bridge, the NAT table
-// and ip_forward with it, and the state file. Releasing twice is harmless.
+// Release gives back ep's lease, once its container has ended, and
+// rebuilds the NAT table without its published ports. Releasing twice is
+// harmless.
+//
+// It deletes no link. The veth pair goes with the container's network
+// namespace: when the container's last process is gone, the kernel frees
+// the namespace and deletes both ends, in the background and in one
+// batch with the namespace's other devices. Deleting the pair here would
+// cost 50 ms or more of waiting for the kernel's RCU grace periods on
+// every run (docs/benchmarks.md). Until the kernel is done, the host end
+// keeps its name, made from the address, and so keeps the address from
+// being leased again (allocate).
+//
+// The bridge, the NAT table and ip_forward stay when the last lease goes,
+// as Docker keeps docker0, so that the next container finds them made;
+// Cleanup takes them down.
 func Release(ep *Endpoint) (err error) {
 	if ep == nil || ep.Bridge == "" {
 		return nil
@@ -247,22 +282,27 @@ func Release(ep *Endpoint) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, st.unlock()) }()
-	if l, ok := st.s.leaseOf(ep.owner()); ok {
-		// The veth pair usually went with the container's network namespace.
-		if err := deleteLink(l.Veth); err != nil {
-			return err
-		}
-		st.s.release(ep.owner())
+	l, ok := st.s.release(ep.owner())
+	switch {
+	case len(st.s.Leases) == 0 && !st.s.OwnBridge:
+		return teardown(st, ep.Bridge) // no bridge of ours to keep: undo what a killed run began
+	case ok && len(l.Ports) > 0:
+		return syncNAT(ep.Bridge, st.s)
 	}
-	if len(st.s.Leases) == 0 {
-		return teardown(st, ep.Bridge)
-	}
-	return syncNAT(ep.Bridge, st.s)
+	return nil
+}
+
+// vethLingers reports whether the host veth of the container that had
+// addr is still there: its namespace is being freed, or something still
+// holds it (a process that joined it, a bind mount of /proc/PID/ns/net).
+func vethLingers(addr netip.Addr) bool {
+	_, err := netlink.LinkByName(vethName(addr))
+	return err == nil
 }
 
 // Reclaim releases the leases, on every bridge of the calling thread's
-// network namespace, whose owner is gone, with their veths; a bridge left
-// without leases is torn down.
+// network namespace, whose owner is gone, with their veths; a bridge of
+// ours left without leases stays, as after Release.
 func Reclaim() error {
 	dir, err := netnsDir()
 	if err != nil {
@@ -282,8 +322,9 @@ func Reclaim() error {
 	return errors.Join(errs...)
 }
 
-// reclaimLocked drops the leases of dead owners and removes their veth;
-// with no lease left, it tears the bridge's shared parts down.
+// reclaimLocked drops the leases of dead owners and removes their veth:
+// the owner was killed before it could release, and its container may
+// still be running (a veth that is gone already costs nothing).
 func reclaimLocked(st *lockedState, bridge string) error {
 	stale := st.s.reclaim(ownerAlive)
 	for _, l := range stale {
@@ -291,10 +332,10 @@ func reclaimLocked(st *lockedState, bridge string) error {
 			return err
 		}
 	}
-	if len(st.s.Leases) == 0 {
+	switch {
+	case len(st.s.Leases) == 0 && !st.s.OwnBridge:
 		return teardown(st, bridge)
-	}
-	if len(stale) > 0 {
+	case len(stale) > 0:
 		return syncNAT(bridge, st.s)
 	}
 	return nil
@@ -302,6 +343,8 @@ func reclaimLocked(st *lockedState, bridge string) error {
 
 // teardown removes what the containers on a bridge shared, once none is
 // left: the NAT table, the bridge (if a run of ours made it), ip_forward.
+// Deleting the bridge waits for the kernel's RCU grace periods, tens of
+// milliseconds, which is why only Cleanup asks for it once a bridge exists.
 func teardown(st *lockedState, bridge string) error {
 	err := deleteNAT(bridge)
 	if st.s.OwnBridge {
@@ -324,12 +367,13 @@ func bridgesInUse(dir string) int {
 }
 
 // Cleanup frees, in the calling thread's network namespace, what no live
-// process holds: the leases whose owner is gone, with their veths, and
-// with the last lease of a bridge its NAT table, the bridge (if a run of
-// ours made it) and ip_forward (Reclaim). A lease whose owner lives, of
-// whatever state root or step, is left alone. Only when no lease at all is
-// left in the namespace does it remove what has no record, by name: a
-// bridge named minidocker* with its veths, our nftables tables, the state
+// process holds: the leases whose owner is gone, with their veths
+// (Reclaim); on every bridge, the veths no lease names (their namespace
+// is held by something else); and every bridge left without leases, with
+// its NAT table, and ip_forward. A lease whose owner lives, of whatever
+// state root or step, is left alone. Only when no lease at all is left in
+// the namespace does it remove what has no record, by name: a bridge
+// named minidocker* with its veths, our nftables tables, the state
 // directory. Running it twice is harmless.
 func Cleanup() error {
 	dir, err := netnsDir()
@@ -337,6 +381,9 @@ func Cleanup() error {
 		return err
 	}
 	if err := Reclaim(); err != nil {
+		return err
+	}
+	if err := takeDownIdle(dir); err != nil {
 		return err
 	}
 	if bridgesInUse(dir) > 0 {
@@ -347,6 +394,54 @@ func Cleanup() error {
 		errs = append(errs, fmt.Errorf("remove %s: %w", dir, err))
 	}
 	_ = os.Remove(stateDir) // fails while anything else is in it
+	return errors.Join(errs...)
+}
+
+// takeDownIdle deletes, on each bridge with a state file in dir, the
+// veths that no lease names, and tears down the bridges without leases.
+func takeDownIdle(dir string) error {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	var errs []error
+	for _, file := range files {
+		st, err := lockState(file)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		bridge := strings.TrimSuffix(filepath.Base(file), ".json")
+		err = deleteStrayPorts(bridge, st.s)
+		if err == nil && len(st.s.Leases) == 0 {
+			err = teardown(st, bridge)
+		}
+		errs = append(errs, err, st.unlock())
+	}
+	return errors.Join(errs...)
+}
+
+// deleteStrayPorts deletes the veths plugged into bridge that no lease of
+// s names: what a namespace held beyond its container's end kept alive.
+func deleteStrayPorts(bridge string, s ipamState) error {
+	br, err := netlink.LinkByName(bridge)
+	if isLinkNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("look up link %s: %w", bridge, err)
+	}
+	named := map[string]bool{}
+	for _, l := range s.Leases {
+		named[l.Veth] = true
+	}
+	links, err := netlink.LinkList()
+	if err != nil {
+		return fmt.Errorf("ip link list: %w", err)
+	}
+	var errs []error
+	for _, port := range links {
+		if port.Type() == "veth" && port.Attrs().MasterIndex == br.Attrs().Index && !named[port.Attrs().Name] {
+			errs = append(errs, deleteLink(port.Attrs().Name))
+		}
+	}
 	return errors.Join(errs...)
 }
 

@@ -54,6 +54,9 @@ func enterNewNetns(t *testing.T) *testNetns {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { file.Close() })
+	// Last of the test's cleanups, on its thread, so in this namespace:
+	// a test that failed half-way leaves no kept bridge's record in /run.
+	t.Cleanup(func() { _ = Cleanup() })
 	n := &testNetns{file: file}
 	if now, _ := os.Readlink("/proc/thread-self/ns/net"); now == startingNetns || startingNetns == "" {
 		t.Fatalf("still in the network namespace the tests started in (%s) after unshare: refusing to go on", now)
@@ -239,7 +242,7 @@ func readSysctl(t *testing.T, path string) string {
 	return strings.TrimSpace(string(data))
 }
 
-func TestAttachWiresTheContainerAndReleaseLeavesNothing(t *testing.T) {
+func TestAttachWiresTheContainerAndCleanupLeavesNothing(t *testing.T) {
 	n := enterNewNetns(t)
 	forwardBefore := readSysctl(t, ipForward)
 	owner, box := startSleep(t, false), startSleep(t, true)
@@ -263,16 +266,117 @@ func TestAttachWiresTheContainerAndReleaseLeavesNothing(t *testing.T) {
 		checkHostSide(t, ep)
 	})
 	checkReachable(t, n, ep, box.Process.Pid)
+	stopProcess(box) // the test's listeners still hold its namespace, and the veth
 	if err := Release(ep); err != nil {
 		t.Fatal(err)
 	}
 	if err := Release(ep); err != nil {
 		t.Errorf("releasing twice: %v", err)
 	}
-	n.expectClean(t, "after Release")
-	if got := readSysctl(t, ipForward); got != forwardBefore {
-		t.Errorf("ip_forward is %s after Release, was %s", got, forwardBefore)
+	// The bridge and the table stay for the next container, without the ports.
+	if _, err := netlink.LinkByName(ep.Bridge); err != nil {
+		t.Errorf("the bridge went with the last container: %v", err)
 	}
+	if rules := dnatRules(t, ep.Bridge); rules != 0 {
+		t.Errorf("after Release the table still has %d DNAT rules, want none", rules)
+	}
+	if err := Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	n.expectClean(t, "after Cleanup")
+	if got := readSysctl(t, ipForward); got != forwardBefore {
+		t.Errorf("ip_forward is %s after Cleanup, was %s", got, forwardBefore)
+	}
+}
+
+// TestVethGoesWithTheNamespace: Release deletes no link; once the
+// container's namespace has no process left, the kernel deletes the pair.
+func TestVethGoesWithTheNamespace(t *testing.T) {
+	n := enterNewNetns(t)
+	owner, box := startSleep(t, false), startSleep(t, true)
+	ep, err := Allocate(Options{}, owner.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Attach(ep, box.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	stopProcess(box)
+	if err := Release(ep); err != nil {
+		t.Fatal(err)
+	}
+	waitForLinkGone(t, ep.HostVeth)
+	if err := Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	n.expectClean(t, "after Cleanup")
+}
+
+// TestLingeringVethKeepsItsAddress releases a lease while the container's
+// network namespace lives on (as when another process holds it): its veth
+// stays, and until it is gone its address goes to nobody; Cleanup deletes it.
+func TestLingeringVethKeepsItsAddress(t *testing.T) {
+	n := enterNewNetns(t)
+	owner, box := startSleep(t, false), startSleep(t, true)
+	ep, err := Allocate(Options{}, owner.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Attach(ep, box.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := Release(ep); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := netlink.LinkByName(ep.HostVeth); err != nil {
+		t.Fatalf("the veth of a namespace still in use is gone: %v", err)
+	}
+	next, err := Allocate(Options{}, startSleep(t, false).Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.IPAddress == ep.IPAddress {
+		t.Errorf("%s was leased again while its veth %s is still on the bridge", ep.IPAddress, ep.HostVeth)
+	}
+	if err := Cleanup(); err != nil { // next's owner lives: only the stray veth goes
+		t.Fatal(err)
+	}
+	if _, err := netlink.LinkByName(ep.HostVeth); !isLinkNotFound(err) {
+		t.Errorf("Cleanup left the veth %s that no lease names: %v", ep.HostVeth, err)
+	}
+	if err := Release(next); err != nil {
+		t.Fatal(err)
+	}
+	if err := Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	n.expectClean(t, "after Cleanup")
+}
+
+// waitForLinkGone waits until the link name is deleted, by the kernel.
+func waitForLinkGone(t *testing.T, name string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if _, err := netlink.LinkByName(name); isLinkNotFound(err) {
+			return
+		}
+	}
+	t.Fatalf("link %s is still there 20 s after its network namespace ended", name)
+}
+
+// dnatRules counts the rules of the prerouting chain of our table.
+func dnatRules(t *testing.T, bridge string) int {
+	t.Helper()
+	conn, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: bridge}
+	rules, err := conn.GetRules(table, &nftables.Chain{Name: "prerouting", Table: table})
+	if err != nil {
+		t.Fatalf("nft list chain ip %s prerouting: %v", bridge, err)
+	}
+	return len(rules)
 }
 
 // checkReachable serves in the container and connects from the test's
@@ -450,13 +554,20 @@ func TestDeadOwnersLeaseIsReclaimed(t *testing.T) {
 		t.Fatal(err)
 	}
 	stopProcess(owner) // the runtime's monitor was killed
-	// The container lives on, but nobody will release its network; Reclaim does.
+	// The container lives on, but nobody will release its network; Reclaim
+	// does, and cuts its veth; the bridge stays, as after a Release.
 	if err := Reclaim(); err != nil {
 		t.Fatal(err)
 	}
-	n.expectClean(t, "after Reclaim")
+	if _, err := netlink.LinkByName(ep.HostVeth); !isLinkNotFound(err) {
+		t.Errorf("Reclaim left the veth %s of a dead owner: %v", ep.HostVeth, err)
+	}
+	if err := Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	n.expectClean(t, "after Reclaim and Cleanup")
 	if got := readSysctl(t, ipForward); got != forwardBefore {
-		t.Errorf("ip_forward is %s after Reclaim, was %s", got, forwardBefore)
+		t.Errorf("ip_forward is %s after Cleanup, was %s", got, forwardBefore)
 	}
 	// Allocate reclaims too: a dead owner's address goes to the next container.
 	dead := startSleep(t, false)

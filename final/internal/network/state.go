@@ -10,8 +10,8 @@
 // BRIDGE.hostip beside it (see the package doc). It is written under the
 // lock of BRIDGE.json, and an entry whose owner has no lease is dropped.
 //
-// Every change holds flock(2) on BRIDGE.json. The last lease to go
-// removes the file; a run that was waiting for the lock meanwhile then
+// Every change holds flock(2) on BRIDGE.json. A record with nothing left
+// to undo is removed (a kept bridge is something to undo); a run that was waiting for the lock meanwhile then
 // holds it on a file nobody else will open, so lockState checks, once it
 // has the lock, that the path still names the file it locked.
 
