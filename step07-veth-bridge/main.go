@@ -7,29 +7,29 @@
 // Try: sudo go run ./step07-veth-bridge -- sh
 //
 // The program runs twice. First as the host side (this file): it parses the
-// flags and checks the limits and volumes, builds a root filesystem in a
-// temporary directory (rootfs.go) — the image — and makes this run's
-// writable layer beside it (overlay.go), makes the container's cgroup
-// (cgroups.go), takes an address for the container and writes its /etc
-// files (network.go), then re-executes itself through /proc/self/exe with
-// the argument "init", asking clone(2) for new namespaces on the way. The
-// copy that starts inside them is the container side (init.go): it waits
-// until the host has put it into its cgroup and wired its network, makes its
-// mounts private, mounts the union of the layers, /tmp, /proc, /sys and
-// /dev, binds its own resolv.conf, hosts and hostname and the volumes,
-// pivots into the union and replaces itself with the command. The host side
-// waits, passes on the exit status, says whether the OOM killer struck, and
-// removes the network, the cgroup, the writable layer (unless --keep) and
-// the rootfs.
+// flags and checks the limits and volumes, takes an address for the
+// container and writes its /etc files (network.go), builds a root
+// filesystem in a temporary directory (rootfs.go) — the image — and makes
+// this run's writable layer beside it (overlay.go), the /etc files a
+// read-only layer above the image, makes the container's cgroup
+// (cgroups.go), then re-executes itself through /proc/self/exe with the
+// argument "init", asking clone(2) for new namespaces on the way. The copy
+// that starts inside them is the container side (init.go): it waits until
+// the host has put it into its cgroup and wired its network, makes its
+// mounts private, mounts the union of the layers and the volumes, mounts
+// /tmp, /proc, /sys and /dev, pivots into the union and replaces itself
+// with the command. The host side waits, passes on the exit status, says
+// whether the OOM killer struck, and removes the cgroup, the writable layer
+// (unless --keep), the rootfs and the network.
 //
-// New since step 06: network.go (the flags --network, --bridge, --subnet
-// and -p/--publish; when the network is set up and taken down), links.go
-// (the bridge, the veth pair, the address and route inside, set from the
-// host over netlink), ipam.go (the address allocator), netstate.go (its
-// state file under a lock, shared by the containers on a bridge), nat.go
-// (masquerade and published ports in an nftables table of our own),
-// etcfiles.go (resolv.conf, hosts, hostname), netload.go (load serve and
-// load connect for the experiments).
+// New since step 06, in the order the chapter reads them: network.go (the
+// flags --network and -p; when the network is set up and taken down),
+// links.go (the bridge, the veth pair, the address and route inside, set
+// from the host over netlink), nat.go (masquerade and published ports in an
+// nftables table of our own), leases.go (who has which address, in a file
+// under a lock), etcfiles.go (resolv.conf, hosts, hostname). netload.go
+// (load serve and load connect, for the experiments and the tests) is
+// support code: skip it.
 // Changed from step06: stepName, about, options, parseFlags, run, containerInit, waitForHost, loadUsage, loadMain.
 package main
 
@@ -205,6 +205,16 @@ func run(opts options, args []string) (status int, err error) {
 	if err := prepareVolumes(opts.volumes); err != nil {
 		return 0, err
 	}
+	// The container's address is taken, and its /etc files written, before it starts.
+	netw, err := prepareNetwork(opts.network, opts.hostname)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if releaseErr := netw.release(); err == nil {
+			err = releaseErr
+		}
+	}()
 	rootfs, removeRootfs, err := prepareRootfs(opts.rootfs)
 	if err != nil {
 		return 0, err
@@ -218,11 +228,8 @@ func run(opts options, args []string) (status int, err error) {
 		if err := installLoad(rootfs); err != nil {
 			return 0, err
 		}
-		if err := ensureMountPoints(rootfs); err != nil {
-			return 0, err
-		}
 	}
-	overlay, merged, removeLayers, err := prepareLayers(rootfs, opts.layers, opts.keep, opts.userns)
+	overlay, merged, removeLayers, err := prepareLayers(rootfs, append(opts.layers, netw.etcDir), opts.keep, opts.userns)
 	if err != nil {
 		return 0, err
 	}
@@ -241,17 +248,6 @@ func run(opts options, args []string) (status int, err error) {
 		}
 	}()
 
-	// The container's address is taken, and its /etc files written, before it starts.
-	netw, err := prepareNetwork(opts.network, opts.hostname)
-	if err != nil {
-		return 0, err
-	}
-	defer func() {
-		if releaseErr := netw.release(); err == nil {
-			err = releaseErr
-		}
-	}()
-
 	// The container side waits on this pipe (its fd 3) until it is in its
 	// cgroup and its network is wired.
 	ready, release, err := os.Pipe()
@@ -261,8 +257,7 @@ func run(opts options, args []string) (status int, err error) {
 	defer release.Close()
 
 	// The container side learns where to mount the union from its arguments.
-	// It finds its /etc files (etcfiles.go) the same way.
-	childArgs := append([]string{"init", "--merged", merged, "--overlay", overlay, "--etc-files", netw.etcDir}, args...)
+	childArgs := append([]string{"init", "--merged", merged, "--overlay", overlay}, args...)
 	cmd := exec.Command("/proc/self/exe", childArgs...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{ready}

@@ -2,13 +2,11 @@
 
 // The container's /etc/resolv.conf, /etc/hosts and /etc/hostname. As
 // Docker does, the host side writes them for each container into a
-// directory of its own (here a temporary one, removed afterwards), and
-// the container side binds each over the rootfs's file of that name
-// before pivot_root. The rootfs itself is not changed at run time, which
-// matters from step 06 on, where it is a read-only image layer. A bind
-// mount needs a file to mount on, though: the rootfs this program builds
-// gets empty ones, as Docker's images have; a rootfs given with --rootfs
-// is left as it is, and where it lacks a file the container goes without.
+// directory of its own (a temporary one, removed afterwards), which does
+// not change the image. run() stacks that directory as the top read-only
+// layer of the overlay (step 06), so the container sees these files over
+// the image's; a commit (step 08) takes only the writable layer, so they
+// never end up in an image.
 //
 // resolv.conf is the host's, less what cannot work from inside. A host
 // running systemd-resolved names 127.0.0.53 there: an address on the
@@ -26,12 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
-
-// etcFiles are the files written for each container and bound over its /etc.
-var etcFiles = []string{"resolv.conf", "hosts", "hostname"}
 
 // systemdResolvConf lists the servers systemd-resolved asks upstream.
 const systemdResolvConf = "/run/systemd/resolve/resolv.conf"
@@ -40,7 +33,7 @@ const systemdResolvConf = "/run/systemd/resolve/resolv.conf"
 var publicResolvers = []string{"1.1.1.1", "8.8.8.8"}
 
 // writeEtcFiles writes the container's resolv.conf, hosts and hostname
-// into a new directory and returns it.
+// into DIR/etc, for a new directory DIR, and returns DIR.
 func writeEtcFiles(hostname string, addr netip.Addr) (string, error) {
 	dir, err := os.MkdirTemp("", "minidocker-etc-")
 	if err != nil {
@@ -50,20 +43,22 @@ func writeEtcFiles(hostname string, addr netip.Addr) (string, error) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return dir, err
 	}
+	if err := os.Mkdir(filepath.Join(dir, "etc"), 0o755); err != nil {
+		return dir, err
+	}
 	hostConf, _ := os.ReadFile("/etc/resolv.conf")
 	upstream, _ := os.ReadFile(systemdResolvConf)
 	resolv, why := resolvConf(string(hostConf), string(upstream))
-	contents := map[string]string{
+	for name, content := range map[string]string{
 		"resolv.conf": resolv,
 		"hosts":       hostsFile(hostname, addr),
 		"hostname":    hostname + "\n",
-	}
-	for _, name := range etcFiles {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(contents[name]), 0o644); err != nil {
+	} {
+		if err := os.WriteFile(filepath.Join(dir, "etc", name), []byte(content), 0o644); err != nil {
 			return dir, fmt.Errorf("write %s: %w", name, err)
 		}
 	}
-	host("wrote resolv.conf, hosts, hostname for the container in %s", dir)
+	host("wrote resolv.conf, hosts, hostname for the container in %s/etc, its top layer", dir)
 	host("resolv.conf: %s", why)
 	return dir, nil
 }
@@ -126,43 +121,4 @@ func hostsFile(hostname string, addr netip.Addr) string {
 		own = addr.String()
 	}
 	return fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n", own, hostname)
-}
-
-// ensureMountPoints makes an empty file for each /etc file that the rootfs
-// being built lacks, so that the container side has something to bind over.
-func ensureMountPoints(rootfs string) error {
-	for _, name := range etcFiles {
-		target := filepath.Join(rootfs, "etc", name)
-		if _, err := os.Lstat(target); err == nil || !os.IsNotExist(err) {
-			continue
-		}
-		host("touch %s: a mount point for the container's own %s", target, name)
-		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(target, nil, 0o644); err != nil {
-			return fmt.Errorf("make mount point %s: %w", target, err)
-		}
-	}
-	return nil
-}
-
-// mountEtcFiles binds the files in dir over the rootfs's /etc files (the
-// container side, before pivot_root, while dir is still in sight).
-func mountEtcFiles(dir, rootfs string) error {
-	if dir == "" {
-		return nil
-	}
-	for _, name := range etcFiles {
-		target := filepath.Join(rootfs, "etc", name)
-		// A bind mount follows a symlink, which may lead out of the rootfs.
-		if info, err := os.Lstat(target); err != nil || !info.Mode().IsRegular() {
-			container("not binding over %s: it is missing, a symlink, or not a file", target)
-			continue
-		}
-		if err := mount(filepath.Join(dir, name), target, "", unix.MS_BIND, ""); err != nil {
-			return err
-		}
-	}
-	return nil
 }

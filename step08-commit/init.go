@@ -87,12 +87,6 @@ func containerInit(opts options) error {
 		return err
 	}
 
-	// Bind the container's own resolv.conf, hosts and hostname over the
-	// rootfs's, which stay untouched, while the host's files are in sight.
-	if err := mountEtcFiles(opts.network.etcFiles, root); err != nil {
-		return err
-	}
-
 	// Volumes are bound over the union, so their writes bypass it; last,
 	// so that no mount above covers a volume on /tmp or /dev/shm.
 	if err := mountVolumes(root, opts.volumes); err != nil {

@@ -1,19 +1,25 @@
 //go:build linux
 
 // Links: the bridge, the veth pair, and the inside of the container, set
-// up over rtnetlink(7) the way ip(8) does it; each request is narrated
-// with the ip command that sends the same. network.go decides when; this
-// file does it.
+// up over rtnetlink(7) the way ip(8) does it, through
+// github.com/vishvananda/netlink (the library Docker, runc and CNI use).
+// Each request is narrated with the ip command that sends the same.
 //
 // The order matters. The bridge comes first, with the gateway address,
 // so that the host has a route into the subnet. The veth pair is made on
 // the host, where both ends start; the host end is plugged into the bridge
 // and brought up, then the other end is moved into the container's network
 // namespace, which takes it out of the host's sight. From there on it is
-// reached through a netlink socket opened inside that namespace: renamed
-// eth0 (the host may have an eth0 of its own, so it could not be made
-// with that name), given its address, brought up, and only then given
-// the default route, since the kernel refuses a gateway it cannot reach.
+// reached through a netlink socket opened inside that namespace
+// (/proc/PID/ns/net), so the container side needs no network code: it is
+// renamed eth0 (the host may have an eth0 of its own, so it could not be
+// made with that name), given its address, brought up, and only then
+// given the default route, since the kernel refuses a gateway it cannot
+// reach.
+//
+// What is about to be made (the bridge, ip_forward) is written to the
+// lease file before it is made, so that a run killed in between leaves a
+// record from which the next run cleans up.
 
 package main
 
@@ -23,7 +29,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -32,105 +37,63 @@ import (
 )
 
 // ensureBridge returns the bridge, creating it if this is its first
-// container; a link of that name that no run of ours made is refused.
-func ensureBridge(st *lockedState, name string) (netlink.Link, error) {
-	br, err := netlink.LinkByName(name)
-	if err == nil && st.s.OwnBridge {
-		host("bridge %s is there already, made for another container", name)
+// container.
+func ensureBridge(l *leases) (netlink.Link, error) {
+	br, err := netlink.LinkByName(bridgeName)
+	if err == nil {
+		host("bridge %s is there already, made for another container", bridgeName)
 		return br, nil
 	}
-	if err == nil {
-		return nil, fmt.Errorf("a link named %s exists, but no run of ours made it: choose another with --bridge NAME, or remove it (ip link del %s)", name, name)
-	}
 	if !isLinkNotFound(err) {
-		return nil, fmt.Errorf("look up link %s: %w", name, err)
-	}
-	if err := checkSubnetFree(st.s.Subnet); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("look up link %s: %w", bridgeName, err)
 	}
 	// Record first, then create: a run killed in between leaves a record.
-	st.s.OwnBridge = true
-	if err := st.save(); err != nil {
+	l.OwnBridge = true
+	if err := l.save(); err != nil {
 		return nil, err
 	}
-	return createBridge(name, st.s.Subnet)
-}
-
-// checkSubnetFree refuses a subnet that overlaps a network the host
-// already routes, which would make some of its addresses unreachable.
-func checkSubnetFree(subnet netip.Prefix) error {
-	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
-	if err != nil {
-		return fmt.Errorf("list the host's routes: %w", err)
-	}
-	for _, r := range routes {
-		if r.Dst == nil {
-			continue // the default route overlaps everything
-		}
-		dst, ok := netip.AddrFromSlice(r.Dst.IP.To4())
-		ones, _ := r.Dst.Mask.Size()
-		if ok && ones > 0 && netip.PrefixFrom(dst, ones).Overlaps(subnet) {
-			return fmt.Errorf("%s overlaps %s, which the host routes already: choose another network with --subnet", subnet, r.Dst)
-		}
-	}
-	return nil
+	return createBridge()
 }
 
 // createBridge makes the bridge, gives it the gateway address and brings it up.
-func createBridge(name string, subnet netip.Prefix) (netlink.Link, error) {
-	narrateNetlink("RTM_NEWLINK "+name+" type bridge", "ip link add %s type bridge", name)
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}
+func createBridge() (netlink.Link, error) {
+	narrateNetlink("RTM_NEWLINK "+bridgeName+" type bridge", "ip link add %s type bridge", bridgeName)
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: bridgeName}}
 	if err := netlink.LinkAdd(br); err != nil {
-		return nil, fmt.Errorf("create bridge %s: %w", name, err)
+		return nil, fmt.Errorf("create bridge %s: %w", bridgeName, err)
 	}
-	gw := netip.PrefixFrom(gatewayOf(subnet), subnet.Bits())
-	narrateNetlink(fmt.Sprintf("RTM_NEWADDR %s on %s", gw, name), "ip addr add %s dev %s", gw, name)
+	gw := netip.PrefixFrom(gateway, subnet.Bits())
+	narrateNetlink(fmt.Sprintf("RTM_NEWADDR %s on %s", gw, bridgeName), "ip addr add %s dev %s", gw, bridgeName)
 	if err := netlink.AddrAdd(br, &netlink.Addr{IPNet: ipNet(gw)}); err != nil {
-		return nil, fmt.Errorf("add address %s to %s: %w", gw, name, err)
+		return nil, fmt.Errorf("add address %s to %s: %w", gw, bridgeName, err)
 	}
-	// Published ports reached from 127.0.0.1 leave through the bridge
-	// with a loopback source, which the kernel drops unless told (nat.go).
-	localnet := filepath.Join("/proc/sys/net/ipv4/conf", name, "route_localnet")
-	host("net.ipv4.conf.%s.route_localnet = 1: packets from 127.0.0.1 may be routed out of it", name)
-	if err := os.WriteFile(localnet, []byte("1"), 0o644); err != nil {
-		return nil, fmt.Errorf("write %s: %w", localnet, err)
-	}
-	narrateNetlink("RTM_NEWLINK "+name+" IFF_UP", "ip link set %s up", name)
+	narrateNetlink("RTM_NEWLINK "+bridgeName+" IFF_UP", "ip link set %s up", bridgeName)
 	if err := netlink.LinkSetUp(br); err != nil {
-		return nil, fmt.Errorf("bring %s up: %w", name, err)
+		return nil, fmt.Errorf("bring %s up: %w", bridgeName, err)
 	}
 	return br, nil
 }
 
 // enableForwarding sets ip_forward, after noting its old value in the
-// state, so that the last container can put it back.
-func enableForwarding(st *lockedState) error {
-	was, err := os.ReadFile(ipForward)
+// lease file, so that the last container can put it back.
+func enableForwarding(l *leases) error {
+	data, err := os.ReadFile(ipForward)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", ipForward, err)
 	}
-	if st.s.ForwardWas == "" {
-		st.s.ForwardWas = strings.TrimSpace(string(was))
-		if err := st.save(); err != nil {
+	was := strings.TrimSpace(string(data))
+	if l.ForwardWas == "" {
+		l.ForwardWas = was
+		if err := l.save(); err != nil {
 			return err
 		}
 	}
-	if strings.TrimSpace(string(was)) == "1" {
+	if was == "1" {
 		host("net.ipv4.ip_forward = 1 already: the host routes between its links")
 		return nil
 	}
-	host("net.ipv4.ip_forward = 1 (was %s): the host now routes between its links", strings.TrimSpace(string(was)))
+	host("net.ipv4.ip_forward = 1 (was %s): the host now routes between its links", was)
 	return os.WriteFile(ipForward, []byte("1"), 0o644)
-}
-
-// restoreSysctl puts a sysctl file back to the value it had.
-func restoreSysctl(path, name, value string) error {
-	now, err := os.ReadFile(path)
-	if err != nil || strings.TrimSpace(string(now)) == value {
-		return err
-	}
-	host("%s = %s again, as before the first container", name, value)
-	return os.WriteFile(path, []byte(value), 0o644)
 }
 
 // createVeth makes the container's veth pair, plugs the host end into the
@@ -167,7 +130,7 @@ func (n *network) createVeth(br netlink.Link, pid int) (peer string, err error) 
 // configureContainer sets up the inside of the container from the host,
 // through a netlink socket in its network namespace: lo up, then, given
 // a peer, that link renamed eth0, its address, up, and a default route.
-func configureContainer(pid int, peer string, addr netip.Prefix, gateway netip.Addr) error {
+func configureContainer(pid int, peer string, addr netip.Prefix) error {
 	h, err := containerHandle(pid)
 	if err != nil {
 		return err

@@ -6,19 +6,20 @@
 // sudo go run ./step08-commit --name demo -- sh -c 'mkdir /opt; touch /opt/x'; sudo go run ./step08-commit commit demo mine
 //
 // The program runs twice. First as the host side (this file): it parses the
-// flags and checks the limits and volumes, finds the image in the store
-// (store.go; "base" is made from the host's binaries on first use), records
-// a new container with its writable layer (commit.go, overlay.go), makes its
-// cgroup (cgroups.go), then re-executes itself through /proc/self/exe with
-// the argument "init", asking clone(2) for new namespaces on the way, and
-// wires its network (network.go). The copy that starts inside them is the
-// container side (init.go): it waits until the host has put it into its
-// cgroup and wired its network, makes its mounts private, mounts the union
-// of the layers, /tmp, /proc, /sys and /dev, its /etc files and the volumes,
-// pivots into the union and replaces itself with the command. The host side
-// waits, passes on the exit status, says whether the OOM killer struck,
-// records how the container ended and removes its network and cgroup; the
-// container and its writable layer stay until "rm" (or --rm).
+// flags and checks the limits and volumes, takes an address for the
+// container and writes its /etc files (network.go), finds the image in the
+// store (store.go; "base" is made from the host's binaries on first use),
+// records a new container with its writable layer (commit.go, overlay.go),
+// makes its cgroup (cgroups.go), then re-executes itself through
+// /proc/self/exe with the argument "init", asking clone(2) for new
+// namespaces on the way, and wires its network (network.go). The copy that
+// starts inside them is the container side (init.go): it waits until the
+// host has put it into its cgroup and wired its network, makes its mounts
+// private, mounts the union of the layers and the volumes, mounts /tmp,
+// /proc, /sys and /dev, pivots into the union and replaces itself with the
+// command. The host side waits, passes on the exit status, says whether the
+// OOM killer struck, records how the container ended and removes its network
+// and cgroup; the container and its writable layer stay until "rm" (or --rm).
 //
 // New since step 07: store.go (layers by digest, images, containers),
 // layers.go (overlay whiteouts to and from tar), commit.go (the verbs
@@ -213,6 +214,16 @@ func run(opts options, args []string) (status int, err error) {
 	if err := prepareVolumes(opts.volumes); err != nil {
 		return 0, err
 	}
+	// The container's address is taken, and its /etc files written, before it starts.
+	netw, err := prepareNetwork(opts.network, opts.hostname)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if releaseErr := netw.release(); err == nil {
+			err = releaseErr
+		}
+	}()
 	st, err := openStore(opts.root)
 	if err != nil {
 		return 0, err
@@ -226,7 +237,7 @@ func run(opts options, args []string) (status int, err error) {
 			err = recordErr
 		}
 	}()
-	overlay, merged, removeLayers, err := prepareLayers(lower, st.containerDir(ctr.ID), opts.layers, !opts.rm, opts.userns)
+	overlay, merged, removeLayers, err := prepareLayers(lower, st.containerDir(ctr.ID), append(opts.layers, netw.etcDir), !opts.rm, opts.userns)
 	if err != nil {
 		return 0, err
 	}
@@ -245,17 +256,6 @@ func run(opts options, args []string) (status int, err error) {
 		}
 	}()
 
-	// The container's address is taken, and its /etc files written, before it starts.
-	netw, err := prepareNetwork(opts.network, opts.hostname)
-	if err != nil {
-		return 0, err
-	}
-	defer func() {
-		if releaseErr := netw.release(); err == nil {
-			err = releaseErr
-		}
-	}()
-
 	// The container side waits on this pipe (its fd 3) until it is in its
 	// cgroup and its network is wired.
 	ready, release, err := os.Pipe()
@@ -265,8 +265,7 @@ func run(opts options, args []string) (status int, err error) {
 	defer release.Close()
 
 	// The container side learns where to mount the union from its arguments.
-	// It finds its /etc files (etcfiles.go) the same way.
-	childArgs := append([]string{"init", "--merged", merged, "--overlay", overlay, "--etc-files", netw.etcDir}, args...)
+	childArgs := append([]string{"init", "--merged", merged, "--overlay", overlay}, args...)
 	cmd := exec.Command("/proc/self/exe", childArgs...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{ready}

@@ -254,9 +254,6 @@ func (s *store) ensureBase() error {
 	if err := installLoad(dir); err != nil {
 		return err
 	}
-	if err := ensureMountPoints(dir); err != nil {
-		return err
-	}
 	digest, err := s.storeLayer(dir)
 	if err != nil {
 		return err

@@ -176,7 +176,8 @@ func TestFinalOOM(t *testing.T) {
 }
 
 // TestFinalPublishedPorts reaches a container's server through a published
-// port on the test's loopback, and refuses a port already taken.
+// port on the test's loopback and from another container, and refuses a
+// port already taken.
 func TestFinalPublishedPorts(t *testing.T) {
 	m := newMD(t)
 	m.must("run", "-d", "--name", "srv", "-p", "8080:80", "-v", helperVolume(t), "base", "/helper", "serve", "80")
@@ -190,6 +191,11 @@ func TestFinalPublishedPorts(t *testing.T) {
 	ports := field(m.inspect("srv"), "NetworkSettings", "Ports", "80/tcp")
 	if fmt.Sprint(ports) != "[map[HostIp:0.0.0.0 HostPort:8080]]" {
 		t.Errorf("NetworkSettings.Ports[80/tcp] = %v", ports)
+	}
+	// Another container reaches it through the host's port ("hairpin"): the
+	// steps leave this out, and final's NAT table masquerades such connections.
+	if hairpin := m.must("run", "--rm", "-v", helperVolume(t), "base", "/helper", "dial", "10.99.0.1:8080"); hairpin != "hello from "+id[:12]+"\n" {
+		t.Errorf("a container connecting to the published 10.99.0.1:8080 got %q", hairpin)
 	}
 	m.fails(125, "already in use", "run", "--rm", "-p", "8080:80", "base", "true")
 	m.fails(125, "needs the bridge network", "run", "--rm", "--network", "none", "-p", "8081:80", "base", "true")

@@ -291,16 +291,13 @@ func TestNetworkPublishedPorts(t *testing.T) {
 		web := hostNS.start(t, nil, s.binary, "--hostname", "web", "-p", "8080:80", "-p", "5353:53/udp", "--",
 			"sh", "-c", "load serve 80 & load serve 53/udp & sleep 0.3; echo ready; read x; exit 0")
 		readUntil(t, web, "ready")
-		for _, target := range []string{"127.0.0.1:8080", "10.99.0.1:8080", "127.0.0.1:5353/udp", "10.99.0.1:5353/udp"} {
+		// The steps publish on the host's addresses, not on 127.0.0.1, and not
+		// to other containers (no hairpin): final does both (TestFinalPublishedPorts).
+		for _, target := range []string{"10.99.0.1:8080", "10.99.0.1:5353/udp"} {
 			got := hostNS.run(t, load, "connect", target)
 			if !strings.HasPrefix(got.stdout, "hello from web: ") {
 				t.Errorf("the host connecting to %s got %q %q, want the container's answer", target, got.stdout, got.stderr)
 			}
-		}
-		// Another container reaches it through the host's published port.
-		other := hostNS.mustRun(t, s.binary, "-q", "--", "load", "connect", "10.99.0.1:8080")
-		if !strings.HasPrefix(other.stdout, "hello from web: ") {
-			t.Errorf("a container connecting to the published 10.99.0.1:8080 got %q", other.stdout)
 		}
 		// A port a program on the host listens on is refused: DNAT would steal its traffic.
 		taken := hostNS.start(t, nil, load, "serve", "7070")

@@ -5,6 +5,7 @@
 //
 //	helper mem SIZE_MB     allocate and touch SIZE_MB MiB, print "allocated"
 //	helper serve PORT      accept TCP connections and greet each with "hello from HOSTNAME"
+//	helper dial ADDR:PORT  connect over TCP and print the first line the server sends
 //	helper errno CALL...   make each call (see syscall.go), print "CALL ok" or "CALL ENAME"
 //	helper keyring         print the id of the session keyring
 //	helper getppid N       make N getppid calls, print the CPU nanoseconds one took
@@ -12,10 +13,12 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"net"
 	"os"
 	"strconv"
+	"time"
 )
 
 func main() {
@@ -27,6 +30,8 @@ func main() {
 		allocate(number())
 	case "serve":
 		serve(number())
+	case "dial":
+		dial()
 	case "errno":
 		for _, name := range os.Args[2:] {
 			fmt.Println(name, tryCall(name))
@@ -45,7 +50,7 @@ func main() {
 
 // usage says how to call the helper and exits 2.
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: helper mem MB | serve PORT | errno CALL... | keyring | getppid N | files N")
+	fmt.Fprintln(os.Stderr, "usage: helper mem MB | serve PORT | dial ADDR:PORT | errno CALL... | keyring | getppid N | files N")
 	os.Exit(2)
 }
 
@@ -92,6 +97,26 @@ func serve(port int) {
 		fmt.Fprintf(c, "hello from %s\n", name)
 		c.Close()
 	}
+}
+
+// dial connects to os.Args[2] and prints the first line it is sent.
+func dial() {
+	if len(os.Args) < 3 {
+		usage()
+	}
+	c, err := net.DialTimeout("tcp", os.Args[2], 10*time.Second)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Print(line)
 }
 
 // files makes n small files in /many and prints "made N files".

@@ -49,13 +49,14 @@
 // last tears down, as step 07 always does. The veth names differ: step
 // 07's are vethPID, after the owner; minidocker's are named after the
 // address (vethName), so that a veth the kernel has yet to delete keeps
-// its address from minidocker's next container. The one
-// thing step 07 does not know is a published port's host address
-// (-p 127.0.0.1:8080:80). It is kept in a file of its own,
-// BRIDGE.hostip, which step 07 never opens, so that step 07 rewriting
-// BRIDGE.json cannot lose it; but while step 07 has last rebuilt the
-// table, such a port answers on every host address, until minidocker
-// rebuilds it again.
+// its address from minidocker's next container. Step 07 does not know a
+// published port's host address (-p 127.0.0.1:8080:80). It is kept in a
+// file of its own, BRIDGE.hostip, which step 07 never opens, so that step
+// 07 rewriting BRIDGE.json cannot lose it. Step 07's table is also
+// smaller: no DNAT to 127.0.0.1 (it sets no route_localnet either) and no
+// hairpin masquerade. So while step 07 has last rebuilt the table, a
+// published port answers on every host address but 127.0.0.1, and not to
+// other containers, until minidocker rebuilds it again.
 //
 // # Threads
 //

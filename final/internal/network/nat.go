@@ -12,9 +12,10 @@
 // ("table ip minidocker0", as in step 07), so that cleaning up is deleting
 // our table and nothing else of the host is touched. The table is never
 // edited rule by rule: every change rebuilds it from the state in one
-// netlink transaction, which the kernel applies whole or not at all; and
-// since step 07 rebuilds the same table from the same state the same way,
-// whichever of the two writes last, the table is right.
+// netlink transaction, which the kernel applies whole or not at all.
+// Step 07 rebuilds the same table from the same state, with fewer rules
+// (no 127.0.0.1, no hairpin; see the package doc), until minidocker
+// rebuilds it again.
 //
 //	chain prerouting  (dstnat)  fib daddr type local tcp dport 8080 dnat to 10.99.0.2:80
 //	                            ip daddr 127.0.0.1 tcp dport 8081 dnat to 10.99.0.2:81
