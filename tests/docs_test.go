@@ -2,8 +2,12 @@
 // between a marker and "<!-- end -->":
 //
 //	<!-- diff: step01-clone-ns step02-mount-tmp -->   the diff of two steps
+//	<!-- diff: step06-unionfs step07-veth-bridge nat.go -->   of one file of theirs
 //	<!-- run: step02-mount-tmp -- ps -ef -->           what a step prints
 //	<!-- diffsizes: steps -->                          the size of every step diff
+//
+// A chapter that shows a diff file by file, in the order it explains them,
+// must show every file that differs (TestDocsFileDiffsShowEveryFile).
 //
 // These tests regenerate each block and compare. Program output is compared
 // with every run of digits masked (pids, inodes, temp names change from run
@@ -37,11 +41,62 @@ var generatedBlock = regexp.MustCompile("(?s)<!-- (diff|run|diffsizes): ([^\n]*?
 
 func TestDocsDiffsAreCurrent(t *testing.T) {
 	forEachBlock(t, "diff", func(t *testing.T, args []string) string {
-		if len(args) != 2 {
-			t.Fatalf("diff marker wants two steps, has %q", args)
+		switch len(args) {
+		case 2:
+			return "```diff\n" + stepDiff(t, args[0], args[1]) + "```\n"
+		case 3:
+			return "```diff\n" + stepDiff(t, stepFile(args[0], args[2]), stepFile(args[1], args[2])) + "```\n"
 		}
-		return "```diff\n" + stepDiff(t, args[0], args[1]) + "```\n"
+		t.Fatalf("diff marker wants two steps and perhaps a file, has %q", args)
+		return ""
 	}, func(a, b string) bool { return a == b })
+}
+
+// stepFile is a step's file for git diff, /dev/null if the step lacks it.
+func stepFile(step, file string) string {
+	if _, err := os.Stat(filepath.Join(repoRoot, step, file)); err != nil {
+		return "/dev/null"
+	}
+	return filepath.Join(step, file)
+}
+
+func TestDocsFileDiffsShowEveryFile(t *testing.T) {
+	chapters, _ := filepath.Glob(filepath.Join(repoRoot, "docs", "*.md"))
+	for _, chapter := range chapters {
+		src, err := os.ReadFile(chapter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shown := map[[2]string][]string{}
+		for _, m := range generatedBlock.FindAllStringSubmatch(string(src), -1) {
+			if args := shellWords(m[2]); m[1] == "diff" && len(args) == 3 {
+				pair := [2]string{args[0], args[1]}
+				shown[pair] = append(shown[pair], args[2])
+			}
+		}
+		for pair, files := range shown {
+			for _, f := range changedFiles(t, pair[0], pair[1]) {
+				if !contains(files, f) {
+					t.Errorf("%s shows %s to %s file by file, but not %s, which differs", filepath.Base(chapter), pair[0], pair[1], f)
+				}
+			}
+		}
+	}
+}
+
+// changedFiles names the files that differ between two steps.
+func changedFiles(t *testing.T, a, b string) []string {
+	cmd := exec.Command("git", "diff", "--no-index", "--name-only", "--", a, b)
+	cmd.Dir = repoRoot
+	out, err := cmd.Output()
+	if _, isExit := err.(*exec.ExitError); err != nil && !isExit {
+		t.Fatalf("git diff --name-only %s %s: %v", a, b, err)
+	}
+	var names []string
+	for _, path := range lines(string(out)) {
+		names = append(names, filepath.Base(path))
+	}
+	return names
 }
 
 // docsRootfs makes the steps and minidocker build their rootfs from the
