@@ -9,15 +9,13 @@
 // host side reports what, if anything, propagated back (see --no-private).
 // Changed from step01: stepName, about, options, parseFlags, run, containerInit.
 //
-// The program runs twice. First as the host side (this file): it parses the
-// flags, then re-executes itself through /proc/self/exe with the argument
-// "init", asking clone(2) for new namespaces on the way. The copy that starts
-// inside them is the container side (init.go): it sets the hostname and
-// replaces itself with the command, which is then PID 1 of its own PID
-// namespace. The host side waits and passes on the command's exit status.
-//
-// Both sides parse the same arguments with the same function, so a flag is
-// defined once and means the same thing on either side.
+// The program runs twice. First as the host side (this file, with flags.go,
+// namespaces.go and exit.go): it parses the flags, then re-executes itself
+// through /proc/self/exe with the argument "init", asking clone(2) for new
+// namespaces on the way. The copy that starts inside them is the container
+// side (init.go): it sets the hostname and replaces itself with the command,
+// which is then PID 1 of its own PID namespace. The host side waits and
+// passes on the command's exit status.
 package main
 
 import (
@@ -25,12 +23,9 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"os/signal"
 	"runtime"
 	"strconv"
-	"strings"
-	"syscall"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
@@ -45,15 +40,6 @@ const about = `Runs COMMAND (default /bin/sh) in new namespaces with mounts of i
 
 // userNamespaceBase is the host uid (and gid) that root inside a user namespace becomes.
 const userNamespaceBase = 100000
-
-// options are the parsed command line; both sides of the program build the same.
-type options struct {
-	hostname  string
-	userns    bool
-	noPrivate bool
-	quiet     bool
-	command   []string
-}
 
 // init pins the main goroutine to the main thread before main runs, on
 // both sides. The kernel keeps the parent-death signal (PR_SET_PDEATHSIG)
@@ -125,30 +111,6 @@ func hostMain(args []string) int {
 	return status
 }
 
-// parseFlags reads the flags and the command; flags stop at the first
-// non-flag word, so "ls -l" passes -l to ls.
-func parseFlags(args []string) (options, error) {
-	var o options
-	fs := pflag.NewFlagSet(stepName, pflag.ContinueOnError)
-	fs.SetInterspersed(false)
-	fs.StringVar(&o.hostname, "hostname", "box", "hostname inside the container")
-	fs.BoolVar(&o.userns, "userns", false, fmt.Sprintf("add a user namespace: root inside is uid %d outside", userNamespaceBase))
-	fs.BoolVar(&o.noPrivate, "no-private", false, "demonstration: skip MS_PRIVATE and watch mounts propagate to a shared host")
-	fs.BoolVarP(&o.quiet, "quiet", "q", false, "do not narrate the kernel calls")
-	fs.Usage = func() {
-		fmt.Fprintf(os.Stderr, "Usage: sudo go run ./%s [flags] [--] [command [args...]]\n\n%s\n\nFlags:\n%s",
-			stepName, about, fs.FlagUsages())
-	}
-	if err := fs.Parse(args); err != nil {
-		return o, err
-	}
-	o.command = fs.Args()
-	if len(o.command) == 0 {
-		o.command = []string{"/bin/sh"}
-	}
-	return o, nil
-}
-
 // run starts the container side in new namespaces, waits for it and
 // returns its exit status the way a shell reports it (128+signal if killed).
 func run(opts options, args []string) (status int, err error) {
@@ -157,127 +119,20 @@ func run(opts options, args []string) (status int, err error) {
 	signal.Notify(signals, unix.SIGINT, unix.SIGTERM)
 	defer signal.Stop(signals)
 
-	cmd := exec.Command("/proc/self/exe", append([]string{"init"}, args...)...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: cloneFlags(opts),
-		Pdeathsig:  syscall.SIGKILL, // if the host side dies, the container dies with it
-	}
-	if opts.userns {
-		mapRootToUnprivileged(cmd.SysProcAttr)
-	}
-
+	cmd := containerCommand(opts, append([]string{"init"}, args...))
 	before, err := mountIDs()
 	if err != nil {
 		return 0, err
 	}
 	host("/ on the host has %s propagation", rootPropagation())
-
-	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("clone(%s): %w: the kernel refused the namespaces (is CONFIG_*_NS set, or a user.max_*_namespaces sysctl 0?)", cloneFlagNames(opts), err)
+	if err := startContainer(cmd, opts); err != nil {
+		return 0, err
 	}
-	host("clone(%s) -> pid %d", cloneFlagNames(opts), cmd.Process.Pid)
-	showNamespaces(cmd.Process.Pid, opts)
 	go forwardSignals(signals, cmd.Process)
 
-	status, err = exitStatus(cmd.Wait())
-	if err == nil {
-		host("wait4(%d) -> the container %s", cmd.Process.Pid, describeStatus(status))
-	}
+	status, err = waitContainer(cmd)
 	if leakErr := checkPropagation(before, opts.noPrivate); err == nil {
 		err = leakErr
 	}
 	return status, err
-}
-
-// cloneFlags are the namespaces this step creates.
-func cloneFlags(opts options) uintptr {
-	// lab:cut step01 ask clone(2) for new PID, mount, IPC and network namespaces too (UTS is given, so sethostname cannot rename the host)
-	flags := unix.CLONE_NEWUTS | unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET
-	// lab:end flags := unix.CLONE_NEWUTS
-	if opts.userns {
-		flags |= unix.CLONE_NEWUSER
-	}
-	return uintptr(flags)
-}
-
-// cloneFlagNames spells cloneFlags the way clone(2) does.
-func cloneFlagNames(opts options) string {
-	names := []string{"CLONE_NEWUTS", "CLONE_NEWPID", "CLONE_NEWNS", "CLONE_NEWIPC", "CLONE_NEWNET"}
-	if opts.userns {
-		names = append(names, "CLONE_NEWUSER")
-	}
-	return strings.Join(names, "|")
-}
-
-// mapRootToUnprivileged makes uid and gid 0..65535 inside the user namespace
-// stand for userNamespaceBase.. outside, see user_namespaces(7).
-func mapRootToUnprivileged(attr *syscall.SysProcAttr) {
-	ids := []syscall.SysProcIDMap{{ContainerID: 0, HostID: userNamespaceBase, Size: 65536}}
-	attr.UidMappings, attr.GidMappings = ids, ids
-	attr.GidMappingsEnableSetgroups = true
-	// Become uid 0 of the new namespace before execve, or the command
-	// starts as an unmapped user and loses every capability.
-	attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
-	host("uid_map and gid_map of the child: \"0 %d 65536\"", userNamespaceBase)
-}
-
-// showNamespaces prints each namespace's inode on the host and in the
-// container: different numbers mean different namespaces.
-func showNamespaces(pid int, opts options) {
-	names := []string{"uts", "pid", "mnt", "ipc", "net"}
-	if opts.userns {
-		names = append(names, "user")
-	}
-	host("%-9s %-16s %s", "namespace", "host", "container")
-	for _, ns := range names {
-		outside, _ := os.Readlink("/proc/self/ns/" + ns)
-		inside, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))
-		if err != nil {
-			inside = "(already exited)"
-		}
-		host("%-9s %-16s %s", ns, outside, inside)
-	}
-}
-
-// forwardSignals passes the first Ctrl-C or SIGTERM on to the container;
-// a second one kills it, since a PID 1 without a handler ignores signals.
-func forwardSignals(signals <-chan os.Signal, p *os.Process) {
-	for n := 0; ; n++ {
-		sig, ok := <-signals
-		if !ok {
-			return
-		}
-		if n == 0 {
-			host("%v: passed on to the container's PID 1 (send it again to kill)", sig)
-			_ = p.Signal(sig)
-			continue
-		}
-		host("%v again: SIGKILL to the container", sig)
-		_ = p.Kill()
-	}
-}
-
-// describeStatus says how a container ended, from its shell-style status.
-func describeStatus(status int) string {
-	if status > 128 {
-		return fmt.Sprintf("was killed by %s (status %d)", unix.SignalName(unix.Signal(status-128)), status)
-	}
-	return fmt.Sprintf("exited with status %d", status)
-}
-
-// exitStatus turns the result of Wait into a shell-style exit status.
-func exitStatus(err error) (int, error) {
-	var exitErr *exec.ExitError
-	if err == nil {
-		return 0, nil
-	}
-	if !errors.As(err, &exitErr) {
-		return 0, err
-	}
-	ws := exitErr.Sys().(syscall.WaitStatus)
-	if ws.Signaled() {
-		return 128 + int(ws.Signal()), nil
-	}
-	return ws.ExitStatus(), nil
 }

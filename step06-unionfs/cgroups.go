@@ -127,6 +127,13 @@ func itoa(n int64) string {
 	return strconv.FormatInt(n, 10)
 }
 
+// cgroupName names this run's cgroup after the step's number and the host
+// side's pid, "step05-4211": two runs never collide, and cleanup knows a
+// step's leftovers by it.
+func cgroupName() string {
+	return fmt.Sprintf("%s-%d", stepName[:len("step05")], os.Getpid())
+}
+
 // createCgroup makes the container's cgroup under parent and writes its
 // limits; on failure nothing is left behind.
 func createCgroup(parent, name string, l limits) (*cgroup, error) {
@@ -331,6 +338,19 @@ func (c *cgroup) oomKilled() bool {
 		}
 	}
 	return false
+}
+
+// reportOOM tells the user when the OOM killer struck in the cgroup, as
+// docker inspect's "OOMKilled" would: status 137 alone could be any kill -9.
+func (c *cgroup) reportOOM(status int) {
+	if !c.oomKilled() {
+		return
+	}
+	if status == 128+int(unix.SIGKILL) {
+		fmt.Fprintf(os.Stderr, "%s: the container was OOM killed: it used more memory than its limit (exit status %d)\n", stepName, status)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "%s: the OOM killer killed a process in the container (memory limit reached)\n", stepName)
 }
 
 // remove deletes the container's cgroup directories once their last

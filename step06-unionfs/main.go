@@ -5,18 +5,19 @@
 // the union of both as its root.
 // Try: sudo go run ./step06-unionfs --keep -- sh -c 'mkdir /opt; touch /opt/x'
 //
-// The program runs twice. First as the host side (this file): it parses the
-// flags and checks the limits and volumes, builds a root filesystem in a
-// temporary directory (rootfs.go) — the image — and makes this run's
-// writable layer beside it (overlay.go), makes the container's cgroup
-// (cgroups.go), then re-executes itself through /proc/self/exe with the
-// argument "init", asking clone(2) for new namespaces on the way. The copy
-// that starts inside them is the container side (init.go): it waits until
-// the host has put it into its cgroup, makes its mounts private, mounts the
-// union of the layers and the volumes, mounts /tmp, /proc, /sys and /dev,
-// pivots into the union and replaces itself with the command. The host side
-// waits, passes on the exit status, says whether the OOM killer struck, and
-// removes the cgroup, the writable layer (unless --keep) and the rootfs.
+// The program runs twice. First as the host side (this file, with flags.go,
+// namespaces.go and exit.go): it parses the flags and checks the limits and
+// volumes, builds a root filesystem in a temporary directory (rootfs.go) —
+// the image — and makes this run's writable layer beside it (overlay.go),
+// makes the container's cgroup (cgroups.go), then re-executes itself through
+// /proc/self/exe with the argument "init", asking clone(2) for new
+// namespaces on the way. The copy that starts inside them is the container
+// side (init.go): it waits until the host has put it into its cgroup, makes
+// its mounts private, mounts the union of the layers and the volumes, mounts
+// /tmp, /proc, /sys and /dev, pivots into the union and replaces itself with
+// the command. The host side waits, passes on the exit status, says whether
+// the OOM killer struck, and removes the cgroup, the writable layer (unless
+// --keep) and the rootfs.
 //
 // New since step 05: overlay.go (layers, the writable layer, volumes); the
 // container side mounts overlayfs where it used to bind the rootfs.
@@ -33,8 +34,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
-	"syscall"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
@@ -50,23 +49,6 @@ layer, a fresh writable layer per run (--keep to look at it), -v volumes.`
 // userNamespaceBase is the host uid (and gid) that root inside a user namespace becomes.
 const userNamespaceBase = 100000
 
-// options are the parsed command line; both sides of the program build the same.
-type options struct {
-	hostname  string
-	userns    bool
-	noPrivate bool
-	rootfs    string
-	breakout  bool
-	limits    limitFlags
-	layers    []string
-	volumes   []string
-	keep      bool
-	merged    string // set by the host side for the container side
-	overlay   string // set by the host side for the container side
-	quiet     bool
-	command   []string
-}
-
 // init pins the main goroutine to the main thread before main runs, on
 // both sides. The kernel keeps the parent-death signal (PR_SET_PDEATHSIG)
 // per thread: the container side must call execve from the thread that
@@ -78,7 +60,9 @@ func init() {
 	runtime.LockOSThread()
 }
 
-// main dispatches: "init" marks the re-executed copy inside the namespaces.
+// main dispatches: started under the name "load" (the copy in the rootfs,
+// load.go) it generates load; "init" marks the re-executed copy inside the
+// namespaces; anything else is the host side.
 func main() {
 	// First of all, before the container side or anything else is started.
 	if err := closeInheritedFiles(); err != nil {
@@ -140,40 +124,6 @@ func hostMain(args []string) int {
 	return status
 }
 
-// parseFlags reads the flags and the command; flags stop at the first
-// non-flag word, so "ls -l" passes -l to ls.
-func parseFlags(args []string) (options, error) {
-	var o options
-	fs := pflag.NewFlagSet(stepName, pflag.ContinueOnError)
-	fs.SetInterspersed(false)
-	fs.StringVar(&o.hostname, "hostname", "box", "hostname inside the container")
-	fs.BoolVar(&o.userns, "userns", false, fmt.Sprintf("add a user namespace: root inside is uid %d outside", userNamespaceBase))
-	fs.BoolVar(&o.noPrivate, "no-private", false, "demonstration: skip MS_PRIVATE and watch mounts propagate to a shared host")
-	fs.StringVar(&o.rootfs, "rootfs", "", "use the root filesystem in `DIR` instead of building one")
-	fs.BoolVar(&o.breakout, "breakout", false, "demonstration: escape the chroot before running the command")
-	addLimitFlags(fs, &o.limits)
-	fs.StringArrayVar(&o.layers, "layer", nil, "stack `DIR` as a read-only layer over the rootfs (repeatable; later is higher)")
-	fs.StringArrayVarP(&o.volumes, "volume", "v", nil, "bind mount a volume: HOST:CONTAINER[:ro]")
-	fs.BoolVar(&o.keep, "keep", false, "keep the writable layer after exit, to look at it on the host")
-	fs.StringVar(&o.merged, "merged", "", "")
-	fs.StringVar(&o.overlay, "overlay", "", "")
-	_ = fs.MarkHidden("merged")
-	_ = fs.MarkHidden("overlay")
-	fs.BoolVarP(&o.quiet, "quiet", "q", false, "do not narrate the kernel calls")
-	fs.Usage = func() {
-		fmt.Fprintf(os.Stderr, "Usage: sudo go run ./%s [flags] [--] [command [args...]]\n\n%s\n\nFlags:\n%s",
-			stepName, about, fs.FlagUsages())
-	}
-	if err := fs.Parse(args); err != nil {
-		return o, err
-	}
-	o.command = fs.Args()
-	if len(o.command) == 0 {
-		o.command = []string{"/bin/sh"}
-	}
-	return o, nil
-}
-
 // run starts the container side in new namespaces, waits for it and
 // returns its exit status the way a shell reports it (128+signal if killed).
 func run(opts options, args []string) (status int, err error) {
@@ -182,26 +132,20 @@ func run(opts options, args []string) (status int, err error) {
 	signal.Notify(signals, unix.SIGINT, unix.SIGTERM)
 	defer signal.Stop(signals)
 
-	// Check every limit before anything is created.
-	lim, err := parseLimits(opts.limits)
+	// Every setup returns its undo; they all run, the last first, on return.
+	var undo undos
+	defer func() { err = undo.after(err) }()
+
+	// Check every flag before anything is created.
+	lim, err := checkFlags(opts)
 	if err != nil {
-		return 0, err
-	}
-	if err := checkLayers(opts.layers); err != nil {
-		return 0, err
-	}
-	if err := prepareVolumes(opts.volumes); err != nil {
 		return 0, err
 	}
 	rootfs, removeRootfs, err := prepareRootfs(opts.rootfs)
 	if err != nil {
 		return 0, err
 	}
-	defer func() {
-		if removeErr := removeRootfs(); err == nil {
-			err = removeErr
-		}
-	}()
+	undo.push(removeRootfs)
 	if opts.rootfs == "" {
 		if err := installLoad(rootfs); err != nil {
 			return 0, err
@@ -211,167 +155,60 @@ func run(opts options, args []string) (status int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	defer func() {
-		if removeErr := removeLayers(); err == nil {
-			err = removeErr
-		}
-	}()
-	cg, err := createCgroup(opts.limits.cgroupParent, fmt.Sprintf("step06-%d", os.Getpid()), lim)
+	undo.push(removeLayers)
+	cg, err := createCgroup(opts.limits.cgroupParent, cgroupName(), lim)
 	if err != nil {
 		return 0, err
 	}
-	defer func() {
-		if removeErr := cg.remove(); err == nil {
-			err = removeErr
-		}
-	}()
-
-	// The container side waits on this pipe (its fd 3) until it is in its cgroup.
-	ready, release, err := os.Pipe()
-	if err != nil {
-		return 0, err
-	}
-	defer release.Close()
+	undo.push(cg.remove)
 
 	// The container side learns where to mount the union from its arguments.
-	childArgs := append([]string{"init", "--merged", merged, "--overlay", overlay}, args...)
-	cmd := exec.Command("/proc/self/exe", childArgs...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.ExtraFiles = []*os.File{ready}
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: cloneFlags(opts),
-		Pdeathsig:  syscall.SIGKILL, // if the host side dies, the container dies with it
-	}
-	if opts.userns {
-		mapRootToUnprivileged(cmd.SysProcAttr)
-	}
-
+	cmd := containerCommand(opts, append([]string{"init", "--merged", merged, "--overlay", overlay}, args...))
 	before, err := mountIDs()
 	if err != nil {
 		return 0, err
 	}
 	host("/ on the host has %s propagation", rootPropagation())
-
-	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("clone(%s): %w: the kernel refused the namespaces (is CONFIG_*_NS set, or a user.max_*_namespaces sysctl 0?)", cloneFlagNames(opts), err)
-	}
-	ready.Close()
-	host("clone(%s) -> pid %d", cloneFlagNames(opts), cmd.Process.Pid)
-	showNamespaces(cmd.Process.Pid, opts)
-	if err := cg.add(cmd.Process.Pid); err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+	if err := startHeld(cmd, opts, cg.add); err != nil {
 		return 0, err
-	}
-	host("write to the pipe: the container may go on")
-	if _, err := release.Write([]byte{0}); err != nil {
-		return 0, fmt.Errorf("release the container: %w", err)
 	}
 	go forwardSignals(signals, cmd.Process)
 
-	status, err = exitStatus(cmd.Wait())
-	if err == nil {
-		host("wait4(%d) -> the container %s", cmd.Process.Pid, describeStatus(status))
-	}
-	if cg.oomKilled() && status == 128+int(unix.SIGKILL) {
-		fmt.Fprintf(os.Stderr, "%s: the container was OOM killed: it used more memory than its limit (exit status %d)\n", stepName, status)
-	} else if cg.oomKilled() {
-		fmt.Fprintf(os.Stderr, "%s: the OOM killer killed a process in the container (memory limit reached)\n", stepName)
-	}
+	status, err = waitContainer(cmd)
+	cg.reportOOM(status)
 	if leakErr := checkPropagation(before, opts.noPrivate); err == nil {
 		err = leakErr
 	}
 	return status, err
 }
 
-// cloneFlags are the namespaces this step creates.
-func cloneFlags(opts options) uintptr {
-	// lab:cut step01 ask clone(2) for new PID, mount, IPC and network namespaces too (UTS is given, so sethostname cannot rename the host)
-	flags := unix.CLONE_NEWUTS | unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET
-	// lab:end flags := unix.CLONE_NEWUTS
-	if opts.userns {
-		flags |= unix.CLONE_NEWUSER
+// startHeld starts the container side held on a pipe, its fd 3, which it
+// reads before anything else; runs the host's last steps on it (each is
+// given its pid: into its cgroup, and from step 07 its network); and
+// only then writes the byte that lets it go on. If a step fails, the
+// container is killed and reaped before the error returns.
+func startHeld(cmd *exec.Cmd, opts options, steps ...func(pid int) error) error {
+	ready, release, err := os.Pipe()
+	if err != nil {
+		return err
 	}
-	return uintptr(flags)
-}
-
-// cloneFlagNames spells cloneFlags the way clone(2) does.
-func cloneFlagNames(opts options) string {
-	names := []string{"CLONE_NEWUTS", "CLONE_NEWPID", "CLONE_NEWNS", "CLONE_NEWIPC", "CLONE_NEWNET"}
-	if opts.userns {
-		names = append(names, "CLONE_NEWUSER")
+	defer release.Close()
+	cmd.ExtraFiles = []*os.File{ready}
+	err = startContainer(cmd, opts)
+	ready.Close() // the container side has its own copy now
+	if err != nil {
+		return err
 	}
-	return strings.Join(names, "|")
-}
-
-// mapRootToUnprivileged makes uid and gid 0..65535 inside the user namespace
-// stand for userNamespaceBase.. outside, see user_namespaces(7).
-func mapRootToUnprivileged(attr *syscall.SysProcAttr) {
-	ids := []syscall.SysProcIDMap{{ContainerID: 0, HostID: userNamespaceBase, Size: 65536}}
-	attr.UidMappings, attr.GidMappings = ids, ids
-	attr.GidMappingsEnableSetgroups = true
-	// Become uid 0 of the new namespace before execve, or the command
-	// starts as an unmapped user and loses every capability.
-	attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
-	host("uid_map and gid_map of the child: \"0 %d 65536\"", userNamespaceBase)
-}
-
-// showNamespaces prints each namespace's inode on the host and in the
-// container: different numbers mean different namespaces.
-func showNamespaces(pid int, opts options) {
-	names := []string{"uts", "pid", "mnt", "ipc", "net"}
-	if opts.userns {
-		names = append(names, "user")
-	}
-	host("%-9s %-16s %s", "namespace", "host", "container")
-	for _, ns := range names {
-		outside, _ := os.Readlink("/proc/self/ns/" + ns)
-		inside, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))
-		if err != nil {
-			inside = "(already exited)"
+	for _, step := range steps {
+		if err := step(cmd.Process.Pid); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			return err
 		}
-		host("%-9s %-16s %s", ns, outside, inside)
 	}
-}
-
-// forwardSignals passes the first Ctrl-C or SIGTERM on to the container;
-// a second one kills it, since a PID 1 without a handler ignores signals.
-func forwardSignals(signals <-chan os.Signal, p *os.Process) {
-	for n := 0; ; n++ {
-		sig, ok := <-signals
-		if !ok {
-			return
-		}
-		if n == 0 {
-			host("%v: passed on to the container's PID 1 (send it again to kill)", sig)
-			_ = p.Signal(sig)
-			continue
-		}
-		host("%v again: SIGKILL to the container", sig)
-		_ = p.Kill()
+	host("write to the pipe: the container may go on")
+	if _, err := release.Write([]byte{0}); err != nil {
+		return fmt.Errorf("release the container: %w", err)
 	}
-}
-
-// describeStatus says how a container ended, from its shell-style status.
-func describeStatus(status int) string {
-	if status > 128 {
-		return fmt.Sprintf("was killed by %s (status %d)", unix.SignalName(unix.Signal(status-128)), status)
-	}
-	return fmt.Sprintf("exited with status %d", status)
-}
-
-// exitStatus turns the result of Wait into a shell-style exit status.
-func exitStatus(err error) (int, error) {
-	var exitErr *exec.ExitError
-	if err == nil {
-		return 0, nil
-	}
-	if !errors.As(err, &exitErr) {
-		return 0, err
-	}
-	ws := exitErr.Sys().(syscall.WaitStatus)
-	if ws.Signaled() {
-		return 128 + int(ws.Signal()), nil
-	}
-	return ws.ExitStatus(), nil
+	return nil
 }

@@ -16,6 +16,15 @@ import (
 // keptLine is how a step narrates a writable layer kept with --keep.
 var keptLine = regexp.MustCompile(`kept the writable layer: ls -la (\S+)/upper`)
 
+// keepFlag is what keeps a run's writable layer: --keep in steps 06 and 07;
+// from step 08 on every container is kept until rm, and the flag is gone.
+func keepFlag(s step) []string {
+	if s.number >= 8 {
+		return nil
+	}
+	return []string{"--keep"}
+}
+
 // keptLayer returns the upper dir a --keep run left, and removes it when the test ends.
 func keptLayer(t *testing.T, narration string) string {
 	t.Helper()
@@ -31,7 +40,7 @@ func TestWritesLandInTheUpperLayer(t *testing.T) {
 	forSteps(t, stepsFrom(6), func(t *testing.T, s step) {
 		containerTest(t)
 		image := minimalRootfs(t)
-		r := mustRun(t, s, "--keep", "--rootfs", image, "--", "sh", "-c", "echo written > /given-rootfs/x")
+		r := mustRun(t, s, append(keepFlag(s), "--rootfs", image, "--", "sh", "-c", "echo written > /given-rootfs/x")...)
 		upper := keptLayer(t, r.stderr)
 		if data, err := os.ReadFile(filepath.Join(upper, "given-rootfs/x")); err != nil || string(data) != "written\n" {
 			t.Errorf("the file written inside is not in the upper layer: %q, %v", data, err)
@@ -45,7 +54,7 @@ func TestWritesLandInTheUpperLayer(t *testing.T) {
 func TestDeletedFileBecomesAWhiteout(t *testing.T) {
 	forSteps(t, stepsFrom(6), func(t *testing.T, s step) {
 		containerTest(t)
-		r := mustRun(t, s, "--keep", "--", "sh", "-c", "rm /bin/true; ls /bin/true 2>&1; exit 0")
+		r := mustRun(t, s, append(keepFlag(s), "--", "sh", "-c", "rm /bin/true; ls /bin/true 2>&1; exit 0")...)
 		upper := keptLayer(t, r.stderr)
 		if !strings.Contains(r.stdout, "No such file") {
 			t.Errorf("after rm, /bin/true is still in the merged view: %q", r.stdout)
@@ -71,7 +80,7 @@ func TestRecreatedDirectoryIsOpaque(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(layer, "data", "from-below"), []byte("x"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		r := mustRun(t, s, "--keep", "--layer", layer, "--", "sh", "-c", "rm -r /data; mkdir /data; ls -A /data; echo listed")
+		r := mustRun(t, s, append(keepFlag(s), "--layer", layer, "--", "sh", "-c", "rm -r /data; mkdir /data; ls -A /data; echo listed")...)
 		upper := keptLayer(t, r.stderr)
 		if strings.TrimSpace(r.stdout) != "listed" {
 			t.Errorf("the recreated /data shows the lower layer's files: %q", r.stdout)
