@@ -174,6 +174,17 @@ func TestContainersHaveIdsNamesAndAreKept(t *testing.T) {
 	})
 }
 
+func TestKeepIsNotAFlagOnceContainersAreKept(t *testing.T) {
+	forSteps(t, stepsFrom(8), func(t *testing.T, s step) {
+		// Every container is kept until rm from step 08 on; a --keep that
+		// is accepted and ignored would let "--keep --rm" remove silently.
+		r := run(t, s, "--keep", "--rm", "--", "true")
+		if r.code != 2 || !strings.Contains(r.stderr, "unknown flag: --keep") {
+			t.Errorf("--keep --rm: exit %d, stderr %q; want 2 and \"unknown flag: --keep\"", r.code, r.stderr)
+		}
+	})
+}
+
 // mustRunEnv runs a step with extra environment and fails unless it exits 0.
 func mustRunEnv(t *testing.T, s step, env []string, args ...string) result {
 	t.Helper()
