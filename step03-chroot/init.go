@@ -52,11 +52,17 @@ func containerInit(opts options) error {
 	}
 	// lab:end
 
-	// Mount /tmp and /proc inside the rootfs: after chroot, paths start there.
+	// A tmpfs on /tmp: scratch space that only this mount namespace sees.
+	// It and /proc go inside the rootfs: after chroot, paths start there.
 	// lab:cut step02 mount a tmpfs on /tmp, then a fresh proc on /proc (only once / is private!)
 	if err := mount("tmpfs", opts.rootfs+"/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
 		return err
 	}
+
+	// A fresh /proc shows the new PID namespace, so ps lists only our
+	// processes. Without private propagation it would appear on the host
+	// too (in step 02 it covered the host's own /proc, the bug that broke
+	// hosts of earlier tutorials), so the demonstration leaves /proc alone.
 	if opts.noPrivate {
 		container("not mounting /proc (--no-private): it would propagate to the host")
 	} else if err := mount("proc", opts.rootfs+"/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {

@@ -74,6 +74,11 @@ func containerInit(opts options) error {
 	if err := mount("tmpfs", root+"/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
 		return err
 	}
+
+	// A fresh /proc shows the new PID namespace, so ps lists only our
+	// processes. Without private propagation it would appear on the host
+	// too (in step 02 it covered the host's own /proc, the bug that broke
+	// hosts of earlier tutorials), so the demonstration leaves /proc alone.
 	if opts.noPrivate {
 		container("not mounting /proc (--no-private): it would propagate to the host")
 	} else if err := mount("proc", root+"/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
