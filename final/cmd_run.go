@@ -54,7 +54,7 @@ var runCommand = &command{
 	},
 }
 
-// addRunFlags defines run's flags (create's too, were there a create verb).
+// addRunFlags defines run's flags, which create shares.
 func addRunFlags(fs *pflag.FlagSet, o *runOptions) {
 	fs.BoolVarP(&o.detach, "detach", "d", false, "run in the background and print the container id")
 	fs.BoolVarP(&o.interactive, "interactive", "i", false, "keep stdin open")

@@ -38,7 +38,7 @@ type command struct {
 
 // commands is every verb, in the order help lists them.
 var commands = []*command{
-	runCommand, execCommand, psCommand, logsCommand, waitCommand, stopCommand, killCommand, startCommand,
+	runCommand, createCommand, execCommand, psCommand, logsCommand, waitCommand, stopCommand, killCommand, startCommand,
 	restartCommand, rmCommand, inspectCommand, topCommand, statsCommand,
 	imagesCommand, commitCommand, rmiCommand, tagCommand, historyCommand,
 	importCommand, exportCommand, saveCommand, loadCommand, pullCommand, pushCommand, loginCommand, logoutCommand,
