@@ -45,33 +45,39 @@ func runCommit(s *session, o *commitOptions, args []string) error {
 	if err := s.open(); err != nil {
 		return err
 	}
-	c, err := s.rt.Find(args[0])
-	if err != nil {
-		return err
-	}
-	// Hold the container's lock while its writable layer is read, so that
-	// an rm cannot delete the layer under the commit.
-	unlock, err := s.rt.State.LockContainer(c.ID)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	parent, err := s.images.Resolve(c.Image)
-	if err != nil {
-		return fmt.Errorf("the image of container %s is gone: %w", c.Name, err)
-	}
-	upper := container.PathsIn(s.rt.State.Dir(c.ID)).Upper
 	ref := ""
 	if len(args) == 2 {
 		ref = args[1]
 	}
-	img, err := s.images.Commit(upper, parent, image.CommitOptions{
-		Comment: o.message, Author: o.author, Changes: o.changes, Ref: ref,
-		CreatedBy: "minidocker commit " + c.Name,
-	})
+	img, err := commitContainer(s, args[0], ref, o)
 	if err != nil {
 		return err
 	}
 	fmt.Println(img.ID)
 	return nil
+}
+
+// commitContainer makes an image of the container named by ctr, named
+// ref when it is not empty.
+func commitContainer(s *session, ctr, ref string, o *commitOptions) (image.Image, error) {
+	c, err := s.rt.Find(ctr)
+	if err != nil {
+		return image.Image{}, err
+	}
+	// Hold the container's lock while its writable layer is read, so that
+	// an rm cannot delete the layer under the commit.
+	unlock, err := s.rt.State.LockContainer(c.ID)
+	if err != nil {
+		return image.Image{}, err
+	}
+	defer unlock()
+	parent, err := s.images.Resolve(c.Image)
+	if err != nil {
+		return image.Image{}, fmt.Errorf("the image of container %s is gone: %w", c.Name, err)
+	}
+	upper := container.PathsIn(s.rt.State.Dir(c.ID)).Upper
+	return s.images.Commit(upper, parent, image.CommitOptions{
+		Comment: o.message, Author: o.author, Changes: o.changes, Ref: ref,
+		CreatedBy: "minidocker commit " + c.Name,
+	})
 }

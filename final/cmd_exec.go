@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/minidocker/minidocker/final/internal/container"
+	"github.com/minidocker/minidocker/final/internal/state"
 	"github.com/minidocker/minidocker/final/internal/tty"
 )
 
@@ -50,22 +51,8 @@ func runExec(s *session, o *execOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	spec := &container.ExecSpec{
-		Args: args[1:], Env: append(append([]string{}, c.Config.Env...), o.env...),
-		Cwd: o.workdir, User: o.user, Tty: o.tty, Privileged: o.privileged || c.HostConfig.Privileged,
-		CapAdd: c.HostConfig.CapAdd, CapDrop: c.HostConfig.CapDrop,
-		NoNewPrivs: container.NoNewPrivileges(c.HostConfig.SecurityOpt),
-	}
-	if spec.Seccomp, err = container.SeccompFilter(c.HostConfig); err != nil {
-		return err
-	}
-	if spec.Cwd == "" {
-		spec.Cwd = c.Config.WorkingDir
-	}
-	if spec.User == "" {
-		spec.User = c.Config.User
-	}
-	if err := container.CheckUser(spec.User); err != nil {
+	spec, err := execSpec(c, o, args[1:])
+	if err != nil {
 		return err
 	}
 	stdio, done, err := execStdio(o)
@@ -78,6 +65,31 @@ func runExec(s *session, o *execOptions, args []string) error {
 		return &statusError{status: status}
 	}
 	return nil
+}
+
+// execSpec is what exec-init needs to run args in c with o's options,
+// the container's own settings filling what o leaves out.
+func execSpec(c *state.Container, o *execOptions, args []string) (*container.ExecSpec, error) {
+	spec := &container.ExecSpec{
+		Args: args, Env: append(append([]string{}, c.Config.Env...), o.env...),
+		Cwd: o.workdir, User: o.user, Tty: o.tty, Privileged: o.privileged || c.HostConfig.Privileged,
+		CapAdd: c.HostConfig.CapAdd, CapDrop: c.HostConfig.CapDrop,
+		NoNewPrivs: container.NoNewPrivileges(c.HostConfig.SecurityOpt),
+	}
+	var err error
+	if spec.Seccomp, err = container.SeccompFilter(c.HostConfig); err != nil {
+		return nil, err
+	}
+	if spec.Cwd == "" {
+		spec.Cwd = c.Config.WorkingDir
+	}
+	if spec.User == "" {
+		spec.User = c.Config.User
+	}
+	if err := container.CheckUser(spec.User); err != nil {
+		return nil, err
+	}
+	return spec, nil
 }
 
 // execStdio is the command's stdio: the user's own, or a new terminal

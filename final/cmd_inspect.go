@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/minidocker/minidocker/final/internal/image"
 	"github.com/minidocker/minidocker/final/internal/state"
 )
 
@@ -93,12 +94,17 @@ func inspectOne(s *session, ref, kind string) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("no such object: %s", ref)
 	}
+	return newImageView(img), nil
+}
+
+// newImageView is img as docker image inspect shows it.
+func newImageView(img image.Image) *imageView {
 	cfg := img.Config
 	return &imageView{
 		ID: img.ID, RepoTags: nonNilStrings(img.Tags), RepoDigests: []string{}, Created: cfg.Created,
 		Author: cfg.Author, Config: cfg.Config, Architecture: cfg.Architecture, Os: cfg.OS,
 		Size: img.Size, RootFS: cfg.RootFS,
-	}, nil
+	}
 }
 
 // nonNil turns a nil slice into an empty one, so JSON shows [] not null.

@@ -71,21 +71,26 @@ func runLogs(s *session, o *logsOptions, args []string) error {
 	}
 	printEntries(entries, o.timestamps)
 	if o.follow {
-		return follow(s, c, f, offset, o.timestamps)
+		print := func(entries []container.LogEntry) error { printEntries(entries, o.timestamps); return nil }
+		return followLog(s, c, f, offset, container.Exited, print)
 	}
 	return nil
 }
 
-// follow prints what the container writes until it has exited. It ends
-// when the record says so, not when the container's process is gone: the
-// monitor writes "exited" after the last line of output is in the log and
-// the container's cgroup and network are released, so that a script's
-// next command finds the container finished.
-func follow(s *session, c *state.Container, f *os.File, offset int64, timestamps bool) error {
+// followLog passes what the container writes to emit until ended says
+// the record is final (logs -f: it has exited; the daemon's attach: it
+// has exited after it started) or the record is gone (--rm), or emit fails (a client went away). It
+// ends when the record says so, not when the container's process is gone:
+// the monitor writes "exited" after the last line of output is in the log
+// and the container's cgroup and network are released, so that a
+// script's next command finds the container finished.
+func followLog(s *session, c *state.Container, f *os.File, offset int64, ended func(*state.Container) bool, emit func([]container.LogEntry) error) error {
 	for {
-		done := container.Exited(c)
+		done := c == nil || ended(c)
 		entries, next, _ := container.ReadLogAt(f, offset)
-		printEntries(entries, timestamps)
+		if err := emit(entries); err != nil {
+			return err
+		}
 		if done {
 			return nil
 		}
@@ -93,7 +98,7 @@ func follow(s *session, c *state.Container, f *os.File, offset int64, timestamps
 		time.Sleep(100 * time.Millisecond)
 		var err error
 		if c, err = s.rt.Find(c.ID); err != nil {
-			c = &state.Container{} // removed (--rm): read what is left, then end
+			c = nil // removed (--rm): read what is left, then end
 		}
 	}
 }

@@ -51,7 +51,7 @@ func runRm(s *session, force bool, args []string) error {
 func removeContainer(s *session, c *state.Container, force bool) error {
 	if container.Running(c) {
 		if !force {
-			return fmt.Errorf("cannot remove container %s: it is running: stop it first, or use rm -f", state.Short(c.ID))
+			return conflictf("cannot remove container %s: it is running: stop it first, or use rm -f", state.Short(c.ID))
 		}
 		if err := s.rt.Stop(c, 0); err != nil {
 			return err

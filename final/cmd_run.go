@@ -36,6 +36,7 @@ type runOptions struct {
 	env, envFiles, volumes, publish                          []string
 	capAdd, capDrop, securityOpt                             []string
 	entrypointSet                                            bool
+	entrypointArgs                                           []string // the API's Entrypoint list, instead of entrypoint
 	limits                                                   cgroups.Flags
 	cgroupParent                                             string
 }

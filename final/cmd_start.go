@@ -6,7 +6,6 @@
 package main
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -73,7 +72,7 @@ func startable(s *session, ref string) (*state.Container, func(), error) {
 	}
 	if container.Running(c) {
 		unlock()
-		return nil, nil, fmt.Errorf("container %s is already running", state.Short(c.ID))
+		return nil, nil, conflictf("container %s is already running", state.Short(c.ID))
 	}
 	return c, unlock, nil
 }
@@ -86,14 +85,17 @@ func runRestart(s *session, seconds int, args []string) error {
 	if err := s.open(); err != nil {
 		return err
 	}
-	return eachLocked(s, args, func(c *state.Container) error {
-		if err := s.rt.Stop(c, time.Duration(seconds)*time.Second); err != nil {
-			return err
-		}
-		c, err := s.rt.Find(c.ID)
-		if err != nil {
-			return err
-		}
-		return startDetached(s, c)
-	})
+	return eachLocked(s, args, func(c *state.Container) error { return restartContainer(s, c, seconds) })
+}
+
+// restartContainer stops c (the caller holds its lock) and starts it again.
+func restartContainer(s *session, c *state.Container, seconds int) error {
+	if err := s.rt.Stop(c, time.Duration(seconds)*time.Second); err != nil {
+		return err
+	}
+	c, err := s.rt.Find(c.ID)
+	if err != nil {
+		return err
+	}
+	return startDetached(s, c)
 }

@@ -42,7 +42,7 @@ var commands = []*command{
 	restartCommand, rmCommand, inspectCommand, topCommand, statsCommand,
 	imagesCommand, commitCommand, rmiCommand, tagCommand, historyCommand,
 	importCommand, exportCommand, saveCommand, loadCommand, pullCommand, pushCommand, loginCommand, logoutCommand,
-	systemCommand, infoCommand, versionCommand, cleanupCommand, doctorCommand, seccompCommand,
+	systemCommand, infoCommand, versionCommand, daemonCommand, cleanupCommand, doctorCommand, seccompCommand,
 }
 
 // usageError is a mistake on the command line: exit status 2 (125 for status verbs).
@@ -54,6 +54,19 @@ func (e *usageError) Error() string { return e.msg }
 // usagef makes a usageError.
 func usagef(format string, args ...any) error {
 	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+// conflictError is a request that clashes with the state of things: a
+// name in use, a running container to remove. The CLI prints it as any
+// failure; the daemon answers it 409, as Docker does.
+type conflictError struct{ msg string }
+
+// Error says what clashes.
+func (e *conflictError) Error() string { return e.msg }
+
+// conflictf makes a conflictError.
+func conflictf(format string, args ...any) error {
+	return &conflictError{fmt.Sprintf(format, args...)}
 }
 
 // statusError ends minidocker with a given exit status, after printing

@@ -252,7 +252,7 @@ func applyImage(c *state.Container, o *runOptions, img image.Image, ref string, 
 	ic := img.Config.Config
 	entrypoint := ic.Entrypoint
 	if o.entrypointSet {
-		entrypoint = nil
+		entrypoint = o.entrypointArgs
 		if o.entrypoint != "" {
 			entrypoint = []string{o.entrypoint}
 		}
@@ -368,7 +368,7 @@ func claim(s *session, c *state.Container, name string) (func(), error) {
 	defer unlock()
 	if name != "" {
 		if id := s.rt.State.NameInUse(name); id != "" {
-			return nil, fmt.Errorf("the name %q is already in use by container %s: remove it (minidocker rm %s) or choose another name", name, state.Short(id), name)
+			return nil, conflictf("the name %q is already in use by container %s: remove it (minidocker rm %s) or choose another name", name, state.Short(id), name)
 		}
 	} else {
 		for try := 0; name == "" || s.rt.State.NameInUse(name) != ""; try++ {

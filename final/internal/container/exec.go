@@ -66,15 +66,32 @@ var namespaces = []struct {
 }
 
 // Exec runs spec's command in the running container c and returns its
-// exit status; stdio is the user's.
+// exit status; stdio is the user's. Signals minidocker gets go to the command.
 func (rt *Runtime) Exec(c *state.Container, spec *ExecSpec, stdio Stdio) int {
+	status, err := rt.exec(c, spec, stdio, true)
+	if err != nil {
+		return reportExecError(err)
+	}
+	return status
+}
+
+// ExecIn is Exec for a caller that serves others (the daemon): it
+// forwards no signal of its own and prints nothing; a command that could
+// not start is an error (a *Failure with Docker's status), not a status.
+func (rt *Runtime) ExecIn(c *state.Container, spec *ExecSpec, stdio Stdio) (int, error) {
+	return rt.exec(c, spec, stdio, false)
+}
+
+// exec starts exec-init, puts it into the container's cgroup, sends it
+// the spec and waits for the command.
+func (rt *Runtime) exec(c *state.Container, spec *ExecSpec, stdio Stdio, forward bool) (int, error) {
 	specR, specW, err := os.Pipe()
 	if err != nil {
-		return fail(err).Status
+		return 0, fail(err)
 	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
-		return fail(err).Status
+		return 0, fail(err)
 	}
 	cmd := exec.Command("/proc/self/exe", "exec-init")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
@@ -85,21 +102,23 @@ func (rt *Runtime) Exec(c *state.Container, spec *ExecSpec, stdio Stdio) int {
 	errW.Close()
 	if err != nil {
 		specW.Close()
-		return fail(fmt.Errorf("start exec-init: %w", err)).Status
+		return 0, fail(fmt.Errorf("start exec-init: %w", err))
 	}
 	proc := &Process{cmd: cmd, specW: specW, errR: errR, Pid: cmd.Process.Pid}
 	if err := rt.Cgroup(c).Apply(proc.Pid); err != nil {
 		proc.Abort()
-		return reportExecError(err)
+		return 0, fail(err)
 	}
 	spec.Pid = c.State.Pid
 	if err := proc.releaseExec(spec); err != nil {
 		proc.Wait()
-		return reportExecError(err)
+		return 0, fail(err)
 	}
-	stop := forwardSignals(proc)
-	defer stop()
-	return proc.Wait()
+	if forward {
+		stop := forwardSignals(proc)
+		defer stop()
+	}
+	return proc.Wait(), nil
 }
 
 // reportExecError prints why exec failed and returns Docker's status.

@@ -11,6 +11,7 @@
 package container
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -92,6 +93,13 @@ var errStillRunning = errors.New("still running")
 // (repairing it if its monitor died), or timeout passes. A record that
 // is gone (--rm, rm -f) has exited too: then it returns nil, nil.
 func (rt *Runtime) waitExited(id string, timeout time.Duration) (*state.Container, error) {
+	return rt.waitUntil(context.Background(), id, timeout, Exited)
+}
+
+// waitUntil is waitExited for any end: it waits until done says the
+// record is what the caller waits for, the record is gone (nil, nil),
+// timeout passes or ctx is done.
+func (rt *Runtime) waitUntil(ctx context.Context, id string, timeout time.Duration, done func(*state.Container) bool) (*state.Container, error) {
 	start := time.Now()
 	for {
 		c, err := rt.State.Get(id)
@@ -109,14 +117,45 @@ func (rt *Runtime) waitExited(id string, timeout time.Duration) (*state.Containe
 				continue
 			}
 			// Another command holds the container's lock, and repairs it.
-		} else if Exited(c) {
+		} else if done(c) {
 			return c, nil
 		}
 		if time.Since(start) >= timeout {
 			return nil, fmt.Errorf("container %s: %w after %v", state.Short(id), errStillRunning, timeout)
 		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		awaitMonitor(c, 100*time.Millisecond)
 	}
+}
+
+// WaitNextExit is Wait for an end recorded after since: the Engine API's
+// condition=next-exit, which a client asks for before it starts a
+// container (created, or exited from an earlier run). It gives up when
+// ctx is done (the client went away).
+func (rt *Runtime) WaitNextExit(ctx context.Context, id string, since time.Time) (int, error) {
+	release, err := holdWaiters(rt.State.Dir(id))
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	c, err := rt.waitUntil(ctx, id, forever, func(c *state.Container) bool {
+		return Exited(c) && c.State.Status == "exited" && !c.State.FinishedAt.Before(since)
+	})
+	if err != nil {
+		return 0, err
+	}
+	if c == nil {
+		return 0, fmt.Errorf("container %s was removed before its end could be read", state.Short(id))
+	}
+	return c.State.ExitCode, nil
+}
+
+// WaitRemoved waits until the record of container id is gone, or ctx is done.
+func (rt *Runtime) WaitRemoved(ctx context.Context, id string) error {
+	_, err := rt.waitUntil(ctx, id, forever, func(*state.Container) bool { return false })
+	return err
 }
 
 // waitersFile is the lock file of a container's waiters.

@@ -1,0 +1,267 @@
+//go:build linux
+
+// exec through the Engine API: POST /containers/{id}/exec records what
+// to run (an "exec instance", kept in the daemon's memory only, as
+// dockerd keeps them), POST /exec/{id}/start runs it over a hijacked
+// connection, GET /exec/{id}/json tells the client its exit code. The
+// command runs as the exec verb runs it (container.ExecIn), its parent
+// the daemon.
+
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/minidocker/minidocker/final/internal/container"
+	"github.com/minidocker/minidocker/final/internal/state"
+	"github.com/minidocker/minidocker/final/internal/tty"
+)
+
+// execConfig is the body of POST /containers/{id}/exec.
+type execConfig struct {
+	AttachStdin  bool
+	AttachStdout bool
+	AttachStderr bool
+	Tty          bool
+	Privileged   bool
+	Cmd          []string
+	Env          []string
+	User         string
+	WorkingDir   string
+}
+
+// execInstance is one exec: what to run, and how it went.
+type execInstance struct {
+	ID          string
+	ContainerID string
+	Config      execConfig
+	mu          sync.Mutex
+	started     bool
+	running     bool
+	exitCode    *int
+	terminal    *os.File // the master side, with Tty
+}
+
+// execTable is the daemon's exec instances, by id.
+type execTable struct {
+	mu    sync.Mutex
+	execs map[string]*execInstance
+}
+
+// newExecTable makes an empty table.
+func newExecTable() *execTable { return &execTable{execs: map[string]*execInstance{}} }
+
+// get finds an exec instance.
+func (t *execTable) get(id string) (*execInstance, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e := t.execs[id]; e != nil {
+		return e, nil
+	}
+	return nil, fmt.Errorf("%w: no such exec instance: %s", state.ErrNotFound, id)
+}
+
+// createExec records an exec for a running container.
+func (a *api) createExec(w http.ResponseWriter, r *http.Request) {
+	var cfg execConfig
+	if err := readJSON(r, &cfg); err != nil {
+		fail(w, err)
+		return
+	}
+	if len(cfg.Cmd) == 0 {
+		apiError(w, http.StatusBadRequest, "No exec command specified")
+		return
+	}
+	c, err := a.s.rt.Find(r.PathValue("id"))
+	if err == nil && !container.Running(c) {
+		err = conflictf("container %s is not running", state.Short(c.ID))
+	}
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	e := &execInstance{ID: state.NewID(), ContainerID: c.ID, Config: cfg}
+	a.execs.mu.Lock()
+	a.execs.execs[e.ID] = e
+	a.execs.mu.Unlock()
+	writeJSON(w, http.StatusCreated, map[string]string{"Id": e.ID})
+}
+
+// startExec runs an exec, attached over a hijacked connection unless
+// {"Detach": true}.
+func (a *api) startExec(w http.ResponseWriter, r *http.Request) {
+	var body struct{ Detach, Tty bool }
+	if err := readJSON(r, &body); err != nil {
+		fail(w, err)
+		return
+	}
+	e, err := a.execs.get(r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	e.mu.Lock()
+	already := e.started
+	e.started = true
+	e.mu.Unlock()
+	if already {
+		apiError(w, http.StatusConflict, "exec "+e.ID+" has already been started")
+		return
+	}
+	c, err := a.s.findRunning(e.ContainerID)
+	var spec *container.ExecSpec
+	if err == nil {
+		o := &execOptions{tty: e.Config.Tty, privileged: e.Config.Privileged, env: e.Config.Env, workdir: e.Config.WorkingDir, user: e.Config.User}
+		spec, err = execSpec(c, o, e.Config.Cmd)
+	}
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if body.Detach {
+		go a.runExec(e, c, spec, container.Stdio{})
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	conn, in, err := hijack(w, r, streamType(e.Config.Tty))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	defer closeStream(conn)
+	stdout, stderr := outputs(conn, e.Config.Tty)
+	stdio, done, err := e.wire(in, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return
+	}
+	if msg := a.runExec(e, c, spec, stdio); msg != "" {
+		fmt.Fprintf(stderr, "%s\n", msg)
+	}
+	done()
+}
+
+// runExec runs the command and records its end; it returns why it could
+// not start, if it could not.
+func (a *api) runExec(e *execInstance, c *state.Container, spec *container.ExecSpec, stdio container.Stdio) string {
+	e.mu.Lock()
+	e.running = true
+	e.mu.Unlock()
+	status, err := a.s.rt.ExecIn(c, spec, stdio)
+	msg := ""
+	if err != nil {
+		f := &container.Failure{Status: 126, Message: err.Error()}
+		if ff, ok := err.(*container.Failure); ok {
+			f = ff
+		}
+		status, msg = f.Status, "OCI runtime exec failed: "+f.Message
+	}
+	e.mu.Lock()
+	e.running, e.exitCode = false, &status
+	e.mu.Unlock()
+	return msg
+}
+
+// wire makes the command's stdio: pipes copied into frames, or a
+// terminal; stdin from the connection when the exec asked for it. done
+// closes the daemon's copies of the command's ends and waits for the
+// copies to drain.
+func (e *execInstance) wire(in io.Reader, stdout, stderr io.Writer) (container.Stdio, func(), error) {
+	var copies sync.WaitGroup
+	if e.Config.Tty {
+		master, slave, err := tty.OpenPty()
+		if err != nil {
+			return container.Stdio{}, nil, err
+		}
+		e.mu.Lock()
+		e.terminal = master
+		e.mu.Unlock()
+		if e.Config.AttachStdin {
+			go func() { _, _ = io.Copy(master, in) }()
+		}
+		copies.Add(1)
+		go func() { defer copies.Done(); _, _ = io.Copy(stdout, master) }()
+		return container.Stdio{Stdin: slave, Stdout: slave, Stderr: slave, Tty: true}, func() {
+			slave.Close()
+			copies.Wait()
+			master.Close()
+		}, nil
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return container.Stdio{}, nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return container.Stdio{}, nil, err
+	}
+	stdio := container.Stdio{Stdout: outW, Stderr: errW}
+	if e.Config.AttachStdin {
+		inR, inW, err := os.Pipe()
+		if err != nil {
+			return container.Stdio{}, nil, err
+		}
+		stdio.Stdin = inR
+		go func() { _, _ = io.Copy(inW, in); inW.Close() }()
+	}
+	copies.Add(2)
+	go func() { defer copies.Done(); _, _ = io.Copy(stdout, outR); outR.Close() }()
+	go func() { defer copies.Done(); _, _ = io.Copy(stderr, errR); errR.Close() }()
+	return stdio, func() {
+		for _, f := range []*os.File{stdio.Stdin, stdio.Stdout, stdio.Stderr} {
+			if f != nil {
+				f.Close()
+			}
+		}
+		copies.Wait()
+	}, nil
+}
+
+// resizeExec sets the size of an exec's terminal: ?h=ROWS&w=COLUMNS.
+func (a *api) resizeExec(w http.ResponseWriter, r *http.Request) {
+	e, err := a.execs.get(r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	rows, err1 := intParam(r, "h", 0)
+	cols, err2 := intParam(r, "w", 0)
+	if err1 != nil || err2 != nil || rows < 0 || cols < 0 || rows > 0xffff || cols > 0xffff {
+		apiError(w, http.StatusBadRequest, "invalid h or w: a terminal's rows and columns")
+		return
+	}
+	e.mu.Lock()
+	master := e.terminal
+	e.mu.Unlock()
+	if master != nil {
+		ws := &unix.Winsize{Row: uint16(rows), Col: uint16(cols)}
+		_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws)
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// inspectExec is how a client learns an exec's exit code.
+func (a *api) inspectExec(w http.ResponseWriter, r *http.Request) {
+	e, err := a.execs.get(r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{
+		"ID": e.ID, "ContainerID": e.ContainerID, "Running": e.running, "ExitCode": e.exitCode, "Pid": 0,
+		"OpenStdin": e.Config.AttachStdin, "OpenStdout": e.Config.AttachStdout, "OpenStderr": e.Config.AttachStderr,
+		"CanRemove": false, "DetachKeys": "",
+		"ProcessConfig": map[string]any{
+			"tty": e.Config.Tty, "entrypoint": e.Config.Cmd[0], "arguments": e.Config.Cmd[1:],
+			"privileged": e.Config.Privileged, "user": e.Config.User,
+		},
+	})
+}

@@ -1,0 +1,249 @@
+//go:build linux
+
+// The Engine API's streams: logs, attach and exec.
+//
+// attach and exec start take the connection over ("hijack"): the client
+// sends "Upgrade: tcp", the daemon answers "101 UPGRADED", and from then
+// on the connection is no longer HTTP but the container's streams, both
+// ways, until one side closes it.
+//
+// A container with a terminal has one output stream, sent raw. Without a
+// terminal, stdout and stderr share the connection, and each chunk goes
+// in a frame (Docker's "stdcopy" format): an 8-byte header, the stream
+// (1 stdout, 2 stderr), three zero bytes and the payload's length as a
+// big-endian uint32, then the payload. logs is framed the same way.
+//
+// A container's output comes from its json-file log, which its monitor
+// writes: attach follows the log, as logs -f does, so the daemon never
+// stands between a container and its monitor. (The cost: stdin cannot
+// reach a container through attach; see docs/10-client-and-daemon.md.)
+
+package main
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/minidocker/minidocker/final/internal/container"
+	"github.com/minidocker/minidocker/final/internal/state"
+)
+
+// streamRoutes registers the streaming endpoints.
+func (a *api) streamRoutes() {
+	a.mux.HandleFunc("GET /containers/{id}/logs", a.logs)
+	a.mux.HandleFunc("POST /containers/{id}/attach", a.attach)
+	a.mux.HandleFunc("POST /containers/{id}/exec", a.createExec)
+	a.mux.HandleFunc("POST /exec/{id}/start", a.startExec)
+	a.mux.HandleFunc("POST /exec/{id}/resize", a.resizeExec)
+	a.mux.HandleFunc("GET /exec/{id}/json", a.inspectExec)
+}
+
+// Content types of a stream: framed (stdcopy) or raw (a terminal).
+const (
+	multiplexedStream = "application/vnd.docker.multiplexed-stream"
+	rawStream         = "application/vnd.docker.raw-stream"
+)
+
+// streamType is the content type of c's streams.
+func streamType(tty bool) string {
+	if tty {
+		return rawStream
+	}
+	return multiplexedStream
+}
+
+// frameWriter writes what it is given as stdcopy frames of one stream.
+type frameWriter struct {
+	mu     *sync.Mutex // shared by the writers of one connection
+	w      io.Writer
+	stream byte // 1 stdout, 2 stderr
+}
+
+// Write sends p as one frame.
+func (f *frameWriter) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	var header [8]byte
+	header[0] = f.stream
+	binary.BigEndian.PutUint32(header[4:], uint32(len(p)))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, err := f.w.Write(header[:]); err != nil {
+		return 0, err
+	}
+	return f.w.Write(p)
+}
+
+// lockedWriter serializes the writes of several goroutines to w.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+// Write writes p whole.
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// outputs are the writers for stdout and stderr on w: framed, or raw and
+// shared with a terminal.
+func outputs(w io.Writer, tty bool) (stdout, stderr io.Writer) {
+	mu := &sync.Mutex{}
+	if tty {
+		raw := &lockedWriter{mu, w}
+		return raw, raw
+	}
+	return &frameWriter{mu, w, 1}, &frameWriter{mu, w, 2}
+}
+
+// hijack takes the connection over from the HTTP server and answers the
+// upgrade. What the client sent after its request is in the returned
+// reader.
+func hijack(w http.ResponseWriter, r *http.Request, contentType string) (net.Conn, *bufio.Reader, error) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		return nil, nil, fmt.Errorf("this connection cannot be taken over")
+	}
+	conn, rw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.Header.Get("Upgrade") != "" {
+		fmt.Fprintf(conn, "HTTP/1.1 101 UPGRADED\r\nContent-Type: %s\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n", contentType)
+	} else {
+		fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n\r\n", contentType)
+	}
+	return conn, rw.Reader, nil
+}
+
+// closeStream ends a hijacked stream: the write side first, so that the
+// client reads everything before it sees the end.
+func closeStream(conn net.Conn) {
+	if uc, ok := conn.(*net.UnixConn); ok {
+		_ = uc.CloseWrite()
+	}
+	conn.Close()
+}
+
+// logs is docker logs [-f] [--tail N] [-t].
+func (a *api) logs(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	wantOut, wantErr := boolParam(r, "stdout"), boolParam(r, "stderr")
+	if !wantOut && !wantErr {
+		apiError(w, http.StatusBadRequest, "Bad parameters: you must choose at least one stream")
+		return
+	}
+	tail := -1
+	if t := q.Get("tail"); t != "" && t != "all" {
+		n, err := strconv.Atoi(t)
+		if err != nil || n < 0 {
+			apiError(w, http.StatusBadRequest, fmt.Sprintf("invalid tail %q: a number of lines, or all", t))
+			return
+		}
+		tail = n
+	}
+	c, err := a.s.rt.Find(r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", streamType(c.Config.Tty))
+	w.WriteHeader(http.StatusOK)
+	flusher := w.(http.Flusher)
+	flusher.Flush()
+	f, err := os.Open(c.LogPath)
+	if err != nil {
+		return // it never ran: no output
+	}
+	defer f.Close()
+	stdout, stderr := outputs(w, c.Config.Tty)
+	emit := func(entries []container.LogEntry) error {
+		if err := writeEntries(entries, wantOut, wantErr, boolParam(r, "timestamps"), stdout, stderr); err != nil {
+			return err
+		}
+		flusher.Flush()
+		return r.Context().Err()
+	}
+	entries, offset, _ := container.ReadLogAt(f, 0)
+	if tail >= 0 && len(entries) > tail {
+		entries = entries[len(entries)-tail:]
+	}
+	if emit(entries) != nil || !boolParam(r, "follow") {
+		return
+	}
+	_ = followLog(a.s, c, f, offset, container.Exited, emit)
+}
+
+// writeEntries writes log entries to the writer of their stream.
+func writeEntries(entries []container.LogEntry, wantOut, wantErr, timestamps bool, stdout, stderr io.Writer) error {
+	for _, e := range entries {
+		w := stdout
+		if e.Stream == "stderr" {
+			w = stderr
+		}
+		if (e.Stream == "stderr" && !wantErr) || (e.Stream != "stderr" && !wantOut) {
+			continue
+		}
+		line := e.Log
+		if timestamps {
+			line = e.Time.Format(time.RFC3339Nano) + " " + line
+		}
+		if _, err := io.WriteString(w, line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// attach streams a container's output from now (or, with ?logs=1, from
+// its first line) until it exits: for a container not running yet
+// (docker run attaches before it starts), until the end of the run that
+// follows. What the client sends (stdin) is read and dropped.
+func (a *api) attach(w http.ResponseWriter, r *http.Request) {
+	c, err := a.s.rt.Find(r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	since := time.Now()
+	// The monitor appends to this same file (O_APPEND): opened now, it
+	// is read to its end even after --rm has deleted it.
+	f, err := os.OpenFile(c.LogPath, os.O_RDONLY|os.O_CREATE, 0o640)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	defer f.Close()
+	var offset int64
+	if !boolParam(r, "logs") {
+		if fi, err := f.Stat(); err == nil {
+			offset = fi.Size()
+		}
+	}
+	conn, in, err := hijack(w, r, streamType(c.Config.Tty))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	defer closeStream(conn)
+	go func() { _, _ = io.Copy(io.Discard, in) }()
+	stdout, stderr := outputs(conn, c.Config.Tty)
+	wantOut, wantErr := boolParam(r, "stdout"), boolParam(r, "stderr")
+	ended := func(c *state.Container) bool {
+		return container.Exited(c) && c.State.Status == "exited" && !c.State.FinishedAt.Before(since)
+	}
+	_ = followLog(a.s, c, f, offset, ended, func(entries []container.LogEntry) error {
+		return writeEntries(entries, wantOut, wantErr, false, stdout, stderr)
+	})
+}

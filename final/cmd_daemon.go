@@ -1,0 +1,124 @@
+//go:build linux
+
+// daemon: the Docker Engine API on a unix socket, so that the docker CLI
+// and Docker's SDKs can drive minidocker. It is a thin layer over the
+// same session and internal packages as the verbs, on the same state
+// root: a container the daemon makes is one the CLI lists, and the other
+// way round. The daemon owns no container: each one's monitor does, as
+// for run -d, so stopping (or killing) the daemon stops nothing.
+//
+// The HTTP side is in the api_*.go files: api.go (routing, version
+// negotiation, errors), api_containers.go, api_images.go, api_system.go,
+// and api_streams.go (the hijacked attach and exec streams, stdcopy).
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"os/user"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// defaultHost is where the daemon listens unless --host says otherwise.
+const defaultHost = "unix:///run/minidocker.sock"
+
+// daemonCommand is the daemon verb.
+var daemonCommand = &command{
+	name: "daemon", usage: "daemon [--host unix:///PATH] [--group NAME]",
+	short: "Serve the Docker Engine API on a unix socket",
+	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
+		host := fs.StringP("host", "H", defaultHost, "the socket to listen on, unix:///PATH")
+		group := fs.StringP("group", "G", "", "a group that may use the socket besides root (access to it is root on the host)")
+		return func(s *session, args []string) error { return runDaemon(s, *host, *group, args) }
+	},
+}
+
+// runDaemon listens on the socket and serves until SIGTERM or SIGINT,
+// then removes the socket.
+func runDaemon(s *session, host, group string, args []string) error {
+	if len(args) > 0 {
+		return usagef("accepts no arguments")
+	}
+	path, ok := strings.CutPrefix(host, "unix://")
+	if !ok || !strings.HasPrefix(path, "/") {
+		return usagef("--host %q: only unix sockets are served, e.g. unix:///run/minidocker.sock", host)
+	}
+	if err := s.open(); err != nil {
+		return err
+	}
+	ln, err := listenUnix(path, group)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(path)
+	srv := &http.Server{Handler: newAPI(s), ReadHeaderTimeout: 30 * time.Second}
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	fmt.Fprintf(os.Stderr, "minidocker: API listening on %s (API %s to %s)\n", path, minAPIVersion, maxAPIVersion)
+	select {
+	case err = <-served:
+		return fmt.Errorf("serve %s: %w", path, err)
+	case sig := <-stop:
+		fmt.Fprintf(os.Stderr, "minidocker: %v: shutting down\n", sig)
+	}
+	// Requests that stream (logs -f, wait, events) end with their
+	// clients; a short grace period, then the connections are closed.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
+
+// listenUnix listens on a unix socket at path, mode 0660, owned by root
+// and group. A socket left by a daemon that died is replaced; one that
+// answers is another daemon's, and is refused.
+func listenUnix(path, group string) (net.Listener, error) {
+	gid := 0
+	if group != "" {
+		g, err := user.LookupGroup(group)
+		if err != nil {
+			return nil, usagef("--group %q: %v (create it, e.g. groupadd %s)", group, err, group)
+		}
+		gid, _ = strconv.Atoi(g.Gid)
+	}
+	if conn, err := net.Dial("unix", path); err == nil {
+		conn.Close()
+		return nil, fmt.Errorf("%s: another daemon is listening there: stop it, or choose another --host", path)
+	}
+	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+		return nil, fmt.Errorf("remove the stale socket %s: %w", path, err)
+	}
+	// The socket is made with no access for anyone but root, and only
+	// then opened to the group: no moment where others could connect.
+	old := syscall.Umask(0o177)
+	ln, err := net.Listen("unix", path)
+	syscall.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	if err := os.Chown(path, 0, gid); err == nil {
+		err = os.Chmod(path, 0o660)
+	}
+	if err != nil {
+		ln.Close()
+		os.Remove(path)
+		return nil, fmt.Errorf("set the owner and mode of %s: %w", path, err)
+	}
+	return ln, nil
+}
