@@ -158,6 +158,10 @@ type strSlice []string
 
 // UnmarshalJSON reads a list of strings, or a string as a list of one.
 func (s *strSlice) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		*s = nil
+		return nil
+	}
 	var one string
 	if json.Unmarshal(data, &one) == nil {
 		*s = strSlice{one}
