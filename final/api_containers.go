@@ -35,9 +35,7 @@ func (a *api) containerRoutes() {
 	a.mux.HandleFunc("POST /containers/{id}/wait", a.waitContainer)
 	a.mux.HandleFunc("GET /containers/{id}/top", a.topContainer)
 	a.mux.HandleFunc("GET /containers/{id}/stats", a.statsContainer)
-	a.mux.HandleFunc("POST /containers/{id}/resize", func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusOK) // a monitor's terminal keeps its size; see api_streams.go
-	})
+	a.mux.HandleFunc("POST /containers/{id}/resize", a.resizeContainer)
 }
 
 // containerSummary is one container as GET /containers/json lists it.
@@ -143,6 +141,7 @@ type createRequest struct {
 	User         string
 	Tty          bool
 	OpenStdin    bool
+	StdinOnce    bool
 	Env          []string
 	Cmd          strSlice
 	Entrypoint   strSlice
@@ -189,6 +188,7 @@ type createHostConfig struct {
 	CPUShares      int64 `json:"CpuShares"`
 	CpusetCpus     string
 	PidsLimit      *int64
+	ConsoleSize    [2]uint16
 }
 
 // createContainer makes a container as the create verb does. A missing
@@ -213,6 +213,7 @@ func (a *api) createContainer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o := req.runOptions(r.URL.Query().Get("name"))
+	o.consoleSize = req.HostConfig.ConsoleSize
 	c, unlock, err := create(a.s, o, req.Image, req.Cmd)
 	if err != nil {
 		fail(w, err)
@@ -231,6 +232,7 @@ func (req *createRequest) runOptions(name string) *runOptions {
 		network: hc.NetworkMode, readOnly: hc.ReadonlyRootfs, privileged: hc.Privileged,
 		capAdd: hc.CapAdd, capDrop: hc.CapDrop, securityOpt: hc.SecurityOpt, cgroupParent: hc.CgroupParent,
 	}
+	o.stdinOnce = req.StdinOnce && req.OpenStdin
 	if o.network == "" || o.network == "default" {
 		o.network = "bridge"
 	}

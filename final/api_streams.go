@@ -15,8 +15,8 @@
 //
 // A container's output comes from its json-file log, which its monitor
 // writes: attach follows the log, as logs -f does, so the daemon never
-// stands between a container and its monitor. (The cost: stdin cannot
-// reach a container through attach; see docs/10-client-and-daemon.md.)
+// stands between a container and its monitor. Stdin goes the other way,
+// through the monitor's attach socket (internal/container/attach.go).
 
 package main
 
@@ -31,6 +31,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/minidocker/minidocker/final/internal/container"
 	"github.com/minidocker/minidocker/final/internal/state"
@@ -209,7 +211,8 @@ func writeEntries(entries []container.LogEntry, wantOut, wantErr, timestamps boo
 // attach streams a container's output from now (or, with ?logs=1, from
 // its first line) until it exits: for a container not running yet
 // (docker run attaches before it starts), until the end of the run that
-// follows. What the client sends (stdin) is read and dropped.
+// follows. What the client sends goes to the container's stdin, through
+// the monitor's attach socket, if the container has one (-i).
 func (a *api) attach(w http.ResponseWriter, r *http.Request) {
 	c, err := a.s.rt.Find(r.PathValue("id"))
 	if err != nil {
@@ -237,7 +240,11 @@ func (a *api) attach(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer closeStream(conn)
-	go func() { _, _ = io.Copy(io.Discard, in) }()
+	if boolParam(r, "stdin") && c.Config.OpenStdin {
+		go a.forwardStdin(c.ID, in, since)
+	} else {
+		go func() { _, _ = io.Copy(io.Discard, in) }()
+	}
 	stdout, stderr := outputs(conn, c.Config.Tty)
 	wantOut, wantErr := boolParam(r, "stdout"), boolParam(r, "stderr")
 	ended := func(c *state.Container) bool {
@@ -246,4 +253,63 @@ func (a *api) attach(w http.ResponseWriter, r *http.Request) {
 	_ = followLog(a.s, c, f, offset, ended, func(entries []container.LogEntry) error {
 		return writeEntries(entries, wantOut, wantErr, false, stdout, stderr)
 	})
+}
+
+// forwardStdin copies a client's input to the attach socket of container
+// id once its monitor listens there: docker run attaches before the
+// start, and what the client types meanwhile waits in the connection.
+// It gives up when the run that follows since has ended.
+func (a *api) forwardStdin(id string, in io.Reader, since time.Time) {
+	dir := a.s.rt.State.Dir(id)
+	for {
+		sock, err := container.DialStdin(dir)
+		if err == nil {
+			_, _ = io.Copy(sock, in)
+			_ = sock.CloseWrite() // end of input: with StdinOnce, the container's stdin closes
+			sock.Close()
+			return
+		}
+		c, err := a.s.rt.State.Get(id)
+		if err != nil || (container.Exited(c) && c.State.Status == "exited" && !c.State.FinishedAt.Before(since)) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// resizeContainer sets the size of a container's terminal (?h=ROWS&w=COLUMNS).
+// Its monitor holds the master side; the size is set on the slave side,
+// the container's own stdin, which TIOCSWINSZ accepts as well and which
+// signals SIGWINCH to the container's foreground processes. The file is
+// opened as the container left it: non-blocking, without becoming a
+// controlling terminal, and used only if it is a terminal.
+func (a *api) resizeContainer(w http.ResponseWriter, r *http.Request) {
+	rows, err1 := intParam(r, "h", 0)
+	cols, err2 := intParam(r, "w", 0)
+	if err1 != nil || err2 != nil || rows < 0 || cols < 0 || rows > 0xffff || cols > 0xffff {
+		apiError(w, http.StatusBadRequest, "invalid h or w: a terminal's rows and columns")
+		return
+	}
+	c, err := a.s.findRunning(r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if c.Config.Tty {
+		setWinsize(fmt.Sprintf("/proc/%d/fd/0", c.State.Pid), rows, cols)
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// setWinsize sets the window size of the terminal at path, if it is one.
+func setWinsize(path string, rows, cols int) {
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(fd)
+	if _, err := unix.IoctlGetWinsize(fd, unix.TIOCGWINSZ); err != nil {
+		return // not a terminal
+	}
+	_ = unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(rows), Col: uint16(cols)})
 }

@@ -36,7 +36,9 @@ type runOptions struct {
 	env, envFiles, volumes, publish                          []string
 	capAdd, capDrop, securityOpt                             []string
 	entrypointSet                                            bool
-	entrypointArgs                                           []string // the API's Entrypoint list, instead of entrypoint
+	entrypointArgs                                           []string  // the API's Entrypoint list, instead of entrypoint
+	stdinOnce                                                bool      // the API's StdinOnce: docker run -i
+	consoleSize                                              [2]uint16 // the API's ConsoleSize: the client's terminal
 	limits                                                   cgroups.Flags
 	cgroupParent                                             string
 }

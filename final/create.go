@@ -114,7 +114,7 @@ func checkOptions(o *runOptions) (*state.Container, error) {
 	c.HostConfig = state.HostConfig{
 		Binds: o.volumes, NetworkMode: o.network, AutoRemove: o.rm, Privileged: o.privileged,
 		ReadonlyRootfs: o.readOnly, Init: o.init, CgroupParent: o.cgroupParent, CapAdd: o.capAdd,
-		CapDrop: o.capDrop, SecurityOpt: o.securityOpt, Resources: res,
+		CapDrop: o.capDrop, SecurityOpt: o.securityOpt, Resources: res, ConsoleSize: o.consoleSize,
 		PortBindings: map[string][]state.PortBinding{},
 	}
 	if err := checkSecurityOpts(c, o); err != nil {
@@ -272,7 +272,7 @@ func applyImage(c *state.Container, o *runOptions, img image.Image, ref string, 
 	}
 	c.Image, c.Path, c.Args = img.ID, all[0], all[1:]
 	c.Config = state.Config{
-		Hostname: o.hostname, User: o.user, Tty: o.tty, OpenStdin: o.interactive, Env: env,
+		Hostname: o.hostname, User: o.user, Tty: o.tty, OpenStdin: o.interactive, StdinOnce: o.stdinOnce, Env: env,
 		Cmd: cmd, Entrypoint: entrypoint, Image: ref, WorkingDir: o.workdir,
 		ExposedPorts: map[string]struct{}{}, Volumes: map[string]struct{}{}, Labels: ic.Labels,
 	}

@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/minidocker/minidocker/tests/skip"
 )
 
@@ -133,6 +135,14 @@ func TestDaemonDockerCLI(t *testing.T) {
 		}
 		if out := m.must("ps", "-a", "-q"); out != "" {
 			t.Errorf("docker run --rm left containers: %q", out)
+		}
+	})
+	t.Run("run -i", func(t *testing.T) {
+		// stdin goes through the monitor's attach socket; StdinOnce (run
+		// -i) closes the container's stdin at the end of the client's.
+		r := d.docker(t, "a\nb\n", "run", "--rm", "-i", "--network", "none", "base", "sh", "-c", "cat; echo done")
+		if r.code != 0 || r.stdout != "a\nb\ndone\n" {
+			t.Errorf("docker run -i: exit %d, stdout %q, stderr %q; want a, b, done", r.code, r.stdout, r.stderr)
 		}
 	})
 	t.Run("run -d, exec, top, stats, logs, stop, wait, rm", func(t *testing.T) {
@@ -369,4 +379,78 @@ func clip(s string) string {
 		return s[:200] + "…"
 	}
 	return s
+}
+
+// TestDaemonInteractiveTerminal drives docker run -it through a
+// pseudo-terminal, as a user at a terminal would: the container's shell
+// sees the window size, and a new size when the terminal is resized;
+// Ctrl-C interrupts the container's foreground command; the shell's exit
+// status is docker's.
+func TestDaemonInteractiveTerminal(t *testing.T) {
+	m := newMD(t)
+	d := m.startDaemon()
+	m.must("run", "--rm", "--network", "none", "base", "true") // make base first: its message would go to the terminal
+	master, slave := openTestPty(t, 33, 111)
+	defer master.Close()
+	cmd := exec.Command(dockerCLI(t), "-H", "unix://"+d.socket, "run", "-it", "--rm", "--name", "tty1", "--network", "none", "base", "sh")
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + m.root, "DOCKER_CONFIG=" + filepath.Join(m.root, "docker-config"), "TERM=dumb"}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	screen := &lockedBuffer{}
+	go func() { _, _ = io.Copy(screen, master) }()
+	sleeping := func() bool { return strings.Contains(m.run("top", "tty1").stdout, "sleep 100") }
+	type step struct {
+		input string
+		done  func() bool
+	}
+	shows := func(s string) func() bool { return func() bool { return strings.Contains(screen.String(), s) } }
+	for _, s := range []step{
+		{"stty size\n", shows("33 111")},
+		{"sleep 100\n", sleeping},
+		{"\x03", func() bool { return !sleeping() }},
+		{"echo alive-$((6*7))\n", shows("alive-42")},
+	} {
+		if _, err := master.Write([]byte(s.input)); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, s.done)
+	}
+	// A resize of the user's terminal: docker gets SIGWINCH and sends
+	// POST /containers/{id}/resize; the container's terminal follows.
+	if err := unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: 120}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		_, _ = master.Write([]byte("stty size\n"))
+		return waitShort(shows("40 120"))
+	})
+	if _, err := master.Write([]byte("exit 5\n")); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if code, _ := exitCode(err); code != 5 {
+			t.Errorf("docker run -it sh then exit 5: status %d\nscreen:\n%s", code, screen.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("docker run -it did not end after exit 5\nscreen:\n%s", screen.String())
+	}
+	d.stop(t)
+}
+
+// waitShort polls cond for up to a second: a step that a retry repeats.
+func waitShort(cond func() bool) bool {
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return false
 }

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 )
@@ -30,6 +31,9 @@ type logFile struct {
 	mu sync.Mutex
 	f  *os.File
 }
+
+// dir is the directory of the log: the container's.
+func (l *logFile) dir() string { return filepath.Dir(l.f.Name()) }
 
 // openLog opens (creating) the log file for appending.
 func openLog(path string) (*logFile, error) {

@@ -125,8 +125,20 @@ func (rt *Runtime) acquire(c *state.Container) (*resources, error) {
 	return res, err
 }
 
-// streams are the goroutines copying the container's output.
-type streams struct{ sync.WaitGroup }
+// streams are the goroutines copying the container's output, and the
+// attach socket's server when a detached container has stdin.
+type streams struct {
+	sync.WaitGroup
+	stopStdin func()
+}
+
+// stop waits for the output copies to end, then stops the attach socket.
+func (st *streams) stop() {
+	st.Wait()
+	if st.stopStdin != nil {
+		st.stopStdin()
+	}
+}
 
 // startProcess starts the child side with its stdio wired to the log (and
 // to the user when attached), puts it into its cgroup and network, and
@@ -156,10 +168,10 @@ func (rt *Runtime) startProcess(c *state.Container, res *resources, att *Attach)
 		if proc != nil {
 			proc.Abort()
 		}
-		streams.Wait()
+		streams.stop()
 		return nil, nil, err
 	}
-	go func() { streams.Wait(); log.close() }()
+	go func() { streams.stop(); log.close() }()
 	return proc, streams, nil
 }
 

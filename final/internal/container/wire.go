@@ -37,9 +37,18 @@ func wire(c *state.Container, log *logFile, att *Attach) (Stdio, *streams, error
 		if att != nil && att.Terminal != nil {
 			tty.CopyWinsize(att.Terminal, master)
 			go followWinsize(att.Terminal, master)
+		} else if size := c.HostConfig.ConsoleSize; size[0] > 0 && size[1] > 0 {
+			_ = tty.SetWinsize(master, size[0], size[1]) // the API client's terminal, at create
 		}
 		if att != nil && att.Stdin != nil {
 			go func() { _, _ = io.Copy(master, att.Stdin) }()
+		}
+		if att == nil && c.Config.OpenStdin {
+			if st.stopStdin, err = serveStdin(log.dir(), master, false); err != nil {
+				master.Close()
+				slave.Close()
+				return Stdio{}, nil, err
+			}
 		}
 		st.Add(1)
 		go func() { defer st.Done(); log.copyTerminal(master, stdout); master.Close() }()
@@ -62,10 +71,31 @@ func wire(c *state.Container, log *logFile, att *Attach) (Stdio, *streams, error
 		stdio.Stdin = inR
 		go func() { _, _ = io.Copy(inW, att.Stdin); inW.Close() }()
 	}
+	if att == nil && c.Config.OpenStdin {
+		if err := detachedStdin(c, log, st, &stdio); err != nil {
+			return Stdio{}, nil, err
+		}
+	}
 	st.Add(2)
 	go func() { defer st.Done(); log.copyStream("stdout", outR, stdout); outR.Close() }()
 	go func() { defer st.Done(); log.copyStream("stderr", errR, stderr); errR.Close() }()
 	return stdio, st, nil
+}
+
+// detachedStdin gives a detached container with -i a stdin pipe fed
+// from its attach socket (attach.go).
+func detachedStdin(c *state.Container, log *logFile, st *streams, stdio *Stdio) error {
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	if st.stopStdin, err = serveStdin(log.dir(), inW, c.Config.StdinOnce); err != nil {
+		inR.Close()
+		inW.Close()
+		return err
+	}
+	stdio.Stdin = inR
+	return nil
 }
 
 // closeChildEnds closes the parent's copies of the child's stdio, so the

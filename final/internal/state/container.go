@@ -59,6 +59,7 @@ type Config struct {
 	User         string              `json:"User"`
 	Tty          bool                `json:"Tty"`
 	OpenStdin    bool                `json:"OpenStdin"`
+	StdinOnce    bool                `json:"StdinOnce"` // the first attached client's end of input closes stdin
 	Env          []string            `json:"Env"`
 	Cmd          []string            `json:"Cmd"`
 	Entrypoint   []string            `json:"Entrypoint"`
@@ -84,6 +85,7 @@ type HostConfig struct {
 	SecurityOpt    []string                 `json:"SecurityOpt"`
 	MaskedPaths    []string                 `json:"MaskedPaths"`
 	ReadonlyPaths  []string                 `json:"ReadonlyPaths"`
+	ConsoleSize    [2]uint16                `json:"ConsoleSize"` // rows and columns of a terminal made by the API
 	cgroups.Resources
 }
 

@@ -77,3 +77,8 @@ func CopyWinsize(from, to *os.File) {
 		_ = unix.IoctlSetWinsize(int(to.Fd()), unix.TIOCSWINSZ, ws)
 	}
 }
+
+// SetWinsize gives the terminal f a size of rows by cols.
+func SetWinsize(f *os.File, rows, cols uint16) error {
+	return unix.IoctlSetWinsize(int(f.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
+}
