@@ -62,7 +62,11 @@ func runDaemon(s *session, host, group string, args []string) error {
 		return err
 	}
 	defer os.Remove(path)
-	srv := &http.Server{Handler: newAPI(s), ReadHeaderTimeout: 30 * time.Second}
+	handler := newAPI(s)
+	if s.debug {
+		handler = logRequests(handler)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	served := make(chan error, 1)
@@ -121,4 +125,13 @@ func listenUnix(path, group string) (net.Listener, error) {
 		return nil, fmt.Errorf("set the owner and mode of %s: %w", path, err)
 	}
 	return ln, nil
+}
+
+// logRequests prints each request as it arrives (--debug): the exchange
+// a client has with the daemon, in order.
+func logRequests(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(os.Stderr, "%s %s\n", r.Method, r.URL.RequestURI())
+		h.ServeHTTP(w, r)
+	})
 }
