@@ -454,3 +454,65 @@ func waitShort(cond func() bool) bool {
 	}
 	return false
 }
+
+// TestDaemonOwnsNoContainer kills the daemon with SIGKILL while a
+// container it started runs: the container runs on (its monitor owns
+// it), and a new daemon on the same state root lists it and stops it.
+func TestDaemonOwnsNoContainer(t *testing.T) {
+	m := newMD(t)
+	d := m.startDaemon()
+	id := strings.TrimSpace(d.mustDocker(t, "run", "-d", "--name", "survivor", "--network", "none", "base", "sleep", "1000"))
+	pid := m.containerPid("survivor")
+	t.Logf("container %s, pid %d", id, pid)
+	_ = d.proc.cmd.Process.Kill()
+	_ = d.proc.cmd.Wait()
+	if !processAlive(pid) {
+		t.Fatalf("kill -9 of the daemon killed the container's process %d", pid)
+	}
+	d = m.startDaemon() // the stale socket is replaced
+	if out := d.mustDocker(t, "ps", "--no-trunc", "--format", "{{.ID}} {{.Names}}"); out != id+" survivor\n" {
+		t.Errorf("a new daemon lists %q, want the container the old one started", out)
+	}
+	d.mustDocker(t, "rm", "-f", "survivor")
+	if !exited(pid) {
+		t.Errorf("rm -f through the new daemon left the process %d running", pid)
+	}
+	d.stop(t)
+}
+
+// TestDaemonRunOptions checks run's options through the API (create's
+// Config and HostConfig) where the container and the kernel show them,
+// and logs -f while output arrives.
+func TestDaemonRunOptions(t *testing.T) {
+	m := newMD(t)
+	d := m.startDaemon()
+	vol := t.TempDir()
+	id := strings.TrimSpace(d.mustDocker(t, "run", "-d", "--name", "opts", "--network", "none", "-e", "GREETING=hi there",
+		"-v", vol+":/data", "--cpus", "0.5", "-w", "/data", "base",
+		"sh", "-c", `echo "$GREETING" > out; pwd; while [ ! -e /data/stop ]; do sleep 0.05; done; echo bye`))
+	waitFor(t, func() bool { data, _ := os.ReadFile(filepath.Join(vol, "out")); return string(data) == "hi there\n" })
+	if got := cgroupFile(id, "cpu", "cpu.cfs_quota_us", "cpu.max"); got != "50000" && got != "50000 100000" {
+		t.Errorf("--cpus 0.5: the cgroup's quota is %q", got)
+	}
+	// logs -f shows what is written while it follows, and ends with the container.
+	follow := exec.Command(dockerCLI(t), "-H", "unix://"+d.socket, "logs", "-f", "opts")
+	follow.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + m.root, "DOCKER_CONFIG=" + filepath.Join(m.root, "docker-config")}
+	out := &lockedBuffer{}
+	follow.Stdout, follow.Stderr = out, out
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = follow.Process.Kill(); _ = follow.Wait() })
+	waitFor(t, func() bool { return out.String() == "/data\n" })
+	if err := os.WriteFile(filepath.Join(vol, "stop"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := follow.Wait(); err != nil || out.String() != "/data\nbye\n" {
+		t.Errorf("docker logs -f: %v, printed %q; want /data, then bye, then the end", err, out.String())
+	}
+	if r := d.docker(t, "", "start", "-a", "opts"); r.code != 0 || r.stdout != "/data\nbye\n" {
+		t.Errorf("docker start -a: exit %d, stdout %q", r.code, r.stdout)
+	}
+	d.mustDocker(t, "rm", "opts")
+	d.stop(t)
+}
