@@ -184,7 +184,7 @@ func (a *api) logs(w http.ResponseWriter, r *http.Request) {
 	if emit(entries) != nil || !boolParam(r, "follow") {
 		return
 	}
-	_ = followLog(a.s, c, f, offset, container.Exited, emit)
+	_ = followLog(a.s, c, f, offset, 100*time.Millisecond, container.Exited, emit)
 }
 
 // writeEntries writes log entries to the writer of their stream.
@@ -250,7 +250,8 @@ func (a *api) attach(w http.ResponseWriter, r *http.Request) {
 	ended := func(c *state.Container) bool {
 		return container.Exited(c) && c.State.Status == "exited" && !c.State.FinishedAt.Before(since)
 	}
-	_ = followLog(a.s, c, f, offset, ended, func(entries []container.LogEntry) error {
+	// Every 20 ms: what a user at a terminal types comes back that soon.
+	_ = followLog(a.s, c, f, offset, 20*time.Millisecond, ended, func(entries []container.LogEntry) error {
 		return writeEntries(entries, wantOut, wantErr, false, stdout, stderr)
 	})
 }

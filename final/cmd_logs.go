@@ -72,19 +72,20 @@ func runLogs(s *session, o *logsOptions, args []string) error {
 	printEntries(entries, o.timestamps)
 	if o.follow {
 		print := func(entries []container.LogEntry) error { printEntries(entries, o.timestamps); return nil }
-		return followLog(s, c, f, offset, container.Exited, print)
+		return followLog(s, c, f, offset, 100*time.Millisecond, container.Exited, print)
 	}
 	return nil
 }
 
-// followLog passes what the container writes to emit until ended says
+// followLog passes what the container writes to emit, reading the log
+// and the record every interval, until ended says
 // the record is final (logs -f: it has exited; the daemon's attach: it
 // has exited after it started) or the record is gone (--rm), or emit fails (a client went away). It
 // ends when the record says so, not when the container's process is gone:
 // the monitor writes "exited" after the last line of output is in the log
 // and the container's cgroup and network are released, so that a
 // script's next command finds the container finished.
-func followLog(s *session, c *state.Container, f *os.File, offset int64, ended func(*state.Container) bool, emit func([]container.LogEntry) error) error {
+func followLog(s *session, c *state.Container, f *os.File, offset int64, every time.Duration, ended func(*state.Container) bool, emit func([]container.LogEntry) error) error {
 	for {
 		done := c == nil || ended(c)
 		entries, next, _ := container.ReadLogAt(f, offset)
@@ -95,7 +96,7 @@ func followLog(s *session, c *state.Container, f *os.File, offset int64, ended f
 			return nil
 		}
 		offset = next
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(every)
 		var err error
 		if c, err = s.rt.Find(c.ID); err != nil {
 			c = nil // removed (--rm): read what is left, then end

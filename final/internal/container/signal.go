@@ -93,13 +93,14 @@ var errStillRunning = errors.New("still running")
 // (repairing it if its monitor died), or timeout passes. A record that
 // is gone (--rm, rm -f) has exited too: then it returns nil, nil.
 func (rt *Runtime) waitExited(id string, timeout time.Duration) (*state.Container, error) {
-	return rt.waitUntil(context.Background(), id, timeout, Exited)
+	return rt.waitUntil(context.Background(), id, timeout, 100*time.Millisecond, Exited)
 }
 
 // waitUntil is waitExited for any end: it waits until done says the
 // record is what the caller waits for, the record is gone (nil, nil),
-// timeout passes or ctx is done.
-func (rt *Runtime) waitUntil(ctx context.Context, id string, timeout time.Duration, done func(*state.Container) bool) (*state.Container, error) {
+// timeout passes or ctx is done. It reads the record again when the
+// monitor ends, and at the latest every interval.
+func (rt *Runtime) waitUntil(ctx context.Context, id string, timeout, every time.Duration, done func(*state.Container) bool) (*state.Container, error) {
 	start := time.Now()
 	for {
 		c, err := rt.State.Get(id)
@@ -126,7 +127,7 @@ func (rt *Runtime) waitUntil(ctx context.Context, id string, timeout time.Durati
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		awaitMonitor(c, 100*time.Millisecond)
+		awaitMonitor(c, every)
 	}
 }
 
@@ -140,7 +141,9 @@ func (rt *Runtime) WaitNextExit(ctx context.Context, id string, since time.Time)
 		return 0, err
 	}
 	defer release()
-	c, err := rt.waitUntil(ctx, id, forever, func(c *state.Container) bool {
+	// A --rm container's monitor does not end before this waiter lets
+	// go of the waiters lock: only reading the record often sees the end soon.
+	c, err := rt.waitUntil(ctx, id, forever, apiPoll, func(c *state.Container) bool {
 		return Exited(c) && c.State.Status == "exited" && !c.State.FinishedAt.Before(since)
 	})
 	if err != nil {
@@ -152,9 +155,13 @@ func (rt *Runtime) WaitNextExit(ctx context.Context, id string, since time.Time)
 	return c.State.ExitCode, nil
 }
 
+// apiPoll is how often the daemon's waits read a record whose monitor
+// they cannot wait for.
+const apiPoll = 10 * time.Millisecond
+
 // WaitRemoved waits until the record of container id is gone, or ctx is done.
 func (rt *Runtime) WaitRemoved(ctx context.Context, id string) error {
-	_, err := rt.waitUntil(ctx, id, forever, func(*state.Container) bool { return false })
+	_, err := rt.waitUntil(ctx, id, forever, apiPoll, func(*state.Container) bool { return false })
 	return err
 }
 
