@@ -74,7 +74,9 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		r.URL.Path, r.URL.RawPath = m[2], ""
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if r.URL.Path != "/images/load" { // an image archive: load bounds it itself (image/load.go)
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	}
 	a.mux.ServeHTTP(w, r)
 }
 

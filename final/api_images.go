@@ -10,9 +10,12 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"runtime"
 	"strings"
 
+	"github.com/minidocker/minidocker/final/internal/container"
 	"github.com/minidocker/minidocker/final/internal/image"
+	"github.com/minidocker/minidocker/final/internal/registry"
 )
 
 // imageRoutes registers the image endpoints.
@@ -20,6 +23,9 @@ func (a *api) imageRoutes() {
 	a.mux.HandleFunc("GET /images/json", a.listImages)
 	a.mux.HandleFunc("POST /images/create", a.pullImage)
 	a.mux.HandleFunc("POST /commit", a.commit)
+	a.mux.HandleFunc("GET /images/get", a.saveImages)
+	a.mux.HandleFunc("POST /images/load", a.loadImages)
+	a.mux.HandleFunc("GET /containers/{id}/export", a.exportContainer)
 	a.mux.HandleFunc("/images/{rest...}", a.imageByName)
 }
 
@@ -81,6 +87,10 @@ func (a *api) imageByName(w http.ResponseWriter, r *http.Request) {
 		a.tagImage(w, r, name)
 	case r.Method == http.MethodDelete && action == "":
 		a.removeImage(w, r, name)
+	case r.Method == http.MethodGet && action == "get":
+		a.save(w, []string{name})
+	case r.Method == http.MethodPost && action == "push":
+		a.pushImage(w, r, name)
 	default:
 		apiError(w, http.StatusNotFound, "page not found")
 	}
@@ -207,4 +217,92 @@ func (a *api) commit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]string{"Id": img.ID})
+}
+
+// saveImages is docker save: GET /images/get?names=A&names=B, a tar.
+func (a *api) saveImages(w http.ResponseWriter, r *http.Request) {
+	names := r.URL.Query()["names"]
+	if len(names) == 0 {
+		apiError(w, http.StatusBadRequest, "names is required: the images to save")
+		return
+	}
+	a.save(w, names)
+}
+
+// save writes the archive of names. An error before the first byte is a
+// JSON error; after it, the client sees a tar cut short.
+func (a *api) save(w http.ResponseWriter, names []string) {
+	for _, n := range names {
+		if _, err := a.s.images.Resolve(n); err != nil {
+			fail(w, err)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-tar")
+	_ = a.s.images.Save(w, names)
+}
+
+// loadImages is docker load: the body is an archive, the answer its
+// lines as {"stream": ...} objects.
+func (a *api) loadImages(w http.ResponseWriter, r *http.Request) {
+	lines, err := a.s.images.Load(r.Body)
+	if err != nil && len(lines) == 0 {
+		fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(w)
+	for _, l := range lines {
+		_ = enc.Encode(map[string]string{"stream": l + "\n"})
+	}
+	if err != nil {
+		_ = enc.Encode(map[string]any{"error": err.Error(), "errorDetail": map[string]string{"message": err.Error()}})
+	}
+}
+
+// exportContainer is docker export: the container's filesystem as a tar.
+// The layers are mounted in a mount namespace of one thread's own, a
+// thread that is then thrown away (it is never unlocked), so that no
+// other request ever runs in that namespace.
+func (a *api) exportContainer(w http.ResponseWriter, r *http.Request) {
+	c, err := a.s.rt.Find(r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	p := container.PathsIn(a.s.rt.State.Dir(c.ID))
+	w.Header().Set("Content-Type", "application/x-tar")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+		_ = exportUnion(w, append([]string{p.Upper}, c.Minidocker.Layers...), p.Rootfs)
+	}()
+	<-done
+}
+
+// pushImage is docker push: POST /images/NAME/push?tag=TAG, progress as
+// JSON lines. The credentials are the daemon's (minidocker login); the
+// client's X-Registry-Auth header is not used.
+func (a *api) pushImage(w http.ResponseWriter, r *http.Request, name string) {
+	if t := r.URL.Query().Get("tag"); t != "" {
+		name += ":" + t
+	}
+	ref, err := registry.ParseReference(name)
+	if err != nil {
+		fail(w, usagef("%v", err))
+		return
+	}
+	img, err := a.s.images.Resolve(displayName(ref))
+	if err != nil {
+		apiError(w, http.StatusNotFound, "An image does not exist locally with the tag: "+name)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	out := &jsonProgress{enc: json.NewEncoder(w), flush: w.(http.Flusher)}
+	if _, err := a.s.registryClient().Push(r.Context(), ref, a.s.images, img, out.status); err != nil {
+		_ = out.enc.Encode(map[string]any{"error": err.Error(), "errorDetail": map[string]string{"message": err.Error()}})
+	}
 }

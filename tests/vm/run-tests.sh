@@ -154,6 +154,12 @@ stage() {
 	ln -s ../bin "$root/usr/bin"
 	ln -s ../bin "$root/usr/sbin"
 	cp "$busybox" "$root/bin/busybox"
+	# The daemon's tests drive it with the docker CLI: it comes along when
+	# the host's is one static binary (docker's own builds are; the VM has no libc).
+	local docker
+	if docker=$(command -v docker) && ! ldd "$docker" >/dev/null 2>&1; then
+		cp "$docker" "$root/bin/docker"
+	fi
 	printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' >"$root/etc/passwd"
 	printf '%s\n' 'root:x:0:' 'tty:x:5:' 'nogroup:x:65534:' >"$root/etc/group"
 	printf '%s\n' '127.0.0.1 localhost' '::1 localhost' '127.0.1.1 minidocker-vm' >"$root/etc/hosts"
