@@ -242,6 +242,13 @@ func (req *createRequest) runOptions(name string) *runOptions {
 	if req.Entrypoint != nil {
 		o.entrypointSet, o.entrypointArgs = true, req.Entrypoint
 	}
+	o.publish, o.limits = hc.publishFlags(), hc.limitFlags()
+	return o
+}
+
+// publishFlags are the PortBindings as -p flags: [[HOSTIP:]HOSTPORT:]PORT/PROTO.
+func (hc *createHostConfig) publishFlags() []string {
+	var out []string
 	for port, bindings := range hc.PortBindings {
 		for _, b := range bindings {
 			spec := port
@@ -251,20 +258,26 @@ func (req *createRequest) runOptions(name string) *runOptions {
 					spec = b.HostIP + ":" + spec
 				}
 			}
-			o.publish = append(o.publish, spec)
+			out = append(out, spec)
 		}
 	}
-	o.limits = cgroups.Flags{CPUShares: hc.CPUShares, CpusetCPUs: hc.CpusetCpus, CPUs: float64(hc.NanoCpus) / 1e9}
+	return out
+}
+
+// limitFlags are the resource fields as the flags -m, --memory-swap,
+// --cpus, -c, --cpuset-cpus and --pids-limit would give them.
+func (hc *createHostConfig) limitFlags() cgroups.Flags {
+	f := cgroups.Flags{CPUShares: hc.CPUShares, CpusetCPUs: hc.CpusetCpus, CPUs: float64(hc.NanoCpus) / 1e9}
 	if hc.Memory > 0 {
-		o.limits.Memory = strconv.FormatInt(hc.Memory, 10)
+		f.Memory = strconv.FormatInt(hc.Memory, 10)
 	}
 	if hc.MemorySwap != 0 {
-		o.limits.MemorySwap = strconv.FormatInt(hc.MemorySwap, 10)
+		f.MemorySwap = strconv.FormatInt(hc.MemorySwap, 10)
 	}
 	if hc.PidsLimit != nil && *hc.PidsLimit > 0 {
-		o.limits.PidsLimit = *hc.PidsLimit
+		f.PidsLimit = *hc.PidsLimit
 	}
-	return o
+	return f
 }
 
 // startContainer is docker start: 304 when it already runs.

@@ -106,20 +106,7 @@ func (a *api) startExec(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	e.mu.Lock()
-	already := e.started
-	e.started = true
-	e.mu.Unlock()
-	if already {
-		apiError(w, http.StatusConflict, "exec "+e.ID+" has already been started")
-		return
-	}
-	c, err := a.s.findRunning(e.ContainerID)
-	var spec *container.ExecSpec
-	if err == nil {
-		o := &execOptions{tty: e.Config.Tty, privileged: e.Config.Privileged, env: e.Config.Env, workdir: e.Config.WorkingDir, user: e.Config.User}
-		spec, err = execSpec(c, o, e.Config.Cmd)
-	}
+	c, spec, err := a.prepareExec(e)
 	if err != nil {
 		fail(w, err)
 		return
@@ -129,6 +116,31 @@ func (a *api) startExec(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
+	a.attachExec(w, r, e, c, spec)
+}
+
+// prepareExec marks e started (once only) and makes its spec for its
+// container, which must still run.
+func (a *api) prepareExec(e *execInstance) (*state.Container, *container.ExecSpec, error) {
+	e.mu.Lock()
+	already := e.started
+	e.started = true
+	e.mu.Unlock()
+	if already {
+		return nil, nil, conflictf("exec %s has already been started", e.ID)
+	}
+	c, err := a.s.findRunning(e.ContainerID)
+	if err != nil {
+		return nil, nil, err
+	}
+	o := &execOptions{tty: e.Config.Tty, privileged: e.Config.Privileged, env: e.Config.Env, workdir: e.Config.WorkingDir, user: e.Config.User}
+	spec, err := execSpec(c, o, e.Config.Cmd)
+	return c, spec, err
+}
+
+// attachExec runs e over the hijacked connection: its output framed (or
+// raw, with a terminal), the client's input to its stdin if it asked.
+func (a *api) attachExec(w http.ResponseWriter, r *http.Request, e *execInstance, c *state.Container, spec *container.ExecSpec) {
 	conn, in, err := hijack(w, r, streamType(e.Config.Tty))
 	if err != nil {
 		fail(w, err)
@@ -173,26 +185,10 @@ func (a *api) runExec(e *execInstance, c *state.Container, spec *container.ExecS
 // closes the daemon's copies of the command's ends and waits for the
 // copies to drain.
 func (e *execInstance) wire(in io.Reader, stdout, stderr io.Writer) (container.Stdio, func(), error) {
-	var copies sync.WaitGroup
 	if e.Config.Tty {
-		master, slave, err := tty.OpenPty()
-		if err != nil {
-			return container.Stdio{}, nil, err
-		}
-		e.mu.Lock()
-		e.terminal = master
-		e.mu.Unlock()
-		if e.Config.AttachStdin {
-			go func() { _, _ = io.Copy(master, in) }()
-		}
-		copies.Add(1)
-		go func() { defer copies.Done(); _, _ = io.Copy(stdout, master) }()
-		return container.Stdio{Stdin: slave, Stdout: slave, Stderr: slave, Tty: true}, func() {
-			slave.Close()
-			copies.Wait()
-			master.Close()
-		}, nil
+		return e.wireTerminal(in, stdout)
 	}
+	var copies sync.WaitGroup
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return container.Stdio{}, nil, err
@@ -220,6 +216,27 @@ func (e *execInstance) wire(in io.Reader, stdout, stderr io.Writer) (container.S
 			}
 		}
 		copies.Wait()
+	}, nil
+}
+
+// wireTerminal is wire with a terminal: one raw stream both ways.
+func (e *execInstance) wireTerminal(in io.Reader, out io.Writer) (container.Stdio, func(), error) {
+	master, slave, err := tty.OpenPty()
+	if err != nil {
+		return container.Stdio{}, nil, err
+	}
+	e.mu.Lock()
+	e.terminal = master
+	e.mu.Unlock()
+	if e.Config.AttachStdin {
+		go func() { _, _ = io.Copy(master, in) }()
+	}
+	copied := make(chan struct{})
+	go func() { _, _ = io.Copy(out, master); close(copied) }()
+	return container.Stdio{Stdin: slave, Stdout: slave, Stderr: slave, Tty: true}, func() {
+		slave.Close()
+		<-copied
+		master.Close()
 	}, nil
 }
 

@@ -140,20 +140,15 @@ func closeStream(conn net.Conn) {
 
 // logs is docker logs [-f] [--tail N] [-t].
 func (a *api) logs(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
 	wantOut, wantErr := boolParam(r, "stdout"), boolParam(r, "stderr")
 	if !wantOut && !wantErr {
 		apiError(w, http.StatusBadRequest, "Bad parameters: you must choose at least one stream")
 		return
 	}
-	tail := -1
-	if t := q.Get("tail"); t != "" && t != "all" {
-		n, err := strconv.Atoi(t)
-		if err != nil || n < 0 {
-			apiError(w, http.StatusBadRequest, fmt.Sprintf("invalid tail %q: a number of lines, or all", t))
-			return
-		}
-		tail = n
+	tail, err := tailParam(r)
+	if err != nil {
+		fail(w, err)
+		return
 	}
 	c, err := a.s.rt.Find(r.PathValue("id"))
 	if err != nil {
@@ -185,6 +180,19 @@ func (a *api) logs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = followLog(a.s, c, f, offset, 100*time.Millisecond, container.Exited, emit)
+}
+
+// tailParam reads ?tail=N|all: -1 for all.
+func tailParam(r *http.Request) (int, error) {
+	t := r.URL.Query().Get("tail")
+	if t == "" || t == "all" {
+		return -1, nil
+	}
+	n, err := strconv.Atoi(t)
+	if err != nil || n < 0 {
+		return 0, usagef("invalid tail %q: a number of lines, or all", t)
+	}
+	return n, nil
 }
 
 // writeEntries writes log entries to the writer of their stream.
@@ -220,20 +228,12 @@ func (a *api) attach(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	since := time.Now()
-	// The monitor appends to this same file (O_APPEND): opened now, it
-	// is read to its end even after --rm has deleted it.
-	f, err := os.OpenFile(c.LogPath, os.O_RDONLY|os.O_CREATE, 0o640)
+	f, offset, err := openLogAt(c.LogPath, !boolParam(r, "logs"))
 	if err != nil {
 		fail(w, err)
 		return
 	}
 	defer f.Close()
-	var offset int64
-	if !boolParam(r, "logs") {
-		if fi, err := f.Stat(); err == nil {
-			offset = fi.Size()
-		}
-	}
 	conn, in, err := hijack(w, r, streamType(c.Config.Tty))
 	if err != nil {
 		fail(w, err)
@@ -254,6 +254,24 @@ func (a *api) attach(w http.ResponseWriter, r *http.Request) {
 	_ = followLog(a.s, c, f, offset, 20*time.Millisecond, ended, func(entries []container.LogEntry) error {
 		return writeEntries(entries, wantOut, wantErr, false, stdout, stderr)
 	})
+}
+
+// openLogAt opens a container's log, where attach reads it: from its end
+// (fromEnd), or from its start. The monitor appends to this same file
+// (O_APPEND): opened now, it is read to its end even after --rm has
+// deleted it. A container that never ran has none yet: it is made.
+func openLogAt(path string, fromEnd bool) (*os.File, int64, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, 0, err
+	}
+	var offset int64
+	if fromEnd {
+		if fi, err := f.Stat(); err == nil {
+			offset = fi.Size()
+		}
+	}
+	return f, offset, nil
 }
 
 // forwardStdin copies a client's input to the attach socket of container

@@ -125,153 +125,179 @@ func TestDaemonDockerCLI(t *testing.T) {
 	if out := d.mustDocker(t, "info", "--format", "{{.Driver}} {{.OSType}}"); out != "overlay2 linux\n" {
 		t.Errorf("docker info: %q", out)
 	}
-	t.Run("run --rm", func(t *testing.T) {
-		// attach, wait(condition=removed) and start: the output arrives
-		// framed into stdout and stderr, the status is the container's,
-		// and --rm (HostConfig.AutoRemove) is the daemon's to honour.
-		r := d.docker(t, "", "run", "--rm", "--network", "none", "base", "sh", "-c", "echo out; echo err >&2; exit 3")
-		if r.code != 3 || r.stdout != "out\n" || r.stderr != "err\n" {
-			t.Errorf("docker run --rm: exit %d, stdout %q, stderr %q; want 3, out, err", r.code, r.stdout, r.stderr)
-		}
-		if out := m.must("ps", "-a", "-q"); out != "" {
-			t.Errorf("docker run --rm left containers: %q", out)
-		}
-	})
-	t.Run("run -i", func(t *testing.T) {
-		// stdin goes through the monitor's attach socket; StdinOnce (run
-		// -i) closes the container's stdin at the end of the client's.
-		r := d.docker(t, "a\nb\n", "run", "--rm", "-i", "--network", "none", "base", "sh", "-c", "cat; echo done")
-		if r.code != 0 || r.stdout != "a\nb\ndone\n" {
-			t.Errorf("docker run -i: exit %d, stdout %q, stderr %q; want a, b, done", r.code, r.stdout, r.stderr)
-		}
-	})
-	t.Run("run -d, exec, top, stats, logs, stop, wait, rm", func(t *testing.T) {
-		id := strings.TrimSpace(d.mustDocker(t, "run", "-d", "--name", "d1", "--network", "none", "-m", "64m",
-			"base", "sh", "-c", "echo one; echo two; echo three >&2; exec sleep 1000"))
-		pid := m.on(t).containerPid("d1") // the CLI reads the record the daemon made
-		if ns := procStatusField(pid, "NSpid"); !strings.HasSuffix(ns, "\t1") {
-			t.Errorf("the container's process is not PID 1 of its own pid namespace: NSpid %q", ns)
-		}
-		if got := cgroupFile(id, "memory", "memory.limit_in_bytes", "memory.max"); got != "67108864" {
-			t.Errorf("the container's memory limit in its cgroup is %q, want 67108864", got)
-		}
-		r := d.docker(t, "", "exec", "d1", "sh", "-c", "echo in; echo $$ >/dev/null; exit 5")
-		if r.code != 5 || r.stdout != "in\n" {
-			t.Errorf("docker exec: exit %d, stdout %q, want 5 and in", r.code, r.stdout)
-		}
-		if r := d.docker(t, "", "exec", "d1", "nosuch"); r.code != 127 || !strings.Contains(r.stderr, "executable file not found") {
-			t.Errorf("docker exec of a missing command: exit %d, stderr %q, want 127", r.code, r.stderr)
-		}
-		if out := d.mustDocker(t, "top", "d1"); !strings.Contains(out, "sleep 1000") || !strings.Contains(out, strconv.Itoa(pid)) {
-			t.Errorf("docker top does not list the container's process %d:\n%s", pid, out)
-		}
-		if out := d.mustDocker(t, "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", "d1"); !strings.HasPrefix(out, "d1 ") || !strings.Contains(out, "64MiB") {
-			t.Errorf("docker stats --no-stream: %q", out)
-		}
-		waitFor(t, func() bool { return strings.Contains(m.run("logs", "d1").stderr, "three") })
-		if r := d.docker(t, "", "logs", "d1"); r.stdout != "one\ntwo\n" || r.stderr != "three\n" {
-			t.Errorf("docker logs: stdout %q, stderr %q; want each stream on its own", r.stdout, r.stderr)
-		}
-		if r := d.docker(t, "", "logs", "--tail", "1", "d1"); strings.Count(r.stdout+r.stderr, "\n") != 1 {
-			t.Errorf("docker logs --tail 1: stdout %q, stderr %q; want one line", r.stdout, r.stderr)
-		}
-		if out := d.mustDocker(t, "logs", "-t", "d1"); !strings.Contains(out, "Z one\n") {
-			t.Errorf("docker logs -t: %q", out)
-		}
-		d.mustDocker(t, "stop", "-t", "0", "d1")
-		if out := d.mustDocker(t, "wait", "d1"); out != "137\n" {
-			t.Errorf("docker wait after stop -t 0: %q, want 137", out)
-		}
-		if !exited(pid) {
-			t.Errorf("the container's process %d outlived stop", pid)
-		}
-		d.mustDocker(t, "rm", "d1")
-		if found := traces(m.root, id); len(found) > 0 {
-			t.Errorf("docker rm left %v", found)
-		}
-	})
-	t.Run("one state, two doors", func(t *testing.T) {
-		m := m.on(t)
-		m.must("run", "-d", "--name", "fromcli", "--network", "none", "base", "sleep", "1000")
-		if out := d.mustDocker(t, "ps", "--format", "{{.Names}} {{.State}}"); out != "fromcli running\n" {
-			t.Errorf("docker ps does not show the CLI's container: %q", out)
-		}
-		d.mustDocker(t, "create", "--name", "fromapi", "--network", "none", "base", "true")
-		if out := m.must("ps", "-a", "--format", "{{.Names}} {{.Status}}"); !strings.Contains(out, "fromapi Created") {
-			t.Errorf("minidocker ps -a does not show the daemon's container: %q", out)
-		}
-		if r := d.docker(t, "", "rm", "fromcli"); r.code != 1 || !strings.Contains(r.stderr, "is running") {
-			t.Errorf("docker rm of a running container: exit %d, stderr %q", r.code, r.stderr)
-		}
-		d.mustDocker(t, "kill", "-s", "KILL", "fromcli")
-		d.mustDocker(t, "start", "fromapi")
-		if out := m.must("wait", "fromapi"); out != "0\n" {
-			t.Errorf("wait of the daemon's container: %q", out)
-		}
-		d.mustDocker(t, "restart", "-t", "0", "fromcli")
-		if out := d.mustDocker(t, "inspect", "-f", "{{.State.Status}} {{.Name}}", "fromcli"); out != "running /fromcli\n" {
-			t.Errorf("after restart: %q", out)
-		}
-		d.mustDocker(t, "rm", "-f", "fromcli", "fromapi")
-		if out := m.must("ps", "-a", "-q"); out != "" {
-			t.Errorf("docker rm -f left %q", out)
-		}
-	})
-	t.Run("statuses", func(t *testing.T) {
-		if r := d.docker(t, "", "run", "--network", "none", "--rm", "base", "nosuch"); r.code != 127 {
-			t.Errorf("docker run of a missing command: exit %d (%q), want 127", r.code, r.stderr)
-		}
-		if r := d.docker(t, "", "run", "--network", "none", "--name", "bad/name", "base", "true"); r.code != 125 || !strings.Contains(r.stderr, "Invalid container name") {
-			t.Errorf("docker run --name bad/name: exit %d (%q), want 125", r.code, r.stderr)
-		}
-		if r := d.docker(t, "", "inspect", "nosuch"); r.code != 1 || !strings.Contains(r.stderr, "No such object") {
-			t.Errorf("docker inspect nosuch: exit %d (%q)", r.code, r.stderr)
-		}
-		if r := d.docker(t, "", "run", "--network", "none", "nosuch.invalid/x"); r.code != 125 {
-			t.Errorf("docker run of an image that cannot be pulled: exit %d (%q), want 125", r.code, r.stderr)
-		}
-	})
-	t.Run("images", func(t *testing.T) {
-		d.mustDocker(t, "tag", "base", "mine:1")
-		if out := d.mustDocker(t, "images", "--format", "{{.Repository}}:{{.Tag}}"); !strings.Contains(out, "mine:1\n") {
-			t.Errorf("docker images after tag: %q", out)
-		}
-		if out := m.on(t).must("images", "--format", "{{.Repository}}:{{.Tag}}"); !strings.Contains(out, "mine:1") {
-			t.Errorf("minidocker images after docker tag: %q", out)
-		}
-		if out := d.mustDocker(t, "image", "inspect", "-f", "{{.Os}}", "mine:1"); out != "linux\n" {
-			t.Errorf("docker image inspect: %q", out)
-		}
-		if out := d.mustDocker(t, "history", "mine:1"); !strings.Contains(out, "created from the host") {
-			t.Errorf("docker history: %q", out)
-		}
-		if out := d.mustDocker(t, "rmi", "mine:1"); out != "Untagged: mine:1\n" {
-			t.Errorf("docker rmi: %q", out)
-		}
-		if out := d.mustDocker(t, "system", "df", "--format", "{{.Type}} {{.TotalCount}}"); !strings.Contains(out, "Images 1") {
-			t.Errorf("docker system df: %q", out)
-		}
-	})
-	t.Run("commit, export, save, load", func(t *testing.T) {
-		dir := t.TempDir()
-		d.mustDocker(t, "run", "--name", "ex", "--network", "none", "base", "sh", "-c", "echo hi > /exported")
-		d.mustDocker(t, "commit", "ex", "exported:v1")
-		d.mustDocker(t, "export", "-o", filepath.Join(dir, "fs.tar"), "ex")
-		if got := fileInTar(t, filepath.Join(dir, "fs.tar"), "exported"); got != "hi\n" {
-			t.Errorf("docker export: /exported in the tar is %q", got)
-		}
-		d.mustDocker(t, "save", "-o", filepath.Join(dir, "img.tar"), "exported:v1")
-		d.mustDocker(t, "rm", "ex")
-		d.mustDocker(t, "rmi", "exported:v1")
-		if out := d.mustDocker(t, "load", "-i", filepath.Join(dir, "img.tar")); out != "Loaded image: exported:v1\n" {
-			t.Errorf("docker load: %q", out)
-		}
-		if r := d.docker(t, "", "run", "--rm", "--network", "none", "exported:v1", "cat", "/exported"); r.stdout != "hi\n" {
-			t.Errorf("a run of the loaded commit: exit %d, %q %q", r.code, r.stdout, r.stderr)
-		}
-		d.mustDocker(t, "rmi", "exported:v1")
-	})
+	for _, sub := range []struct {
+		name string
+		run  func(t *testing.T, m *md, d *daemon)
+	}{
+		{"run --rm", cliRunRemove},
+		{"run -i", cliRunStdin},
+		{"run -d, exec, top, stats, logs, stop, wait, rm", cliDetached},
+		{"one state, two doors", cliTwoDoors},
+		{"statuses", cliStatuses},
+		{"images", cliImages},
+		{"commit, export, save, load", cliArchives},
+	} {
+		t.Run(sub.name, func(t *testing.T) { sub.run(t, m.on(t), d) })
+	}
 	d.stop(t)
+}
+
+// cliRunRemove is docker run --rm: attach, wait(condition=removed) and start.
+// The output arrives framed into stdout and stderr, the status is the
+// container's, and --rm (HostConfig.AutoRemove) is the daemon's to honour.
+func cliRunRemove(t *testing.T, m *md, d *daemon) {
+	r := d.docker(t, "", "run", "--rm", "--network", "none", "base", "sh", "-c", "echo out; echo err >&2; exit 3")
+	if r.code != 3 || r.stdout != "out\n" || r.stderr != "err\n" {
+		t.Errorf("docker run --rm: exit %d, stdout %q, stderr %q; want 3, out, err", r.code, r.stdout, r.stderr)
+	}
+	if out := m.must("ps", "-a", "-q"); out != "" {
+		t.Errorf("docker run --rm left containers: %q", out)
+	}
+}
+
+// cliRunStdin is docker run -i with input on stdin.
+// Stdin goes through the monitor's attach socket; StdinOnce (run -i)
+// closes the container's stdin at the end of the client's.
+func cliRunStdin(t *testing.T, m *md, d *daemon) {
+	r := d.docker(t, "a\nb\n", "run", "--rm", "-i", "--network", "none", "base", "sh", "-c", "cat; echo done")
+	if r.code != 0 || r.stdout != "a\nb\ndone\n" {
+		t.Errorf("docker run -i: exit %d, stdout %q, stderr %q; want a, b, done", r.code, r.stdout, r.stderr)
+	}
+}
+
+// cliDetached is run -d and what follows it, checked on the host.
+func cliDetached(t *testing.T, m *md, d *daemon) {
+	id := strings.TrimSpace(d.mustDocker(t, "run", "-d", "--name", "d1", "--network", "none", "-m", "64m",
+		"base", "sh", "-c", "echo one; echo two; echo three >&2; exec sleep 1000"))
+	pid := m.containerPid("d1") // the CLI reads the record the daemon made
+	if ns := procStatusField(pid, "NSpid"); !strings.HasSuffix(ns, "\t1") {
+		t.Errorf("the container's process is not PID 1 of its own pid namespace: NSpid %q", ns)
+	}
+	if got := cgroupFile(id, "memory", "memory.limit_in_bytes", "memory.max"); got != "67108864" {
+		t.Errorf("the container's memory limit in its cgroup is %q, want 67108864", got)
+	}
+	r := d.docker(t, "", "exec", "d1", "sh", "-c", "echo in; echo $$ >/dev/null; exit 5")
+	if r.code != 5 || r.stdout != "in\n" {
+		t.Errorf("docker exec: exit %d, stdout %q, want 5 and in", r.code, r.stdout)
+	}
+	if r := d.docker(t, "", "exec", "d1", "nosuch"); r.code != 127 || !strings.Contains(r.stderr, "executable file not found") {
+		t.Errorf("docker exec of a missing command: exit %d, stderr %q, want 127", r.code, r.stderr)
+	}
+	if out := d.mustDocker(t, "top", "d1"); !strings.Contains(out, "sleep 1000") || !strings.Contains(out, strconv.Itoa(pid)) {
+		t.Errorf("docker top does not list the container's process %d:\n%s", pid, out)
+	}
+	if out := d.mustDocker(t, "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", "d1"); !strings.HasPrefix(out, "d1 ") || !strings.Contains(out, "64MiB") {
+		t.Errorf("docker stats --no-stream: %q", out)
+	}
+	waitFor(t, func() bool { return strings.Contains(m.run("logs", "d1").stderr, "three") })
+	if r := d.docker(t, "", "logs", "d1"); r.stdout != "one\ntwo\n" || r.stderr != "three\n" {
+		t.Errorf("docker logs: stdout %q, stderr %q; want each stream on its own", r.stdout, r.stderr)
+	}
+	if r := d.docker(t, "", "logs", "--tail", "1", "d1"); strings.Count(r.stdout+r.stderr, "\n") != 1 {
+		t.Errorf("docker logs --tail 1: stdout %q, stderr %q; want one line", r.stdout, r.stderr)
+	}
+	if out := d.mustDocker(t, "logs", "-t", "d1"); !strings.Contains(out, "Z one\n") {
+		t.Errorf("docker logs -t: %q", out)
+	}
+	d.mustDocker(t, "stop", "-t", "0", "d1")
+	if out := d.mustDocker(t, "wait", "d1"); out != "137\n" {
+		t.Errorf("docker wait after stop -t 0: %q, want 137", out)
+	}
+	if !exited(pid) {
+		t.Errorf("the container's process %d outlived stop", pid)
+	}
+	d.mustDocker(t, "rm", "d1")
+	if found := traces(m.root, id); len(found) > 0 {
+		t.Errorf("docker rm left %v", found)
+	}
+}
+
+// cliTwoDoors checks that the CLI and the daemon see each other's containers.
+func cliTwoDoors(t *testing.T, m *md, d *daemon) {
+	m.must("run", "-d", "--name", "fromcli", "--network", "none", "base", "sleep", "1000")
+	if out := d.mustDocker(t, "ps", "--format", "{{.Names}} {{.State}}"); out != "fromcli running\n" {
+		t.Errorf("docker ps does not show the CLI's container: %q", out)
+	}
+	d.mustDocker(t, "create", "--name", "fromapi", "--network", "none", "base", "true")
+	if out := m.must("ps", "-a", "--format", "{{.Names}} {{.Status}}"); !strings.Contains(out, "fromapi Created") {
+		t.Errorf("minidocker ps -a does not show the daemon's container: %q", out)
+	}
+	if r := d.docker(t, "", "rm", "fromcli"); r.code != 1 || !strings.Contains(r.stderr, "is running") {
+		t.Errorf("docker rm of a running container: exit %d, stderr %q", r.code, r.stderr)
+	}
+	d.mustDocker(t, "kill", "-s", "KILL", "fromcli")
+	d.mustDocker(t, "start", "fromapi")
+	if out := m.must("wait", "fromapi"); out != "0\n" {
+		t.Errorf("wait of the daemon's container: %q", out)
+	}
+	d.mustDocker(t, "restart", "-t", "0", "fromcli")
+	if out := d.mustDocker(t, "inspect", "-f", "{{.State.Status}} {{.Name}}", "fromcli"); out != "running /fromcli\n" {
+		t.Errorf("after restart: %q", out)
+	}
+	d.mustDocker(t, "rm", "-f", "fromcli", "fromapi")
+	if out := m.must("ps", "-a", "-q"); out != "" {
+		t.Errorf("docker rm -f left %q", out)
+	}
+}
+
+// cliStatuses checks docker's exit statuses for minidocker's errors.
+func cliStatuses(t *testing.T, m *md, d *daemon) {
+	if r := d.docker(t, "", "run", "--network", "none", "--rm", "base", "nosuch"); r.code != 127 {
+		t.Errorf("docker run of a missing command: exit %d (%q), want 127", r.code, r.stderr)
+	}
+	if r := d.docker(t, "", "run", "--network", "none", "--name", "bad/name", "base", "true"); r.code != 125 || !strings.Contains(r.stderr, "Invalid container name") {
+		t.Errorf("docker run --name bad/name: exit %d (%q), want 125", r.code, r.stderr)
+	}
+	if r := d.docker(t, "", "inspect", "nosuch"); r.code != 1 || !strings.Contains(r.stderr, "No such object") {
+		t.Errorf("docker inspect nosuch: exit %d (%q)", r.code, r.stderr)
+	}
+	if r := d.docker(t, "", "run", "--network", "none", "nosuch.invalid/x"); r.code != 125 {
+		t.Errorf("docker run of an image that cannot be pulled: exit %d (%q), want 125", r.code, r.stderr)
+	}
+}
+
+// cliImages is tag, images, image inspect, history, rmi and system df.
+func cliImages(t *testing.T, m *md, d *daemon) {
+	d.mustDocker(t, "tag", "base", "mine:1")
+	if out := d.mustDocker(t, "images", "--format", "{{.Repository}}:{{.Tag}}"); !strings.Contains(out, "mine:1\n") {
+		t.Errorf("docker images after tag: %q", out)
+	}
+	if out := m.must("images", "--format", "{{.Repository}}:{{.Tag}}"); !strings.Contains(out, "mine:1") {
+		t.Errorf("minidocker images after docker tag: %q", out)
+	}
+	if out := d.mustDocker(t, "image", "inspect", "-f", "{{.Os}}", "mine:1"); out != "linux\n" {
+		t.Errorf("docker image inspect: %q", out)
+	}
+	if out := d.mustDocker(t, "history", "mine:1"); !strings.Contains(out, "created from the host") {
+		t.Errorf("docker history: %q", out)
+	}
+	if out := d.mustDocker(t, "rmi", "mine:1"); out != "Untagged: mine:1\n" {
+		t.Errorf("docker rmi: %q", out)
+	}
+	if out := d.mustDocker(t, "system", "df", "--format", "{{.Type}} {{.TotalCount}}"); !strings.Contains(out, "Images 1") {
+		t.Errorf("docker system df: %q", out)
+	}
+}
+
+// cliArchives is commit, export, save and load, round trip.
+func cliArchives(t *testing.T, m *md, d *daemon) {
+	dir := t.TempDir()
+	d.mustDocker(t, "run", "--name", "ex", "--network", "none", "base", "sh", "-c", "echo hi > /exported")
+	d.mustDocker(t, "commit", "ex", "exported:v1")
+	d.mustDocker(t, "export", "-o", filepath.Join(dir, "fs.tar"), "ex")
+	if got := fileInTar(t, filepath.Join(dir, "fs.tar"), "exported"); got != "hi\n" {
+		t.Errorf("docker export: /exported in the tar is %q", got)
+	}
+	d.mustDocker(t, "save", "-o", filepath.Join(dir, "img.tar"), "exported:v1")
+	d.mustDocker(t, "rm", "ex")
+	d.mustDocker(t, "rmi", "exported:v1")
+	if out := d.mustDocker(t, "load", "-i", filepath.Join(dir, "img.tar")); out != "Loaded image: exported:v1\n" {
+		t.Errorf("docker load: %q", out)
+	}
+	if r := d.docker(t, "", "run", "--rm", "--network", "none", "exported:v1", "cat", "/exported"); r.stdout != "hi\n" {
+		t.Errorf("a run of the loaded commit: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	d.mustDocker(t, "rmi", "exported:v1")
 }
 
 // TestDaemonSDK runs tests/testdata/daemon_sdk.py, which drives the
