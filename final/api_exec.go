@@ -34,6 +34,7 @@ type execConfig struct {
 	Env          []string
 	User         string
 	WorkingDir   string
+	ConsoleSize  [2]uint16 // rows and columns of the client's terminal, with Tty
 }
 
 // execInstance is one exec: what to run, and how it went.
@@ -224,6 +225,9 @@ func (e *execInstance) wireTerminal(in io.Reader, out io.Writer) (container.Stdi
 	master, slave, err := tty.OpenPty()
 	if err != nil {
 		return container.Stdio{}, nil, err
+	}
+	if rows, cols := e.Config.ConsoleSize[0], e.Config.ConsoleSize[1]; rows > 0 && cols > 0 {
+		_ = tty.SetWinsize(master, rows, cols)
 	}
 	e.mu.Lock()
 	e.terminal = master

@@ -248,6 +248,9 @@ func cliStatuses(t *testing.T, m *md, d *daemon) {
 	if r := d.docker(t, "", "run", "--network", "none", "--name", "bad/name", "base", "true"); r.code != 125 || !strings.Contains(r.stderr, "Invalid container name") {
 		t.Errorf("docker run --name bad/name: exit %d (%q), want 125", r.code, r.stderr)
 	}
+	if r := d.docker(t, "", "run", "--network", "none", "--rm", "base", "/etc/passwd"); r.code != 126 {
+		t.Errorf("docker run of a file that cannot be executed: exit %d (%q), want 126", r.code, r.stderr)
+	}
 	if r := d.docker(t, "", "inspect", "nosuch"); r.code != 1 || !strings.Contains(r.stderr, "No such object") {
 		t.Errorf("docker inspect nosuch: exit %d (%q)", r.code, r.stderr)
 	}
@@ -438,10 +441,50 @@ func TestDaemonInteractiveTerminal(t *testing.T) {
 	m := newMD(t)
 	d := m.startDaemon()
 	m.must("run", "--rm", "--network", "none", "base", "true") // make base first: its message would go to the terminal
+	term := d.startOnTerminal(t, "run", "-it", "--rm", "--name", "tty1", "--network", "none", "base", "sh")
+	sleeping := func() bool { return strings.Contains(m.run("top", "tty1").stdout, "sleep 100") }
+	term.step(t, "stty size\n", term.shows("33 111"))
+	term.step(t, "sleep 100\n", sleeping)
+	term.step(t, "\x03", func() bool { return !sleeping() })
+	term.step(t, "echo alive-$((6*7))\n", term.shows("alive-42"))
+	// A resize of the user's terminal: docker gets SIGWINCH and sends
+	// POST /containers/{id}/resize; the container's terminal follows.
+	if err := unix.IoctlSetWinsize(int(term.master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: 120}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		_, _ = term.master.Write([]byte("stty size\n"))
+		return waitShort(term.shows("40 120"))
+	})
+	// docker exec -it into the same container, from a terminal of its own.
+	exec := d.startOnTerminal(t, "exec", "-it", "tty1", "sh")
+	exec.step(t, "stty size; tty\n", exec.shows("33 111"))
+	exec.step(t, "exit 4\n", nil)
+	if code := exec.wait(t); code != 4 {
+		t.Errorf("docker exec -it sh then exit 4: status %d\nscreen:\n%s", code, exec.screen.String())
+	}
+	term.step(t, "exit 5\n", nil)
+	if code := term.wait(t); code != 5 {
+		t.Errorf("docker run -it sh then exit 5: status %d\nscreen:\n%s", code, term.screen.String())
+	}
+	d.stop(t)
+}
+
+// terminal is a docker command running on a pseudo-terminal of its own.
+type terminal struct {
+	cmd    *exec.Cmd
+	master *os.File
+	screen *lockedBuffer
+}
+
+// startOnTerminal runs docker with args on a new 33x111 terminal, as
+// its controlling terminal.
+func (d *daemon) startOnTerminal(t *testing.T, args ...string) *terminal {
+	t.Helper()
 	master, slave := openTestPty(t, 33, 111)
-	defer master.Close()
-	cmd := exec.Command(dockerCLI(t), "-H", "unix://"+d.socket, "run", "-it", "--rm", "--name", "tty1", "--network", "none", "base", "sh")
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + m.root, "DOCKER_CONFIG=" + filepath.Join(m.root, "docker-config"), "TERM=dumb"}
+	t.Cleanup(func() { master.Close() })
+	cmd := exec.Command(dockerCLI(t), append([]string{"-H", "unix://" + d.socket}, args...)...)
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + d.m.root, "DOCKER_CONFIG=" + filepath.Join(d.m.root, "docker-config"), "TERM=dumb"}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -449,48 +492,40 @@ func TestDaemonInteractiveTerminal(t *testing.T) {
 	}
 	slave.Close()
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	screen := &lockedBuffer{}
-	go func() { _, _ = io.Copy(screen, master) }()
-	sleeping := func() bool { return strings.Contains(m.run("top", "tty1").stdout, "sleep 100") }
-	type step struct {
-		input string
-		done  func() bool
-	}
-	shows := func(s string) func() bool { return func() bool { return strings.Contains(screen.String(), s) } }
-	for _, s := range []step{
-		{"stty size\n", shows("33 111")},
-		{"sleep 100\n", sleeping},
-		{"\x03", func() bool { return !sleeping() }},
-		{"echo alive-$((6*7))\n", shows("alive-42")},
-	} {
-		if _, err := master.Write([]byte(s.input)); err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, s.done)
-	}
-	// A resize of the user's terminal: docker gets SIGWINCH and sends
-	// POST /containers/{id}/resize; the container's terminal follows.
-	if err := unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: 120}); err != nil {
+	term := &terminal{cmd: cmd, master: master, screen: &lockedBuffer{}}
+	go func() { _, _ = io.Copy(term.screen, master) }()
+	return term
+}
+
+// shows is a condition: the screen shows s.
+func (term *terminal) shows(s string) func() bool {
+	return func() bool { return strings.Contains(term.screen.String(), s) }
+}
+
+// step types input, then waits until done (if not nil).
+func (term *terminal) step(t *testing.T, input string, done func() bool) {
+	t.Helper()
+	if _, err := term.master.Write([]byte(input)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool {
-		_, _ = master.Write([]byte("stty size\n"))
-		return waitShort(shows("40 120"))
-	})
-	if _, err := master.Write([]byte("exit 5\n")); err != nil {
-		t.Fatal(err)
+	if done != nil {
+		waitFor(t, done)
 	}
+}
+
+// wait waits (up to 30 s) for the command to end and returns its status.
+func (term *terminal) wait(t *testing.T) int {
+	t.Helper()
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() { done <- term.cmd.Wait() }()
 	select {
 	case err := <-done:
-		if code, _ := exitCode(err); code != 5 {
-			t.Errorf("docker run -it sh then exit 5: status %d\nscreen:\n%s", code, screen.String())
-		}
+		code, _ := exitCode(err)
+		return code
 	case <-time.After(30 * time.Second):
-		t.Fatalf("docker run -it did not end after exit 5\nscreen:\n%s", screen.String())
+		t.Fatalf("docker did not end\nscreen:\n%s", term.screen.String())
 	}
-	d.stop(t)
+	return 0
 }
 
 // waitShort polls cond for up to a second: a step that a retry repeats.
