@@ -94,6 +94,11 @@ func newContainerSummary(c *state.Container) containerSummary {
 
 // listContainers is docker ps: running containers, or all with ?all=1.
 func (a *api) listContainers(w http.ResponseWriter, r *http.Request) {
+	match, err := containerFilter(r.URL.Query().Get("filters"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
 	list, err := a.s.summaries()
 	if err != nil {
 		fail(w, err)
@@ -102,7 +107,7 @@ func (a *api) listContainers(w http.ResponseWriter, r *http.Request) {
 	all := boolParam(r, "all")
 	out := []containerSummary{}
 	for _, c := range list {
-		if all || container.Running(c) {
+		if (all || container.Running(c)) && match(c) {
 			out = append(out, newContainerSummary(c))
 		}
 	}
@@ -430,4 +435,77 @@ func (a *api) topContainer(w http.ResponseWriter, r *http.Request) {
 		processes = append(processes, []string{uid, strconv.Itoa(pid), ppid, cmd})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"Titles": []string{"UID", "PID", "PPID", "CMD"}, "Processes": processes})
+}
+
+// containerFilter reads ps's ?filters={"name": {"web": true}, ...}: id
+// (a prefix), name (a part), status, label (KEY or KEY=VALUE) and
+// ancestor (the image as named). Several values of one filter are
+// alternatives; different filters must all match.
+func containerFilter(raw string) (func(*state.Container) bool, error) {
+	filters, err := parseFilters(raw)
+	if err != nil {
+		return nil, err
+	}
+	for name := range filters {
+		if filterTests[name] == nil {
+			return nil, usagef("invalid filter '%s': id, name, status, label and ancestor are supported", name)
+		}
+	}
+	return func(c *state.Container) bool {
+		for name, values := range filters {
+			if !anyValue(values, func(v string) bool { return filterTests[name](c, v) }) {
+				return false
+			}
+		}
+		return true
+	}, nil
+}
+
+// parseFilters reads Docker's filters: {"name": {"value": true}}, or
+// the older {"name": ["value"]}.
+func parseFilters(raw string) (map[string][]string, error) {
+	filters := map[string][]string{}
+	if raw == "" {
+		return filters, nil
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &fields); err != nil {
+		return nil, usagef("invalid filters %q: %v", raw, err)
+	}
+	for name, v := range fields {
+		var set map[string]bool
+		if json.Unmarshal(v, &set) == nil {
+			filters[name] = sortedKeys(set)
+			continue
+		}
+		var list []string
+		if err := json.Unmarshal(v, &list); err != nil {
+			return nil, usagef("invalid filter %q: want a list of values", name)
+		}
+		filters[name] = list
+	}
+	return filters, nil
+}
+
+// filterTests are the ps filters, each testing one value.
+var filterTests = map[string]func(c *state.Container, v string) bool{
+	"id":       func(c *state.Container, v string) bool { return strings.HasPrefix(c.ID, v) },
+	"name":     func(c *state.Container, v string) bool { return strings.Contains(c.Name, strings.TrimPrefix(v, "/")) },
+	"status":   func(c *state.Container, v string) bool { return c.State.Status == v },
+	"ancestor": func(c *state.Container, v string) bool { return c.Config.Image == v || c.Image == v },
+	"label": func(c *state.Container, v string) bool {
+		key, value, hasValue := strings.Cut(v, "=")
+		got, ok := c.Config.Labels[key]
+		return ok && (!hasValue || got == value)
+	},
+}
+
+// anyValue reports whether test holds for one of values.
+func anyValue(values []string, test func(string) bool) bool {
+	for _, v := range values {
+		if test(v) {
+			return true
+		}
+	}
+	return false
 }

@@ -225,6 +225,12 @@ func cliTwoDoors(t *testing.T, m *md, d *daemon) {
 	if r := d.docker(t, "", "rm", "fromcli"); r.code != 1 || !strings.Contains(r.stderr, "is running") {
 		t.Errorf("docker rm of a running container: exit %d, stderr %q", r.code, r.stderr)
 	}
+	if out := d.mustDocker(t, "ps", "-a", "--filter", "status=created", "--format", "{{.Names}}"); out != "fromapi\n" {
+		t.Errorf("docker ps -a --filter status=created: %q", out)
+	}
+	if r := d.docker(t, "", "ps", "--filter", "nosuch=1"); r.code != 1 || !strings.Contains(r.stderr, "invalid filter 'nosuch'") {
+		t.Errorf("docker ps --filter nosuch=1: exit %d, %q", r.code, r.stderr)
+	}
 	d.mustDocker(t, "kill", "-s", "KILL", "fromcli")
 	d.mustDocker(t, "start", "fromapi")
 	if out := m.must("wait", "fromapi"); out != "0\n" {

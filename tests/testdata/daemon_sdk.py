@@ -17,6 +17,7 @@ assert out == b"hello\n", out
 ctr = client.containers.run("base", ["sh", "-c", "echo n1; echo n2; exec sleep 1000"],
                             detach=True, name="sdk1", network_mode="none", mem_limit="64m")
 assert [c.name for c in client.containers.list()] == ["sdk1"]
+assert [c.name for c in client.containers.list(all=True, filters={"name": "sdk", "status": "running"})] == ["sdk1"]
 assert ctr.attrs["HostConfig"]["Memory"] == 64 << 20, ctr.attrs["HostConfig"]
 
 seen = b""
