@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -46,6 +47,7 @@ type execInstance struct {
 	started     bool
 	running     bool
 	exitCode    *int
+	finished    time.Time
 	terminal    *os.File // the master side, with Tty
 }
 
@@ -68,6 +70,26 @@ func (t *execTable) get(id string) (*execInstance, error) {
 	return nil, fmt.Errorf("%w: no such exec instance: %s", state.ErrNotFound, id)
 }
 
+// execKept is how long a finished exec stays, for its client to read
+// its exit code.
+const execKept = 10 * time.Minute
+
+// add records e, and forgets the execs that finished long ago, so that
+// a daemon that runs for months does not keep every exec it ever ran.
+func (t *execTable) add(e *execInstance) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id, old := range t.execs {
+		old.mu.Lock()
+		gone := old.exitCode != nil && time.Since(old.finished) > execKept
+		old.mu.Unlock()
+		if gone {
+			delete(t.execs, id)
+		}
+	}
+	t.execs[e.ID] = e
+}
+
 // createExec records an exec for a running container.
 func (a *api) createExec(w http.ResponseWriter, r *http.Request) {
 	var cfg execConfig
@@ -88,9 +110,7 @@ func (a *api) createExec(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e := &execInstance{ID: state.NewID(), ContainerID: c.ID, Config: cfg}
-	a.execs.mu.Lock()
-	a.execs.execs[e.ID] = e
-	a.execs.mu.Unlock()
+	a.execs.add(e)
 	writeJSON(w, http.StatusCreated, map[string]string{"Id": e.ID})
 }
 
@@ -176,7 +196,7 @@ func (a *api) runExec(e *execInstance, c *state.Container, spec *container.ExecS
 		status, msg = f.Status, "OCI runtime exec failed: "+f.Message
 	}
 	e.mu.Lock()
-	e.running, e.exitCode = false, &status
+	e.running, e.exitCode, e.finished = false, &status, time.Now()
 	e.mu.Unlock()
 	return msg
 }
