@@ -423,6 +423,29 @@ func TestDaemonHostileInput(t *testing.T) {
 			t.Errorf("one of 50 concurrent clients got %d", s)
 		}
 	}
+	// Twenty creates of one name at once: one container, nineteen 409s.
+	created := make(chan int, 20)
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, _ := d.apiCall(t, "POST", "/v1.50/containers/create?name=same", `{"Image":"base","Cmd":["true"],"HostConfig":{"NetworkMode":"none"}}`)
+			created <- status
+		}()
+	}
+	wg.Wait()
+	close(created)
+	count := map[int]int{}
+	for s := range created {
+		count[s]++
+	}
+	if count[201] != 1 || count[409] != 19 {
+		t.Errorf("20 concurrent creates of one name: statuses %v, want one 201 and nineteen 409", count)
+	}
+	if out := m.must("ps", "-a", "--format", "{{.Names}}"); strings.Count(out, "same\n") != 1 {
+		t.Errorf("after 20 concurrent creates of one name, ps -a shows %q", out)
+	}
+	m.must("rm", "same")
 	if status, body := d.apiCall(t, "GET", "/_ping", ""); status != 200 || body != "OK" {
 		t.Errorf("after all that, /_ping answers %d %q", status, body)
 	}
