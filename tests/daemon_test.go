@@ -64,14 +64,12 @@ func (d *daemon) stop(t *testing.T) {
 	}
 }
 
-// dockerCLI is the docker client, or a skip (a failure under MINIDOCKER_STRICT).
+// dockerCLI is the docker client (docker 25 or later: API 1.44), or a
+// skip (a failure under MINIDOCKER_STRICT, except in the test VM, which
+// has it only when the host's is a static binary).
 func dockerCLI(t *testing.T) string {
 	t.Helper()
-	path, err := exec.LookPath("docker")
-	if err != nil {
-		skip.Because(t, "needs the docker CLI (client only): apt-get install docker.io, or a static docker binary on PATH")
-	}
-	return path
+	return needProgram(t, "docker", "docker.io")
 }
 
 // docker runs the docker CLI against the daemon, with input on stdin.
@@ -626,5 +624,33 @@ func TestDaemonRunOptions(t *testing.T) {
 		t.Errorf("docker start -a: exit %d, stdout %q", r.code, r.stdout)
 	}
 	d.mustDocker(t, "rm", "opts")
+	d.stop(t)
+}
+
+// TestDaemonPushPull pushes and pulls through the daemon, against
+// docker-registry on loopback in the test's network namespace: push's
+// and pull's progress come as JSON lines the CLI prints, and a run of a
+// missing image makes the CLI pull it (create's 404, then
+// POST /images/create) before it runs.
+func TestDaemonPushPull(t *testing.T) {
+	m := newMD(t)
+	r := startRegistry(t, m, "")
+	d := m.startDaemon()
+	image := r.addr + "/team/hello:v1"
+	d.mustDocker(t, "run", "--name", "maker", "--network", "none", "base", "sh", "-c", "echo pushed > /greeting")
+	d.mustDocker(t, "commit", "maker", image)
+	if out := d.mustDocker(t, "push", image); !strings.Contains(out, "v1: digest: sha256:") {
+		t.Errorf("docker push printed %q, want a line with the manifest's digest", out)
+	}
+	d.mustDocker(t, "rm", "maker")
+	d.mustDocker(t, "rmi", image)
+	res := d.docker(t, "", "run", "--rm", "--network", "none", image, "cat", "/greeting")
+	if res.code != 0 || res.stdout != "pushed\n" || !strings.Contains(res.stderr, "Unable to find image") {
+		t.Errorf("docker run of an image only the registry has: exit %d, stdout %q, stderr %q", res.code, res.stdout, res.stderr)
+	}
+	d.mustDocker(t, "rmi", image)
+	if out := d.mustDocker(t, "pull", image); !strings.Contains(out, image) {
+		t.Errorf("docker pull printed %q", out)
+	}
 	d.stop(t)
 }
