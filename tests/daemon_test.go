@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -651,6 +652,38 @@ func TestDaemonPushPull(t *testing.T) {
 	d.mustDocker(t, "rmi", image)
 	if out := d.mustDocker(t, "pull", image); !strings.Contains(out, image) {
 		t.Errorf("docker pull printed %q", out)
+	}
+	d.stop(t)
+}
+
+// TestDaemonSocketAccess checks who may use the socket: root and the
+// group given with --group (mode 0660), and that a group that does not
+// exist is a usage error that leaves no socket.
+func TestDaemonSocketAccess(t *testing.T) {
+	m := newMD(t)
+	sock := filepath.Join(m.root, "api.sock")
+	if r := m.run("daemon", "--host", "unix://"+sock, "--group", "no-such-group"); r.code != 2 || !strings.Contains(r.stderr, `--group "no-such-group"`) {
+		t.Errorf("daemon --group no-such-group: exit %d, %q; want 2 and the group named", r.code, r.stderr)
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("a refused daemon left %s (%v)", sock, err)
+	}
+	if r := m.run("daemon", "--host", "tcp://127.0.0.1:2375"); r.code != 2 || !strings.Contains(r.stderr, "only unix sockets") {
+		t.Errorf("daemon --host tcp://...: exit %d, %q; want 2", r.code, r.stderr)
+	}
+	d := &daemon{m: m, socket: sock}
+	d.proc = m.start("daemon", "--host", "unix://"+sock, "--group", "tty")
+	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil })
+	var st unix.Stat_t
+	if err := unix.Stat(sock, &st); err != nil {
+		t.Fatal(err)
+	}
+	tty, err := user.LookupGroup("tty")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode&0o7777 != 0o660 || strconv.Itoa(int(st.Gid)) != tty.Gid || st.Uid != 0 || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		t.Errorf("the socket is mode %o, uid %d, gid %d; want a socket 0660 owned by root and group tty (%s)", st.Mode, st.Uid, st.Gid, tty.Gid)
 	}
 	d.stop(t)
 }
