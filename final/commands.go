@@ -188,6 +188,7 @@ func printHelp(w io.Writer) {
 	fmt.Fprintln(w, "  --cgroup-parent DIR  absolute cgroup for containers (default /minidocker)")
 	fmt.Fprintln(w, "  --debug              print each registry request and its status (or $MINIDOCKER_DEBUG=1)")
 	fmt.Fprintln(w, "  --insecure-registry  HOST[:PORT]: speak plain HTTP to it (loopback registries always are)")
+	fmt.Fprintln(w, "  --max-layer-size N   refuse a layer larger than N (e.g. 2g) uncompressed (pull, load, import)")
 	fmt.Fprintln(w, "\nRun 'minidocker COMMAND --help' for more on a command.")
 }
 

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/minidocker/minidocker/final/internal/image"
 	"github.com/minidocker/minidocker/final/internal/registry"
@@ -23,12 +24,16 @@ func (s *session) authFile() registry.AuthFile {
 }
 
 // registryClient is a client with the user's CAs, insecure hosts,
-// credentials and --debug.
+// credentials, --debug, and $MINIDOCKER_REGISTRY_TIMEOUT (a Go duration,
+// "2s": how long a registry may stay silent; tests and slow links set it).
 func (s *session) registryClient() *registry.Client {
 	c := &registry.Client{
 		Insecure: s.insecure,
 		CertDirs: []string{filepath.Join(s.root, "certs.d"), "/etc/docker/certs.d"},
 		Auth:     s.authFile().Lookup,
+	}
+	if d, err := time.ParseDuration(os.Getenv("MINIDOCKER_REGISTRY_TIMEOUT")); err == nil && d > 0 {
+		c.Timeout = d
 	}
 	if s.debug {
 		c.Debug = os.Stderr

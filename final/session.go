@@ -33,10 +33,11 @@ type session struct {
 	removed      []*state.Container // removals a killed command left, finished by open
 	debug        bool               // --debug or MINIDOCKER_DEBUG: print each registry request
 	insecure     []string           // --insecure-registry: hosts spoken to in plain HTTP
+	maxLayer     int64              // --max-layer-size: bound on a layer's uncompressed size, 0 for none
 }
 
 // parseGlobal reads the flags before the verb: --root, --cgroup-parent,
-// --debug and --insecure-registry.
+// --debug, --insecure-registry and --max-layer-size.
 func parseGlobal(args []string) (*session, []string, error) {
 	s := &session{root: os.Getenv("MINIDOCKER_ROOT"), cgroupParent: cgroups.DefaultParent}
 	if s.root == "" {
@@ -63,6 +64,12 @@ func parseGlobal(args []string) (*session, []string, error) {
 			s.cgroupParent = value
 		case "--insecure-registry":
 			s.insecure = append(s.insecure, value)
+		case "--max-layer-size":
+			size, err := cgroups.ParseSize(name, value)
+			if err != nil {
+				return nil, nil, err
+			}
+			s.maxLayer = size
 		default:
 			return nil, nil, fmt.Errorf("unknown flag: %s", name)
 		}
@@ -101,6 +108,7 @@ func (s *session) open() error {
 		return err
 	}
 	images.RemoveStale() // what a killed commit or load left, whatever this command is
+	images.MaxLayerSize = s.maxLayer
 	s.rt = &container.Runtime{State: st, CgroupParent: s.cgroupParent}
 	s.images = images
 	s.removed = s.rt.FinishRemovals()

@@ -47,14 +47,14 @@ type pendingLayer struct {
 }
 
 // writeLayer runs fill to produce a layer into a temp file, hashing it in
-// the same pass.
+// the same pass and bounding its size (bound.go).
 func (s *Store) writeLayer(fill func(io.Writer) error) (pendingLayer, error) {
 	f, err := s.tempFile("layer")
 	if err != nil {
 		return pendingLayer{}, err
 	}
 	h := &hashingFile{file: f, hash: sha256.New()}
-	bw := bufio.NewWriterSize(h, 1<<20)
+	bw := bufio.NewWriterSize(&boundedWriter{w: h, dir: s.path("tmp"), max: s.MaxLayerSize}, 1<<20)
 	err = fill(bw)
 	if err == nil {
 		err = bw.Flush()

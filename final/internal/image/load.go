@@ -192,8 +192,8 @@ func (a *archive) checkRoom(name string, size, limit int64) error {
 	if err := unix.Statfs(a.dir, &st); err != nil {
 		return fmt.Errorf("statfs %s: %w", a.dir, err)
 	}
-	if free := int64(st.Bavail) * st.Bsize; size > free {
-		return fmt.Errorf("archive member %s is %d bytes, more than the %d bytes free under %s: free some space (minidocker system prune) or check the archive", name, size, free, a.dir)
+	if free := int64(st.Bavail)*st.Bsize - reserve(int64(st.Blocks)*st.Bsize); size > free {
+		return fmt.Errorf("archive member %s is %d bytes, more than the %d bytes free under %s (beyond a reserve the store never fills): free some space (minidocker system prune) or check the archive", name, size, max(free, 0), a.dir)
 	}
 	return nil
 }
@@ -425,6 +425,9 @@ func (s *Store) prepareLayer(a *archive, ref blobRef) (pendingLayer, error) {
 			return layer, fmt.Errorf("read layer %s: %w", ref.path, err)
 		}
 		layer = pendingLayer{path: p, diffID: "sha256:" + hex.EncodeToString(diff.Sum(nil)), size: n}
+		if s.MaxLayerSize > 0 && n > s.MaxLayerSize {
+			return layer, fmt.Errorf("layer %s: %w: it is larger than --max-layer-size (%d bytes): refused", ref.path, ErrLayerTooLarge, s.MaxLayerSize)
+		}
 	} else if layer, err = s.writeLayer(func(w io.Writer) error { _, err := io.Copy(w, plain); return err }); err != nil {
 		return layer, fmt.Errorf("layer %s: %w", ref.path, err)
 	}

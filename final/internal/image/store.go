@@ -64,6 +64,8 @@ var ErrNotFound = errors.New("no such image")
 // Store is an image store in a directory.
 type Store struct {
 	dir string
+	// MaxLayerSize, when not 0, bounds every layer's uncompressed size.
+	MaxLayerSize int64
 }
 
 // Open opens the store in dir, creating its directories (mode 0711: others

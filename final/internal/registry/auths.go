@@ -5,7 +5,12 @@
 //	{"auths": {"HOST": {"auth": "base64(user:password)"}}}
 //
 // in a file that only root may read (0600), replaced through a temp file
-// and a rename so that a crash leaves the old file or the new one.
+// and a rename so that a crash leaves the old file or the new one. A
+// change (login, logout) reads, changes and writes the file while it
+// holds an exclusive flock(2) on PATH.lock, so that two logins at once
+// cannot both read the old file and each write it back without the
+// other's entry. Readers take no lock: the rename makes every version
+// of the file whole.
 
 package registry
 
@@ -17,6 +22,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // AuthFile is a credentials file.
@@ -71,6 +78,11 @@ func (f AuthFile) Lookup(host string) (Credentials, bool) {
 // Store keeps credentials for host (nil removes them); it reports whether
 // there were any to remove.
 func (f AuthFile) Store(host string, c *Credentials) (bool, error) {
+	unlock, err := f.lock()
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
 	cfg, err := f.read()
 	if err != nil {
 		return false, err
@@ -93,6 +105,29 @@ func (f AuthFile) Store(host string, c *Credentials) (bool, error) {
 		return had, err
 	}
 	return had, writePrivate(f.Path, append(data, '\n'))
+}
+
+// lock takes the file's lock (PATH.lock, made as needed), retrying on
+// EINTR; the returned function releases it.
+func (f AuthFile) lock() (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(f.Path), 0o700); err != nil {
+		return nil, fmt.Errorf("mkdir %s: %w", filepath.Dir(f.Path), err)
+	}
+	lf, err := os.OpenFile(f.Path+".lock", os.O_CREATE|os.O_RDWR, 0o600) // Go opens files close-on-exec
+	if err != nil {
+		return nil, fmt.Errorf("open %s.lock: %w", f.Path, err)
+	}
+	for {
+		err = unix.Flock(int(lf.Fd()), unix.LOCK_EX)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		lf.Close()
+		return nil, fmt.Errorf("flock %s: %w", lf.Name(), err)
+	}
+	return func() { lf.Close() }, nil
 }
 
 // writePrivate writes a 0600 file through a temp file and a rename; on

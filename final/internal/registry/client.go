@@ -57,6 +57,22 @@ type Client struct {
 	CertDirs []string
 	// Auth returns the credentials kept for a registry host, if any.
 	Auth func(host string) (Credentials, bool)
+	// Timeout bounds how long a registry may keep us waiting: for the
+	// headers of an answer, and between two reads of its body (0: 30s).
+	Timeout time.Duration
+}
+
+// defaultTimeout is Client.Timeout's default: long enough for a slow
+// registry behind a slow link, short enough that a registry that accepts
+// the connection and never answers does not hang a pull for ever.
+const defaultTimeout = 30 * time.Second
+
+// timeout is c.Timeout or its default.
+func (c *Client) timeout() time.Duration {
+	if c.Timeout > 0 {
+		return c.Timeout
+	}
+	return defaultTimeout
 }
 
 // session is a client's conversation with one repository.
@@ -102,11 +118,12 @@ func (c *Client) open(ref Reference, actions string) (*session, error) {
 // newSession makes a session speaking scheme to the reference's registry.
 func (c *Client) newSession(ref Reference, actions, scheme string, tlsConfig *tls.Config) *session {
 	transport := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         (&net.Dialer{Timeout: 30 * time.Second}).DialContext,
-		TLSClientConfig:     tlsConfig,
-		TLSHandshakeTimeout: 30 * time.Second,
-		MaxIdleConnsPerHost: 8,
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second}).DialContext,
+		TLSClientConfig:       tlsConfig,
+		TLSHandshakeTimeout:   c.timeout(),
+		ResponseHeaderTimeout: c.timeout(),
+		MaxIdleConnsPerHost:   8,
 	}
 	return &session{c: c, ref: ref, base: scheme + "://" + ref.endpoint(), actions: actions,
 		http: &http.Client{Transport: transport}}
@@ -246,8 +263,15 @@ func (s *session) fetchToken(params map[string]string, creds Credentials, haveCr
 	}
 	realm.RawQuery = q.Encode()
 	header := http.Header{}
-	if haveCreds {
+	withheld := haveCreds && !s.trustedRealm(realm)
+	if withheld && s.ref.Path == "" {
+		return fmt.Errorf("%s names the token server %s, which is not on its domain: minidocker does not send your password there (log in to the token server's host instead if you trust it)", s.ref.Host, realm.Host)
+	}
+	if haveCreds && !withheld {
 		header.Set("Authorization", "Basic "+basicAuth(creds))
+	}
+	if withheld && s.c.Debug != nil {
+		fmt.Fprintf(s.c.Debug, "    (credentials for %s not sent to %s: not on its domain, or not https)\n", s.ref.Host, realm.Host)
 	}
 	resp, err := s.send(http.MethodGet, realm.String(), header, nil)
 	if err != nil {
@@ -255,7 +279,11 @@ func (s *session) fetchToken(params map[string]string, creds Credentials, haveCr
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("token server %s refused a token for %s: %s", realm.Host, s.ref.Repository(), resp.Status)
+		err := fmt.Errorf("token server %s refused a token for %s: %s", realm.Host, s.ref.Repository(), resp.Status)
+		if withheld {
+			err = fmt.Errorf("%w (your credentials for %s were not sent to it: it is not on %s's domain)", err, s.ref.Host, s.ref.Host)
+		}
+		return err
 	}
 	var tok struct {
 		Token       string `json:"token"`
@@ -272,6 +300,40 @@ func (s *session) fetchToken(params map[string]string, creds Credentials, haveCr
 	}
 	s.auth = "Bearer " + tok.Token
 	return nil
+}
+
+// trustedRealm decides whether the credentials kept for this registry go
+// to the token server it names. A registry chooses its realm freely, so a
+// hostile one could name a server of its own on another host and collect
+// the password. Docker sends them to any realm; minidocker sends them only
+// where the registry's own operator must be: to the registry's host
+// itself, or to a host of the same parent domain (registry-1.docker.io ->
+// auth.docker.io, registry.gitlab.com -> gitlab.com), where the parent
+// has a dot of its own, so that "example.com" never trusts all of "com".
+// And only over https, except to the very host of a registry that is
+// itself spoken to in plain HTTP (loopback, or --insecure-registry).
+func (s *session) trustedRealm(realm *url.URL) bool {
+	registryHost := s.ref.endpoint()
+	name := registryHost
+	if h, _, err := net.SplitHostPort(registryHost); err == nil {
+		name = h
+	}
+	name = strings.ToLower(strings.Trim(name, "[]"))
+	realmName := strings.ToLower(realm.Hostname())
+	if realm.Scheme != "https" {
+		return realmName == name && s.c.insecure(registryHost)
+	}
+	if realmName == name {
+		return true
+	}
+	if net.ParseIP(name) != nil {
+		return false
+	}
+	_, parent, ok := strings.Cut(name, ".")
+	if !ok || !strings.Contains(parent, ".") {
+		return false
+	}
+	return realmName == parent || strings.HasSuffix(realmName, "."+parent)
 }
 
 // basicAuth is the base64 of user:password.
@@ -339,33 +401,92 @@ func (s *session) send(method, target string, header http.Header, body io.Reader
 	return s.roundTrip(req)
 }
 
-// roundTrip sends req, printing it and its status when debugging.
+// roundTrip sends req, printing it and its status when debugging. The
+// answer's headers must come within the client's timeout (the transport's
+// ResponseHeaderTimeout), and its body may not pause longer (idleBody).
 func (s *session) roundTrip(req *http.Request) (*http.Response, error) {
 	req.Header.Set("User-Agent", "minidocker")
+	ctx, cancel := context.WithCancel(req.Context())
+	req = req.WithContext(ctx)
 	resp, err := s.http.Do(req)
-	if s.c.Debug != nil {
-		line := req.Method + " " + maskURL(req.URL)
-		if a := req.Header.Get("Authorization"); a != "" {
-			scheme, _, _ := strings.Cut(a, " ")
-			line += " (Authorization: " + scheme + " ***)"
-		}
-		if err != nil {
-			fmt.Fprintf(s.c.Debug, "%s -> %v\n", line, err)
-		} else {
-			fmt.Fprintf(s.c.Debug, "%s -> %s\n", line, resp.Status)
-			if v := resp.Header.Get("WWW-Authenticate"); v != "" {
-				fmt.Fprintf(s.c.Debug, "    WWW-Authenticate: %s\n", v)
-			}
-		}
-	}
+	s.narrate(req, resp, err)
 	if err != nil {
+		cancel()
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			err = fmt.Errorf("%w: the registry did not answer within %s", err, s.c.timeout())
+		}
 		return nil, fmt.Errorf("%s %s: %w", req.Method, maskURL(req.URL), err)
 	}
+	resp.Body = newIdleBody(resp.Body, s.c.timeout(), cancel)
 	return resp, nil
+}
+
+// narrate prints a request and its status (or error) when debugging,
+// with the authorization masked.
+func (s *session) narrate(req *http.Request, resp *http.Response, err error) {
+	if s.c.Debug == nil {
+		return
+	}
+	line := req.Method + " " + maskURL(req.URL)
+	if a := req.Header.Get("Authorization"); a != "" {
+		scheme, _, _ := strings.Cut(a, " ")
+		line += " (Authorization: " + scheme + " ***)"
+	}
+	if err != nil {
+		fmt.Fprintf(s.c.Debug, "%s -> %v\n", line, err)
+		return
+	}
+	fmt.Fprintf(s.c.Debug, "%s -> %s\n", line, resp.Status)
+	if v := resp.Header.Get("WWW-Authenticate"); v != "" {
+		fmt.Fprintf(s.c.Debug, "    WWW-Authenticate: %s\n", v)
+	}
+}
+
+// idleBody is a response body that fails when the registry sends
+// nothing for a while: its watchdog cancels the request, which makes the
+// blocked Read return.
+type idleBody struct {
+	body    io.ReadCloser
+	timeout time.Duration
+	timer   *time.Timer
+	cancel  context.CancelFunc
+	fired   chan struct{} // closed when the watchdog cancelled the request
+}
+
+// newIdleBody watches body, cancelling the request after timeout without data.
+func newIdleBody(body io.ReadCloser, timeout time.Duration, cancel context.CancelFunc) *idleBody {
+	b := &idleBody{body: body, timeout: timeout, cancel: cancel, fired: make(chan struct{})}
+	b.timer = time.AfterFunc(timeout, func() { close(b.fired); cancel() })
+	return b
+}
+
+// Read reads, restarting the watchdog after each read that brought data.
+func (b *idleBody) Read(p []byte) (int, error) {
+	n, err := b.body.Read(p)
+	if err != nil {
+		select {
+		case <-b.fired:
+			return n, fmt.Errorf("the registry sent nothing for %s: timed out", b.timeout)
+		default:
+		}
+	}
+	if n > 0 {
+		b.timer.Reset(b.timeout)
+	}
+	return n, err
+}
+
+// Close stops the watchdog and closes the body.
+func (b *idleBody) Close() error {
+	b.timer.Stop()
+	err := b.body.Close()
+	b.cancel()
+	return err
 }
 
 // maskURL prints a URL without user info and with query values that may

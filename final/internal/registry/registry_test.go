@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -299,5 +300,41 @@ func TestStoreLeavesNoTemp(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("left behind: %v", entries)
+	}
+}
+
+// TestTrustedRealm: credentials go to the registry's own host or its
+// parent domain's hosts, over https, and to the same host over plain HTTP
+// only for a registry spoken to in plain HTTP.
+func TestTrustedRealm(t *testing.T) {
+	cases := []struct {
+		registry, realm string
+		want            bool
+	}{
+		{"docker.io", "https://auth.docker.io/token", true},
+		{"registry.gitlab.com", "https://gitlab.com/jwt/auth", true},
+		{"ghcr.io", "https://ghcr.io/token", true},
+		{"reg.example.com:5000", "https://reg.example.com/token", true},
+		{"reg.example.com", "https://auth.example.com/token", true},
+		{"reg.example.com", "http://reg.example.com/token", false},
+		{"reg.example.com", "https://evil.example.org/token", false},
+		{"reg.example.com", "https://example.com.evil.org/token", false},
+		{"example.com", "https://auth.example.com/token", false},
+		{"example.com", "https://evil.com/token", false},
+		{"127.0.0.1:5000", "http://127.0.0.1:5001/token", true},
+		{"127.0.0.1:5000", "http://127.0.0.2:5001/token", false},
+		{"10.0.0.5:5000", "https://10.0.0.6/token", false},
+		{"10.0.0.5:5000", "http://10.0.0.5/token", false}, // not listed as insecure: https only
+	}
+	for _, c := range cases {
+		ref, err := ParseReference(c.registry + "/app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		realm, _ := url.Parse(c.realm)
+		s := &session{c: &Client{}, ref: ref}
+		if got := s.trustedRealm(realm); got != c.want {
+			t.Errorf("registry %s, realm %s: trusted %v, want %v", c.registry, c.realm, got, c.want)
+		}
 	}
 }
