@@ -648,6 +648,41 @@ func TestRegistrySkopeoInterop(t *testing.T) {
 	}
 }
 
+// TestRegistryZstdLayers: skopeo recompresses an image minidocker made
+// into zstd layers, pushes it to the registry and writes it to an OCI
+// archive; minidocker pulls the one and loads the other, and runs both.
+func TestRegistryZstdLayers(t *testing.T) {
+	m := newMD(t)
+	r := startRegistry(t, m, "")
+	if _, err := exec.LookPath("skopeo"); err != nil {
+		skopeo(t, m) // skips or fails as the environment says
+	}
+	name := pushedImage(t, m, r, "gzipped")
+	zstdName := r.addr + "/zstd:v1"
+	skopeo(t, m, "copy", "--src-tls-verify=false", "--dest-tls-verify=false", "--format", "oci",
+		"--dest-compress", "--dest-compress-format", "zstd", "docker://"+name, "docker://"+zstdName)
+	if raw := skopeo(t, m, "inspect", "--raw", "--tls-verify=false", "docker://"+zstdName); !strings.Contains(raw, "application/vnd.oci.image.layer.v1.tar+zstd") {
+		t.Fatalf("skopeo pushed no zstd layer, so this test would prove nothing:\n%s", raw)
+	}
+	archive := filepath.Join(t.TempDir(), "zstd.tar")
+	skopeo(t, m, "copy", "--src-tls-verify=false", "--dest-compress", "--dest-compress-format", "zstd",
+		"docker://"+zstdName, "oci-archive:"+archive+":zstd-loaded:v1")
+	m.must("rmi", name)
+	if out := m.must("pull", zstdName); !strings.Contains(out, "Status: Downloaded newer image for "+zstdName) {
+		t.Errorf("pull of the zstd image:\n%s", out)
+	}
+	if got := m.must("run", "--rm", zstdName); got != "from-the-registry\n" {
+		t.Errorf("run of the pulled zstd image printed %q", got)
+	}
+	m.must("rmi", zstdName)
+	if out := m.must("load", "-i", archive); !strings.Contains(out, "Loaded image") {
+		t.Errorf("load of the zstd OCI archive printed %q", out)
+	}
+	if got := m.must("run", "--rm", "zstd-loaded:v1"); got != "from-the-registry\n" {
+		t.Errorf("run of the loaded zstd image printed %q", got)
+	}
+}
+
 // testCA makes a CA and a server certificate it signs for ip, in PEM.
 func testCA(t *testing.T, ip string) (caPEM, certPEM, keyPEM []byte) {
 	t.Helper()

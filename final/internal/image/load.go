@@ -445,11 +445,12 @@ func (s *Store) prepareLayer(a *archive, ref blobRef) (pendingLayer, error) {
 }
 
 // isCompressed reports whether a file starts with the magic number of a
-// compression format Decompress knows (gzip, bzip2).
+// compression format Decompress knows (gzip, bzip2, zstd).
 func isCompressed(f *os.File) bool {
-	magic := make([]byte, 3)
+	magic := make([]byte, 4)
 	n, _ := f.ReadAt(magic, 0)
-	return (n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) || (n == 3 && string(magic) == "BZh")
+	return (n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) || (n >= 3 && string(magic[:3]) == "BZh") ||
+		(n == 4 && string(magic) == "\x28\xb5\x2f\xfd")
 }
 
 // countingReader counts the bytes read through it.

@@ -100,9 +100,6 @@ func (a *archive) ociManifest(blob, digest, name string) ([]loadImage, error) {
 		li.tags = []string{name}
 	}
 	for _, l := range m.Layers {
-		if strings.Contains(l.MediaType, "zstd") {
-			return nil, fmt.Errorf("layer %s is zstd-compressed (%s), which is not supported", l.Digest, l.MediaType)
-		}
 		p, err := blobPath(l.Digest)
 		if err != nil {
 			return nil, err

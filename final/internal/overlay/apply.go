@@ -53,6 +53,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
 )
 
@@ -100,8 +101,12 @@ func ApplyLayer(r io.Reader, dir string, mode Mode) (int64, error) {
 	}
 }
 
-// Decompress returns r's contents uncompressed, recognising gzip and
-// bzip2 by their magic numbers; anything else is passed through.
+// maxZstdWindow bounds the memory a zstd frame may make its decoder hold:
+// 128 MiB, the window of `zstd --long`, the largest any packer uses.
+const maxZstdWindow = 1 << 27
+
+// Decompress returns r's contents uncompressed, recognising gzip, bzip2
+// and zstd by their magic numbers; anything else is passed through.
 func Decompress(r io.Reader) (io.Reader, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	magic, _ := br.Peek(6)
@@ -115,7 +120,14 @@ func Decompress(r io.Reader) (io.Reader, error) {
 	case bytes.HasPrefix(magic, []byte("BZh")):
 		return bzip2.NewReader(br), nil
 	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		return nil, errors.New("zstd-compressed data is not supported: decompress it first (zstd -d)")
+		// One goroutine (the decoder then decodes in the caller's Read, and
+		// leaves nothing running), and a bounded window: a frame may ask for
+		// gigabytes of it, which would be allocated before a byte is read.
+		z, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxZstdWindow))
+		if err != nil {
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+		return z, nil
 	case bytes.HasPrefix(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
 		return nil, errors.New("xz-compressed data is not supported: decompress it first (xz -d)")
 	}

@@ -35,6 +35,7 @@ const (
 	mediaTypeDockerLayer    = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 	mediaTypeOCILayer       = "application/vnd.oci.image.layer.v1.tar"
 	mediaTypeOCILayerGzip   = "application/vnd.oci.image.layer.v1.tar+gzip"
+	mediaTypeOCILayerZstd   = "application/vnd.oci.image.layer.v1.tar+zstd"
 )
 
 // maxManifest bounds a manifest or index read into memory.
@@ -355,11 +356,8 @@ func discard(layers []image.Layer) {
 // checkLayerType refuses layers this client cannot store.
 func checkLayerType(d Descriptor) error {
 	switch d.MediaType {
-	case mediaTypeDockerLayer, mediaTypeOCILayer, mediaTypeOCILayerGzip:
+	case mediaTypeDockerLayer, mediaTypeOCILayer, mediaTypeOCILayerGzip, mediaTypeOCILayerZstd:
 		return nil
-	}
-	if strings.Contains(d.MediaType, "zstd") {
-		return fmt.Errorf("layer %s: zstd layers are not supported yet (%s)", d.Digest, d.MediaType)
 	}
 	return fmt.Errorf("layer %s: unknown media type %q", d.Digest, d.MediaType)
 }
