@@ -103,7 +103,7 @@ func (a *api) inspectImage(w http.ResponseWriter, name string) {
 		apiError(w, errorStatus(err), "No such image: "+name)
 		return
 	}
-	writeJSON(w, http.StatusOK, newImageView(img))
+	writeJSON(w, http.StatusOK, newImageView(img, a.s.images.RepoDigests(img)))
 }
 
 // imageHistory is docker history.

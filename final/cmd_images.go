@@ -22,17 +22,18 @@ var imagesCommand = &command{
 	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
 		quiet := fs.BoolP("quiet", "q", false, "only show ids")
 		format := fs.String("format", "", "format each image with a Go template, e.g. '{{.Repository}}'")
-		return func(s *session, args []string) error { return runImages(s, *quiet, *format, args) }
+		digests := fs.Bool("digests", false, "show the registry digest of each image's repository")
+		return func(s *session, args []string) error { return runImages(s, *quiet, *digests, *format, args) }
 	},
 }
 
 // imageRow is one line of images; --format templates use its fields.
 type imageRow struct {
-	Repository, Tag, ID, CreatedSince, CreatedAt, Size string
+	Repository, Tag, Digest, ID, CreatedSince, CreatedAt, Size string
 }
 
 // runImages lists the images, one row per tag (untagged ones as <none>).
-func runImages(s *session, quiet bool, format string, args []string) error {
+func runImages(s *session, quiet, digests bool, format string, args []string) error {
 	if len(args) > 0 {
 		return usagef("accepts no arguments")
 	}
@@ -49,10 +50,11 @@ func runImages(s *session, quiet bool, format string, args []string) error {
 		if len(tags) == 0 {
 			tags = []string{"<none>:<none>"}
 		}
+		repoDigests := s.images.RepoDigests(img)
 		for _, t := range tags {
 			i := strings.LastIndex(t, ":")
 			rows = append(rows, imageRow{
-				Repository: t[:i], Tag: t[i+1:], ID: img.ShortID(),
+				Repository: t[:i], Tag: t[i+1:], Digest: digestOf(repoDigests, t[:i]), ID: img.ShortID(),
 				CreatedSince: state.HumanDuration(time.Since(img.CreatedAt())) + " ago",
 				CreatedAt:    img.CreatedAt().Format("2006-01-02 15:04:05 -0700 MST"), Size: humanSize(img.Size),
 			})
@@ -67,12 +69,37 @@ func runImages(s *session, quiet bool, format string, args []string) error {
 	case format != "":
 		return printTemplate(os.Stdout, format, rows)
 	}
+	return printImageTable(rows, digests)
+}
+
+// printImageTable prints the rows as docker images does, with a DIGEST
+// column after TAG when asked.
+func printImageTable(rows []imageRow, digests bool) error {
 	w := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
-	fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+	if digests {
+		fmt.Fprintln(w, "REPOSITORY\tTAG\tDIGEST\tIMAGE ID\tCREATED\tSIZE")
+	} else {
+		fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+	}
 	for _, r := range rows {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, r.ID, r.CreatedSince, r.Size)
+		if digests {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, r.Digest, r.ID, r.CreatedSince, r.Size)
+		} else {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, r.ID, r.CreatedSince, r.Size)
+		}
 	}
 	return w.Flush()
+}
+
+// digestOf is the digest among an image's "repo@sha256:..." names that
+// belongs to repository, or "<none>".
+func digestOf(repoDigests []string, repository string) string {
+	for _, rd := range repoDigests {
+		if repo, digest, _ := strings.Cut(rd, "@"); repo == repository {
+			return digest
+		}
+	}
+	return "<none>"
 }
 
 // humanSize says a size as docker images does, in powers of 1000: 12.3MB.

@@ -94,14 +94,15 @@ func inspectOne(s *session, ref, kind string) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("no such object: %s", ref)
 	}
-	return newImageView(img), nil
+	return newImageView(img, s.images.RepoDigests(img)), nil
 }
 
-// newImageView is img as docker image inspect shows it.
-func newImageView(img image.Image) *imageView {
+// newImageView is img as docker image inspect shows it; repoDigests are
+// its "repo@sha256:..." names (Store.RepoDigests).
+func newImageView(img image.Image, repoDigests []string) *imageView {
 	cfg := img.Config
 	return &imageView{
-		ID: img.ID, RepoTags: nonNilStrings(img.Tags), RepoDigests: []string{}, Created: cfg.Created,
+		ID: img.ID, RepoTags: nonNilStrings(img.Tags), RepoDigests: nonNilStrings(repoDigests), Created: cfg.Created,
 		Author: cfg.Author, Config: cfg.Config, Architecture: cfg.Architecture, Os: cfg.OS,
 		Size: img.Size, RootFS: cfg.RootFS,
 	}

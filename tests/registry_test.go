@@ -683,6 +683,50 @@ func TestRegistryZstdLayers(t *testing.T) {
 	}
 }
 
+// TestRegistryDigests: push and pull record the manifest's digest, which
+// inspect shows as RepoDigests and images --digests in its column; a pull
+// by that digest of an image the store has asks the registry nothing and
+// says it is up to date, and run of NAME@DIGEST uses the stored image.
+func TestRegistryDigests(t *testing.T) {
+	m := newMD(t)
+	r := startRegistry(t, m, "")
+	m.must("run", "--name", "maker", "base", "sh", "-c", "echo pinned > /marker")
+	name := r.addr + "/pinned:v1"
+	m.must("commit", "-c", `CMD ["cat", "/marker"]`, "maker", name)
+	pushed := regexp.MustCompile(`v1: digest: (sha256:[0-9a-f]{64})`).FindStringSubmatch(m.must("push", name))
+	if pushed == nil {
+		t.Fatal("push printed no digest")
+	}
+	digest, byDigest := pushed[1], r.addr+"/pinned@"+pushed[1]
+	checkDigests := func(when string) {
+		t.Helper()
+		if got := field(m.inspect(name), "RepoDigests"); fmt.Sprint(got) != "["+byDigest+"]" {
+			t.Errorf("%s: inspect's RepoDigests is %v, want [%s]", when, got, byDigest)
+		}
+		out := m.must("images", "--digests")
+		if !strings.Contains(out, "DIGEST") || !regexp.MustCompile(regexp.QuoteMeta(r.addr+"/pinned")+`\s+v1\s+`+digest+`\s`).MatchString(out) {
+			t.Errorf("%s: images --digests does not show %s for %s:\n%s", when, digest, name, out)
+		}
+	}
+	checkDigests("after push")
+	m.must("rmi", name)
+	if out := m.must("pull", name); !strings.Contains(out, "Digest: "+digest) {
+		t.Errorf("pull printed:\n%s", out)
+	}
+	checkDigests("after pull")
+	res := m.run("--debug", "pull", byDigest)
+	if res.code != 0 || !strings.Contains(res.stdout, "Status: Image is up to date for "+byDigest) {
+		t.Errorf("pull by digest of a pulled image: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	if strings.Contains(res.stderr, "GET ") {
+		t.Errorf("pull by digest of a stored image asked the registry:\n%s", res.stderr)
+	}
+	res = m.run("run", "--rm", byDigest)
+	if res.code != 0 || res.stdout != "pinned\n" || strings.Contains(res.stderr, "Unable to find") {
+		t.Errorf("run %s: exit %d, stdout %q, stderr %q", byDigest, res.code, res.stdout, res.stderr)
+	}
+}
+
 // testCA makes a CA and a server certificate it signs for ip, in PEM.
 func testCA(t *testing.T, ip string) (caPEM, certPEM, keyPEM []byte) {
 	t.Helper()

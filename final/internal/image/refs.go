@@ -22,7 +22,8 @@ import (
 // ErrAmbiguous is wrapped by the error for an id prefix that matches several images.
 var ErrAmbiguous = errors.New("ambiguous image id prefix")
 
-// Resolve finds an image by name[:tag], id, or unique id prefix.
+// Resolve finds an image by name[:tag], name@digest (digests.go), id, or
+// unique id prefix.
 func (s *Store) Resolve(ref string) (Image, error) {
 	repos, err := s.repositories()
 	if err != nil {
@@ -33,6 +34,9 @@ func (s *Store) Resolve(ref string) (Image, error) {
 
 // resolve is Resolve with the name table already read.
 func (s *Store) resolve(ref string, repos map[string]string) (Image, error) {
+	if strings.Contains(ref, "@") {
+		return s.resolveDigest(ref, repos)
+	}
 	if name, err := NormalizeRef(ref); err == nil {
 		if id, ok := repos[name]; ok {
 			return s.loadImage(hexOf(id), repos)

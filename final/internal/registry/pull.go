@@ -119,6 +119,13 @@ func (c *Client) Pull(ctx context.Context, ref Reference, store *image.Store, op
 	if say == nil {
 		say = func(string) {}
 	}
+	if ref.Digest != "" { // a digest pins the content: if it is here, it is the same
+		if img, err := store.Resolve(ref.String()); err == nil {
+			say("Digest: " + ref.Digest)
+			say(status(ref, false))
+			return PullResult{Image: img, Name: ref.String(), Digest: ref.Digest}, nil
+		}
+	}
 	s, err := c.open(ref, "pull")
 	if err != nil {
 		return PullResult{}, err
@@ -147,6 +154,9 @@ func (c *Client) Pull(ctx context.Context, ref Reference, store *image.Store, op
 	res.Downloaded = !have || len(layers) > 0
 	res.Image, err = store.AddImage(config, layers, ref.LocalName())
 	if err != nil {
+		return res, err
+	}
+	if err := store.AddRepoDigest(ref.Repository(), digest, res.Image.ID); err != nil {
 		return res, err
 	}
 	say("Digest: " + digest)

@@ -71,6 +71,9 @@ func (c *Client) Push(ctx context.Context, ref Reference, store *image.Store, im
 	if err != nil {
 		return "", err
 	}
+	if err := store.AddRepoDigest(ref.Repository(), digest, img.ID); err != nil {
+		return "", err
+	}
 	say(fmt.Sprintf("%s: digest: %s size: %d", ref.Tag, digest, len(data)))
 	return digest, nil
 }
