@@ -727,6 +727,41 @@ func TestRegistryDigests(t *testing.T) {
 	}
 }
 
+// TestRegistryCrossRepoMount: pushing an image to a second repository of
+// the same registry mounts every blob from the first (POST ?mount=&from=,
+// 201) and uploads none; so does pushing a pulled image elsewhere on its
+// registry. The pushed copy pulls and runs.
+func TestRegistryCrossRepoMount(t *testing.T) {
+	m := newMD(t)
+	r := startRegistry(t, m, "")
+	name := pushedImage(t, m, r, "first")
+	checkMounted := func(target string) {
+		t.Helper()
+		m.must("tag", name, target)
+		res := m.run("--debug", "push", target)
+		if res.code != 0 {
+			t.Fatalf("push %s: exit %d\n%s%s", target, res.code, res.stdout, res.stderr)
+		}
+		if !strings.Contains(res.stdout, ": Mounted from first") || strings.Contains(res.stdout, ": Pushed") {
+			t.Errorf("push %s did not mount its layers:\n%s", target, res.stdout)
+		}
+		if !regexp.MustCompile(`POST \S*/v2/[a-z/]+/blobs/uploads/\?from=first&mount=sha256:[0-9a-f]{64} -> 201 Created`).MatchString(res.stderr) {
+			t.Errorf("push %s: no mount answered 201 in the exchange:\n%s", target, res.stderr)
+		}
+		if regexp.MustCompile(`(PUT|PATCH) \S*/blobs/uploads/`).MatchString(res.stderr) {
+			t.Errorf("push %s uploaded a blob:\n%s", target, res.stderr)
+		}
+	}
+	checkMounted(r.addr + "/second/copy:v1")
+	m.must("rmi", name, r.addr+"/second/copy:v1")
+	m.must("pull", name)
+	checkMounted(r.addr + "/third:v1")
+	m.must("rmi", name, r.addr+"/third:v1")
+	if got := m.must("run", "--rm", r.addr+"/second/copy:v1"); got != "from-the-registry\n" {
+		t.Errorf("run of the mounted copy printed %q", got)
+	}
+}
+
 // testCA makes a CA and a server certificate it signs for ip, in PEM.
 func testCA(t *testing.T, ip string) (caPEM, certPEM, keyPEM []byte) {
 	t.Helper()

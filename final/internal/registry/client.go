@@ -81,15 +81,18 @@ type session struct {
 	ref     Reference
 	base    string // "https://host:port"
 	http    *http.Client
-	auth    string // the Authorization header to send, once known
-	actions string // "pull" or "pull,push"
+	auth    string   // the Authorization header to send, once known
+	actions string   // "pull" or "pull,push"
+	from    []string // other repositories of the registry to read (mount) from
 }
 
 // open starts a session: it asks GET /v2/ how to authenticate and does
 // so. A registry is spoken to in TLS, verified against the system's CAs
 // and the user's certs.d. An insecure one (loopback, or listed) is tried
 // as Docker does: TLS without verification first, then plain HTTP.
-func (c *Client) open(ref Reference, actions string) (*session, error) {
+// from names other repositories of the same registry that a push will
+// mount blobs from: the token must allow pulling them too.
+func (c *Client) open(ref Reference, actions string, from ...string) (*session, error) {
 	host := ref.endpoint()
 	tlsConfig, err := c.tlsConfig(host)
 	if err != nil {
@@ -97,6 +100,7 @@ func (c *Client) open(ref Reference, actions string) (*session, error) {
 	}
 	if !c.insecure(host) {
 		s := c.newSession(ref, actions, "https", tlsConfig)
+		s.from = from
 		resp, err := s.ping()
 		if err != nil {
 			return nil, c.tlsHint(err, host)
@@ -112,6 +116,7 @@ func (c *Client) open(ref Reference, actions string) (*session, error) {
 			return nil, err
 		}
 	}
+	s.from = from
 	return s, s.login(resp)
 }
 
@@ -260,6 +265,9 @@ func (s *session) fetchToken(params map[string]string, creds Credentials, haveCr
 	}
 	if s.ref.Path != "" { // login asks for no scope, only whether the credentials are good
 		q.Set("scope", "repository:"+s.ref.Path+":"+s.actions)
+	}
+	for _, path := range s.from {
+		q.Add("scope", "repository:"+path+":pull")
 	}
 	realm.RawQuery = q.Encode()
 	header := http.Header{}
@@ -497,7 +505,7 @@ func maskURL(u *url.URL) string {
 	q := c.Query()
 	for k, vs := range q {
 		for i, v := range vs {
-			if len(v) > 24 && k != "scope" && k != "digest" {
+			if len(v) > 24 && k != "scope" && k != "digest" && k != "mount" && k != "from" {
 				vs[i] = v[:8] + "..."
 			}
 		}

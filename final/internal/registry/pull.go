@@ -159,9 +159,27 @@ func (c *Client) Pull(ctx context.Context, ref Reference, store *image.Store, op
 	if err := store.AddRepoDigest(ref.Repository(), digest, res.Image.ID); err != nil {
 		return res, err
 	}
+	if err := store.AddBlobSources(sourcesOf(ref, m, cfg.RootFS.DiffIDs)); err != nil {
+		return res, err
+	}
 	say("Digest: " + digest)
 	say(status(ref, res.Downloaded))
 	return res, nil
+}
+
+// sourcesOf says where a pulled image's blobs are: in ref's repository,
+// as the manifest describes them; a push to the same registry mounts them.
+func sourcesOf(ref Reference, m manifest, diffIDs []string) map[string]image.BlobSource {
+	found := map[string]image.BlobSource{m.Config.Digest: blobSource(ref, m.Config)}
+	for i, d := range m.Layers {
+		found[diffIDs[i]] = blobSource(ref, d)
+	}
+	return found
+}
+
+// blobSource is a descriptor as found in ref's repository.
+func blobSource(ref Reference, d Descriptor) image.BlobSource {
+	return image.BlobSource{Digest: d.Digest, MediaType: d.MediaType, Size: d.Size, Repository: ref.Repository()}
 }
 
 // status is the line that ends a pull, in Docker's words.

@@ -6,6 +6,14 @@
 // A blob the registry already has (HEAD answers 200) is not sent again. Each upload is
 // "monolithic": POST opens it, one PUT ?digest= sends the whole blob.
 //
+// Before compressing anything, a push asks the store where each blob is
+// already known to be (image.BlobSources: pulled from, or pushed to). In
+// this repository, HEAD confirms it; in another repository of the same
+// registry, it is mounted: POST /v2/NAME/blobs/uploads/?mount=DIGEST&from=OTHER
+// answers 201 Created, and not a byte of the blob travels. A registry that
+// cannot mount (no such blob, no right to read OTHER) answers 202 with an
+// upload instead, which is cancelled, and the blob is uploaded as usual.
+//
 // The manifest is Docker's v2 schema 2, not OCI's: every registry in use
 // (Docker Hub, distribution 2.x, registries older than the OCI spec)
 // accepts it, and the images it describes are the ones Docker pushes; the
@@ -46,7 +54,7 @@ func (c *Client) Push(ctx context.Context, ref Reference, store *image.Store, im
 	if err != nil {
 		return "", err
 	}
-	s, err := c.open(ref, "pull,push")
+	s, err := c.open(ref, "pull,push", mountable(ref, store, append([]string{img.ID}, img.Config.RootFS.DiffIDs...))...)
 	if err != nil {
 		return "", err
 	}
@@ -56,12 +64,8 @@ func (c *Client) Push(ctx context.Context, ref Reference, store *image.Store, im
 		return "", err
 	}
 	m.Config = Descriptor{MediaType: mediaTypeDockerConfig, Digest: "sha256:" + sha256Hex(config), Size: int64(len(config))}
-	if have, err := s.hasBlob(ctx, m.Config.Digest); err != nil {
+	if err := s.pushConfig(ctx, store, m.Config, config); err != nil {
 		return "", err
-	} else if !have {
-		if err := s.pushBlob(ctx, m.Config, func() (io.Reader, error) { return strings.NewReader(string(config)), nil }); err != nil {
-			return "", err
-		}
 	}
 	data, err := json.MarshalIndent(m, "", "   ")
 	if err != nil {
@@ -72,6 +76,9 @@ func (c *Client) Push(ctx context.Context, ref Reference, store *image.Store, im
 		return "", err
 	}
 	if err := store.AddRepoDigest(ref.Repository(), digest, img.ID); err != nil {
+		return "", err
+	}
+	if err := store.AddBlobSources(sourcesOf(ref, m, img.Config.RootFS.DiffIDs)); err != nil {
 		return "", err
 	}
 	say(fmt.Sprintf("%s: digest: %s size: %d", ref.Tag, digest, len(data)))
@@ -111,9 +118,25 @@ func (s *session) pushLayers(ctx context.Context, store *image.Store, diffIDs []
 	return descs, first
 }
 
+// pushConfig uploads the image config unless the registry has it or can
+// mount it.
+func (s *session) pushConfig(ctx context.Context, store *image.Store, d Descriptor, config []byte) error {
+	if _, _, ok := s.reuse(ctx, store.BlobSources(d.Digest), isConfigType, d.MediaType); ok {
+		return nil
+	}
+	if have, err := s.hasBlob(ctx, d.Digest); err != nil || have {
+		return err
+	}
+	return s.pushBlob(ctx, d, func() (io.Reader, error) { return strings.NewReader(string(config)), nil })
+}
+
 // pushLayer compresses one stored layer and uploads it unless the
-// registry has it.
+// registry has it or can mount it.
 func (s *session) pushLayer(ctx context.Context, store *image.Store, diffID string, say func(string)) (Descriptor, error) {
+	if d, how, ok := s.reuse(ctx, store.BlobSources(diffID), isGzipLayer, mediaTypeDockerLayer); ok {
+		say(shortHex(d.Digest) + ": " + how)
+		return d, nil
+	}
 	path, d, err := compressLayer(store, diffID)
 	if err != nil {
 		return d, err
@@ -133,6 +156,80 @@ func (s *session) pushLayer(ctx context.Context, store *image.Store, diffID stri
 		say(shortHex(d.Digest) + ": Pushed")
 	}
 	return d, err
+}
+
+// mountable lists the other repositories of ref's registry that hold
+// blobs of these keys, whose pull access the token must include.
+func mountable(ref Reference, store *image.Store, keys []string) []string {
+	seen := map[string]bool{}
+	var paths []string
+	for _, key := range keys {
+		for _, src := range store.BlobSources(key) {
+			if path, ok := strings.CutPrefix(src.Repository, ref.Host+"/"); ok && path != ref.Path && !seen[path] {
+				seen[path] = true
+				paths = append(paths, path)
+			}
+		}
+	}
+	return paths
+}
+
+// isGzipLayer reports whether a layer's media type is gzip, the only
+// compression a Docker manifest (which push writes) may name.
+func isGzipLayer(mediaType string) bool {
+	return mediaType == mediaTypeDockerLayer || mediaType == mediaTypeOCILayerGzip
+}
+
+// isConfigType reports whether a media type is an image config's.
+func isConfigType(mediaType string) bool {
+	return mediaType == mediaTypeDockerConfig || mediaType == mediaTypeOCIConfig
+}
+
+// reuse finds a blob the registry has already, among the places it is
+// known to be: in this repository (HEAD), or in another repository of
+// the same registry, mounted from it. It returns the blob's descriptor
+// (with mediaType, the manifest's name for it) and Docker's word for
+// what happened.
+func (s *session) reuse(ctx context.Context, sources []image.BlobSource, accept func(string) bool, mediaType string) (Descriptor, string, bool) {
+	for _, src := range sources {
+		from, ok := strings.CutPrefix(src.Repository, s.ref.Host+"/")
+		if !ok || !accept(src.MediaType) || !validDigest(src.Digest) {
+			continue
+		}
+		d := Descriptor{MediaType: mediaType, Digest: src.Digest, Size: src.Size}
+		if from == s.ref.Path {
+			if have, err := s.hasBlob(ctx, d.Digest); err == nil && have {
+				return d, "Layer already exists", true
+			}
+			continue
+		}
+		if s.mountBlob(ctx, d.Digest, from) {
+			return d, "Mounted from " + from, true
+		}
+	}
+	return Descriptor{}, "", false
+}
+
+// mountBlob asks the registry to link a blob of repository from into
+// this one: 201 means done; 202 means it started an upload instead,
+// which is cancelled.
+func (s *session) mountBlob(ctx context.Context, digest, from string) bool {
+	q := url.Values{"mount": {digest}, "from": {from}}
+	resp, err := s.do(ctx, http.MethodPost, "/v2/"+s.ref.Path+"/blobs/uploads/?"+q.Encode(), nil, nil, 0)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusAccepted && resp.Header.Get("Location") != "" {
+		if loc, err := url.Parse(s.base + "/"); err == nil {
+			if loc, err = loc.Parse(resp.Header.Get("Location")); err == nil {
+				if resp, err := s.do(ctx, http.MethodDelete, loc.String(), nil, nil, 0); err == nil {
+					resp.Body.Close()
+				}
+			}
+		}
+	}
+	return resp.StatusCode == http.StatusCreated
 }
 
 // compressLayer gzips a stored layer into a temp file under the store's
