@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/minidocker/minidocker/final/internal/container"
 	"github.com/minidocker/minidocker/final/internal/image"
@@ -178,23 +180,48 @@ func (a *api) pullImage(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// jsonProgress turns the progress lines of a pull into JSON objects.
+// jsonProgress sends a pull's or push's progress as the JSON messages of
+// Docker's API: {"status": line} for a line, and {"id", "status",
+// "progressDetail": {"current", "total"}} for a layer, which the docker
+// CLI draws as bars on a terminal. Byte counts go at most every 100 ms
+// per layer.
 type jsonProgress struct {
+	mu    sync.Mutex
 	enc   *json.Encoder
 	flush http.Flusher
+	sent  map[string]time.Time // when a layer's byte count was last sent
 }
 
-// Write sends each line written as {"status": line}.
-func (p *jsonProgress) Write(b []byte) (int, error) {
-	for _, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
-		p.status(line)
+// Line sends one status line.
+func (p *jsonProgress) Line(text string) {
+	p.send(map[string]any{"status": text})
+}
+
+// Layer sends a layer's state, and its bytes while they move.
+func (p *jsonProgress) Layer(id, status string, current, total int64) {
+	msg := map[string]any{"id": id, "status": status}
+	if current > 0 {
+		p.mu.Lock()
+		if p.sent == nil {
+			p.sent = map[string]time.Time{}
+		}
+		last, ok := p.sent[id]
+		if ok && current < total && time.Since(last) < 100*time.Millisecond {
+			p.mu.Unlock()
+			return
+		}
+		p.sent[id] = time.Now()
+		p.mu.Unlock()
+		msg["progressDetail"] = map[string]int64{"current": current, "total": total}
 	}
-	return len(b), nil
+	p.send(msg)
 }
 
-// status sends one status line.
-func (p *jsonProgress) status(line string) {
-	_ = p.enc.Encode(map[string]string{"status": line})
+// send writes one JSON message and flushes it to the client.
+func (p *jsonProgress) send(msg map[string]any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_ = p.enc.Encode(msg)
 	p.flush.Flush()
 }
 
@@ -302,7 +329,7 @@ func (a *api) pushImage(w http.ResponseWriter, r *http.Request, name string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	out := &jsonProgress{enc: json.NewEncoder(w), flush: w.(http.Flusher)}
-	if _, err := a.s.registryClient().Push(r.Context(), ref, a.s.images, img, out.status); err != nil {
+	if _, err := a.s.registryClient().Push(r.Context(), ref, a.s.images, img, out); err != nil {
 		_ = out.enc.Encode(map[string]any{"error": err.Error(), "errorDetail": map[string]string{"message": err.Error()}})
 	}
 }

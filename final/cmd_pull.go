@@ -7,10 +7,11 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/spf13/pflag"
+
+	"github.com/minidocker/minidocker/final/internal/registry"
 )
 
 // pullCommand is the pull verb.
@@ -32,11 +33,11 @@ func runPull(s *session, quiet bool, platform string, args []string) error {
 	if err := s.open(); err != nil {
 		return err
 	}
-	var out io.Writer = os.Stdout
-	if quiet {
-		out = nil
+	var progress registry.Progress
+	if !quiet {
+		progress = newProgress(os.Stdout)
 	}
-	res, err := s.pull(args[0], platform, out)
+	res, err := s.pull(args[0], platform, progress)
 	if err != nil {
 		return err
 	}

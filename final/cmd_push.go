@@ -40,10 +40,10 @@ func runPush(s *session, quiet bool, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: tag an image with that name first (minidocker tag IMAGE %s)", err, args[0])
 	}
-	var say func(string)
+	var progress registry.Progress
 	if !quiet {
-		say = func(line string) { fmt.Fprintln(os.Stdout, line) }
+		progress = newProgress(os.Stdout)
 	}
-	_, err = s.registryClient().Push(context.Background(), ref, s.images, img, say)
+	_, err = s.registryClient().Push(context.Background(), ref, s.images, img, progress)
 	return err
 }

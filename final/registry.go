@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -41,8 +40,8 @@ func (s *session) registryClient() *registry.Client {
 	return c
 }
 
-// pull fetches ref into the store, writing progress lines to out (nil: none).
-func (s *session) pull(ref string, platform string, out io.Writer) (registry.PullResult, error) {
+// pull fetches ref into the store, telling progress (nil: nothing).
+func (s *session) pull(ref string, platform string, progress registry.Progress) (registry.PullResult, error) {
 	r, err := registry.ParseReference(ref)
 	if err != nil {
 		return registry.PullResult{}, err
@@ -53,9 +52,7 @@ func (s *session) pull(ref string, platform string, out io.Writer) (registry.Pul
 			return registry.PullResult{}, err
 		}
 	}
-	if out != nil {
-		opts.Progress = func(line string) { fmt.Fprintln(out, line) }
-	}
+	opts.Progress = progress
 	return s.registryClient().Pull(context.Background(), r, s.images, opts)
 }
 
@@ -71,7 +68,7 @@ func (s *session) resolveOrPull(ref string) (image.Image, error) {
 		return img, err
 	}
 	fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", displayName(r))
-	res, perr := s.pull(ref, "", os.Stderr)
+	res, perr := s.pull(ref, "", newProgress(os.Stderr))
 	if perr != nil {
 		return img, fmt.Errorf("%w locally: %s, and pulling it failed: %w", image.ErrNotFound, ref, perr)
 	}

@@ -762,6 +762,62 @@ func TestRegistryCrossRepoMount(t *testing.T) {
 	}
 }
 
+// TestRegistryPullProgress: on a terminal (a pty of 120 columns), pull
+// draws one line per layer and redraws it in place (cursor up) with a
+// bar and byte counts, then says Pull complete, the digest and the
+// status; into a pipe it writes plain lines without bars or escapes;
+// with -q it writes nothing.
+func TestRegistryPullProgress(t *testing.T) {
+	m := newMD(t)
+	r := startRegistry(t, m, "")
+	m.must("run", "--name", "big", "base", "sh", "-c", "head -c 6291456 /dev/urandom > /big")
+	name := r.addr + "/progress:v1"
+	m.must("commit", "big", name)
+	m.must("push", name)
+	m.must("rmi", name)
+
+	master, slave := openTestPty(t, 30, 120)
+	defer master.Close()
+	cmd := exec.Command(finalBinary, "--root", m.root, "pull", name)
+	cmd.Stdout, cmd.Stderr = slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	var err error
+	m.inNetns(func() { err = cmd.Start() })
+	slave.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var screen lockedBuffer
+	copied := make(chan struct{})
+	go func() { io.Copy(&screen, master); close(copied) }() // ends with EIO when the pull's end of the pty closes
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("pull on a terminal: %v\n%q", err, screen.String())
+	}
+	<-copied
+	out := screen.String()
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`\x1b\[\d+A`), // back up to a layer's line
+		regexp.MustCompile(`[0-9a-f]{12}: Downloading \[=*>? *\]\s+[0-9.]+[kM]?B/[0-9.]+MB`),
+		regexp.MustCompile(`[0-9a-f]{12}: Pull complete`),
+		regexp.MustCompile(`Digest: sha256:[0-9a-f]{64}`),
+		regexp.MustCompile(`Status: Downloaded newer image for ` + regexp.QuoteMeta(name)),
+	} {
+		if !want.MatchString(out) {
+			t.Errorf("pull on a terminal shows no %s:\n%q", want, out)
+		}
+	}
+
+	m.must("rmi", name)
+	plain := m.must("pull", name)
+	if strings.Contains(plain, "\x1b") || strings.Contains(plain, "Downloading") || !strings.Contains(plain, ": Pull complete\n") {
+		t.Errorf("pull into a pipe printed:\n%q", plain)
+	}
+	m.must("rmi", name)
+	if quiet := m.run("pull", "-q", name); quiet.code != 0 || quiet.stdout != "" || quiet.stderr != "" {
+		t.Errorf("pull -q: exit %d, printed %q %q", quiet.code, quiet.stdout, quiet.stderr)
+	}
+}
+
 // testCA makes a CA and a server certificate it signs for ip, in PEM.
 func testCA(t *testing.T, ip string) (caPEM, certPEM, keyPEM []byte) {
 	t.Helper()

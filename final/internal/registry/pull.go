@@ -101,8 +101,8 @@ type manifest struct {
 // PullOptions say what to pull for and whom to tell.
 type PullOptions struct {
 	Platform Platform
-	// Progress, when not nil, receives Docker's plain progress lines.
-	Progress func(line string)
+	// Progress, when not nil, is told what happens, as Docker shows it.
+	Progress Progress
 }
 
 // PullResult is what a pull did.
@@ -115,14 +115,14 @@ type PullResult struct {
 
 // Pull fetches ref into the store and names it (unless ref is by digest only).
 func (c *Client) Pull(ctx context.Context, ref Reference, store *image.Store, opts PullOptions) (PullResult, error) {
-	say := opts.Progress
-	if say == nil {
-		say = func(string) {}
+	p := opts.Progress
+	if p == nil {
+		p = silent{}
 	}
 	if ref.Digest != "" { // a digest pins the content: if it is here, it is the same
 		if img, err := store.Resolve(ref.String()); err == nil {
-			say("Digest: " + ref.Digest)
-			say(status(ref, false))
+			p.Line("Digest: " + ref.Digest)
+			p.Line(status(ref, false))
 			return PullResult{Image: img, Name: ref.String(), Digest: ref.Digest}, nil
 		}
 	}
@@ -130,7 +130,7 @@ func (c *Client) Pull(ctx context.Context, ref Reference, store *image.Store, op
 	if err != nil {
 		return PullResult{}, err
 	}
-	say(fmt.Sprintf("%s: Pulling from %s", ref.manifestRef(), ref.Path))
+	p.Line(fmt.Sprintf("%s: Pulling from %s", ref.manifestRef(), ref.Path))
 	m, digest, err := s.resolveManifest(ctx, ref.manifestRef(), opts.Platform)
 	if err != nil {
 		return PullResult{}, err
@@ -147,7 +147,7 @@ func (c *Client) Pull(ctx context.Context, ref Reference, store *image.Store, op
 	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
 		return res, fmt.Errorf("manifest %s lists %d layers, its config %d: the registry serves an inconsistent image", digest, len(m.Layers), len(cfg.RootFS.DiffIDs))
 	}
-	layers, err := s.fetchLayers(ctx, m.Layers, cfg.RootFS.DiffIDs, store, say)
+	layers, err := s.fetchLayers(ctx, m.Layers, cfg.RootFS.DiffIDs, store, p)
 	if err != nil {
 		return res, err
 	}
@@ -162,8 +162,8 @@ func (c *Client) Pull(ctx context.Context, ref Reference, store *image.Store, op
 	if err := store.AddBlobSources(sourcesOf(ref, m, cfg.RootFS.DiffIDs)); err != nil {
 		return res, err
 	}
-	say("Digest: " + digest)
-	say(status(ref, res.Downloaded))
+	p.Line("Digest: " + digest)
+	p.Line(status(ref, res.Downloaded))
 	return res, nil
 }
 
@@ -307,20 +307,20 @@ func (s *session) fetchConfig(ctx context.Context, m manifest, store *image.Stor
 
 // fetchLayers downloads the layers the store lacks, a few at a time, into
 // temp layers; on an error, those already made are discarded.
-func (s *session) fetchLayers(ctx context.Context, descs []Descriptor, diffIDs []string, store *image.Store, say func(string)) ([]image.Layer, error) {
-	d := &downloads{sem: make(chan struct{}, parallel), say: say}
+func (s *session) fetchLayers(ctx context.Context, descs []Descriptor, diffIDs []string, store *image.Store, p Progress) ([]image.Layer, error) {
+	d := &downloads{sem: make(chan struct{}, parallel), p: p}
 	ctx, d.cancel = context.WithCancel(ctx)
 	defer d.cancel()
 	for i, desc := range descs {
 		if store.HasLayer(diffIDs[i]) {
-			say(shortHex(desc.Digest) + ": Already exists")
+			p.Layer(shortHex(desc.Digest), "Already exists", 0, 0)
 			continue
 		}
 		if err := checkLayerType(desc); err != nil {
 			d.fail(err)
 			break
 		}
-		say(shortHex(desc.Digest) + ": Pulling fs layer")
+		p.Layer(shortHex(desc.Digest), "Pulling fs layer", 0, 0)
 		d.wg.Add(1)
 		go d.fetch(ctx, s, desc, diffIDs[i], store)
 	}
@@ -331,7 +331,7 @@ func (s *session) fetchLayers(ctx context.Context, descs []Descriptor, diffIDs [
 	}
 	for i, desc := range descs {
 		if !store.HasLayer(diffIDs[i]) {
-			say(shortHex(desc.Digest) + ": Pull complete")
+			p.Layer(shortHex(desc.Digest), "Pull complete", 0, 0)
 		}
 	}
 	return d.layers, nil
@@ -342,7 +342,7 @@ type downloads struct {
 	sem    chan struct{} // bounds how many run at once
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
-	say    func(string)
+	p      Progress
 	mu     sync.Mutex // guards layers and err
 	layers []image.Layer
 	err    error // the first failure, which cancels the others
@@ -353,7 +353,7 @@ func (d *downloads) fetch(ctx context.Context, s *session, desc Descriptor, diff
 	defer d.wg.Done()
 	d.sem <- struct{}{}
 	defer func() { <-d.sem }()
-	l, err := s.fetchLayer(ctx, desc, diffID, store)
+	l, err := s.fetchLayer(ctx, desc, diffID, store, d.p)
 	if err != nil {
 		d.fail(err)
 		return
@@ -361,7 +361,7 @@ func (d *downloads) fetch(ctx context.Context, s *session, desc Descriptor, diff
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.layers = append(d.layers, l)
-	d.say(shortHex(desc.Digest) + ": Download complete")
+	d.p.Layer(shortHex(desc.Digest), "Download complete", 0, 0)
 }
 
 // fail records the first error and cancels the other downloads.
@@ -392,15 +392,16 @@ func checkLayerType(d Descriptor) error {
 
 // fetchLayer downloads one layer into a temp layer, checking the blob's
 // digest and size and the uncompressed tar's diff id.
-func (s *session) fetchLayer(ctx context.Context, d Descriptor, diffID string, store *image.Store) (image.Layer, error) {
+func (s *session) fetchLayer(ctx context.Context, d Descriptor, diffID string, store *image.Store, p Progress) (image.Layer, error) {
 	body, err := s.blob(ctx, d)
 	if err != nil {
 		return image.Layer{}, err
 	}
 	defer body.Close()
-	l, err := store.AddLayer(body)
+	counted := &progressReader{r: body, id: shortHex(d.Digest), status: "Downloading", total: d.Size, p: p}
+	l, err := store.AddLayer(counted)
 	if err == nil {
-		_, err = io.Copy(io.Discard, body) // the rest, so that the digest is checked
+		_, err = io.Copy(io.Discard, counted) // the rest, so that the digest is checked
 	}
 	if err != nil {
 		l.Discard()

@@ -42,10 +42,10 @@ import (
 
 // Push uploads the stored image img as ref (which has a tag) and returns
 // the manifest's digest.
-func (c *Client) Push(ctx context.Context, ref Reference, store *image.Store, img image.Image, progress func(string)) (string, error) {
-	say := progress
-	if say == nil {
-		say = func(string) {}
+func (c *Client) Push(ctx context.Context, ref Reference, store *image.Store, img image.Image, progress Progress) (string, error) {
+	p := progress
+	if p == nil {
+		p = silent{}
 	}
 	if ref.Digest != "" || ref.Tag == "" {
 		return "", fmt.Errorf("push %s: name a tag, not a digest", ref)
@@ -58,9 +58,9 @@ func (c *Client) Push(ctx context.Context, ref Reference, store *image.Store, im
 	if err != nil {
 		return "", err
 	}
-	say(fmt.Sprintf("The push refers to repository [%s]", ref.Repository()))
+	p.Line(fmt.Sprintf("The push refers to repository [%s]", ref.Repository()))
 	m := manifest{SchemaVersion: 2, MediaType: MediaTypeDockerManifest}
-	if m.Layers, err = s.pushLayers(ctx, store, img.Config.RootFS.DiffIDs, say); err != nil {
+	if m.Layers, err = s.pushLayers(ctx, store, img.Config.RootFS.DiffIDs, p); err != nil {
 		return "", err
 	}
 	m.Config = Descriptor{MediaType: mediaTypeDockerConfig, Digest: "sha256:" + sha256Hex(config), Size: int64(len(config))}
@@ -81,21 +81,20 @@ func (c *Client) Push(ctx context.Context, ref Reference, store *image.Store, im
 	if err := store.AddBlobSources(sourcesOf(ref, m, img.Config.RootFS.DiffIDs)); err != nil {
 		return "", err
 	}
-	say(fmt.Sprintf("%s: digest: %s size: %d", ref.Tag, digest, len(data)))
+	p.Line(fmt.Sprintf("%s: digest: %s size: %d", ref.Tag, digest, len(data)))
 	return digest, nil
 }
 
 // pushLayers pushes an image's layers, a few at a time, and returns their
 // descriptors in the image's order; the first failure cancels the rest.
-func (s *session) pushLayers(ctx context.Context, store *image.Store, diffIDs []string, say func(string)) ([]Descriptor, error) {
+func (s *session) pushLayers(ctx context.Context, store *image.Store, diffIDs []string, p Progress) ([]Descriptor, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
-		mu    sync.Mutex // serializes say and first
+		mu    sync.Mutex // guards first
 		first error
 		wg    sync.WaitGroup
 	)
-	locked := func(line string) { mu.Lock(); defer mu.Unlock(); say(line) }
 	descs := make([]Descriptor, len(diffIDs))
 	sem := make(chan struct{}, parallel)
 	for i, diffID := range diffIDs {
@@ -104,7 +103,7 @@ func (s *session) pushLayers(ctx context.Context, store *image.Store, diffIDs []
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			d, err := s.pushLayer(ctx, store, diffID, locked)
+			d, err := s.pushLayer(ctx, store, diffID, p)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil && first == nil {
@@ -132,9 +131,9 @@ func (s *session) pushConfig(ctx context.Context, store *image.Store, d Descript
 
 // pushLayer compresses one stored layer and uploads it unless the
 // registry has it or can mount it.
-func (s *session) pushLayer(ctx context.Context, store *image.Store, diffID string, say func(string)) (Descriptor, error) {
+func (s *session) pushLayer(ctx context.Context, store *image.Store, diffID string, p Progress) (Descriptor, error) {
 	if d, how, ok := s.reuse(ctx, store.BlobSources(diffID), isGzipLayer, mediaTypeDockerLayer); ok {
-		say(shortHex(d.Digest) + ": " + how)
+		p.Layer(shortHex(d.Digest), how, 0, 0)
 		return d, nil
 	}
 	path, d, err := compressLayer(store, diffID)
@@ -147,13 +146,19 @@ func (s *session) pushLayer(ctx context.Context, store *image.Store, diffID stri
 		return d, err
 	}
 	if have {
-		say(shortHex(d.Digest) + ": Layer already exists")
+		p.Layer(shortHex(d.Digest), "Layer already exists", 0, 0)
 		return d, nil
 	}
-	say(shortHex(d.Digest) + ": Preparing")
-	err = s.pushBlob(ctx, d, func() (io.Reader, error) { return os.Open(path) })
+	p.Layer(shortHex(d.Digest), "Preparing", 0, 0)
+	err = s.pushBlob(ctx, d, func() (io.Reader, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		return &progressReader{r: f, id: shortHex(d.Digest), status: "Pushing", total: d.Size, p: p}, nil
+	})
 	if err == nil {
-		say(shortHex(d.Digest) + ": Pushed")
+		p.Layer(shortHex(d.Digest), "Pushed", 0, 0)
 	}
 	return d, err
 }
