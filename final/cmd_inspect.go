@@ -30,17 +30,24 @@ var inspectCommand = &command{
 
 // imageView is an image as docker image inspect shows it.
 type imageView struct {
-	ID           string   `json:"Id"`
-	RepoTags     []string `json:"RepoTags"`
-	RepoDigests  []string `json:"RepoDigests"`
-	Created      any      `json:"Created"`
-	Author       string   `json:"Author"`
-	Config       any      `json:"Config"`
-	Architecture string   `json:"Architecture"`
-	Os           string   `json:"Os"`
-	Size         int64    `json:"Size"`
-	RootFS       any      `json:"RootFS"`
-	Metadata     struct{} `json:"Metadata"`
+	ID           string     `json:"Id"`
+	RepoTags     []string   `json:"RepoTags"`
+	RepoDigests  []string   `json:"RepoDigests"`
+	Created      any        `json:"Created"`
+	Author       string     `json:"Author"`
+	Config       any        `json:"Config"`
+	Architecture string     `json:"Architecture"`
+	Os           string     `json:"Os"`
+	Size         int64      `json:"Size"`
+	RootFS       rootFSView `json:"RootFS"`
+	Metadata     struct{}   `json:"Metadata"`
+}
+
+// rootFSView is an image's layers as docker image inspect shows them
+// ("Layers", where the config file says "diff_ids").
+type rootFSView struct {
+	Type   string   `json:"Type"`
+	Layers []string `json:"Layers"`
 }
 
 // runInspect looks each argument up as a container, then as an image.
@@ -104,7 +111,7 @@ func newImageView(img image.Image, repoDigests []string) *imageView {
 	return &imageView{
 		ID: img.ID, RepoTags: nonNilStrings(img.Tags), RepoDigests: nonNilStrings(repoDigests), Created: cfg.Created,
 		Author: cfg.Author, Config: cfg.Config, Architecture: cfg.Architecture, Os: cfg.OS,
-		Size: img.Size, RootFS: cfg.RootFS,
+		Size: img.Size, RootFS: rootFSView{Type: cfg.RootFS.Type, Layers: nonNilStrings(cfg.RootFS.DiffIDs)},
 	}
 }
 

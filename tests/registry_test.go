@@ -818,6 +818,75 @@ func TestRegistryPullProgress(t *testing.T) {
 	}
 }
 
+// podman runs podman in m's network namespace with storage of the test's
+// own (vfs: no mounts), no events and no cgroup manager of the host's
+// (skipping the test when podman is missing, outside CI).
+func podman(t *testing.T, m *md, dir string, args ...string) string {
+	t.Helper()
+	bin := needProgram(t, "podman", "podman")
+	global := []string{"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"),
+		"--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none", "--tmpdir", filepath.Join(dir, "tmp")}
+	if _, err := os.Stat("/run/containers"); err != nil {
+		// podman makes an empty /run/containers/networks whatever its
+		// configuration says; it goes with the test when it was not there.
+		t.Cleanup(func() { os.Remove("/run/containers/networks"); os.Remove("/run/containers") })
+	}
+	cmd := exec.Command(bin, append(global, args...)...)
+	cmd.Env = append(os.Environ(), "TMPDIR="+filepath.Join(dir, "tmp"))
+	var out []byte
+	var err error
+	m.inNetns(func() { out, err = cmd.CombinedOutput() })
+	if err != nil {
+		t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// TestRegistryPodmanInterop: podman pulls an image minidocker pushed (its
+// inspect shows minidocker's layers, command and manifest digest), and
+// minidocker pulls and runs an image podman made and pushed.
+func TestRegistryPodmanInterop(t *testing.T) {
+	m := newMD(t)
+	r := startRegistry(t, m, "")
+	if _, err := exec.LookPath("podman"); err != nil {
+		podman(t, m, "") // skips or fails as the environment says
+	}
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "tmp"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	name := pushedImage(t, m, r, "frommd")
+	podman(t, m, dir, "pull", "--tls-verify=false", name)
+	var seen []struct {
+		Digest string
+		Config struct{ Cmd []string }
+		RootFS struct{ Layers []string }
+	}
+	if err := json.Unmarshal([]byte(podman(t, m, dir, "image", "inspect", name)), &seen); err != nil || len(seen) != 1 {
+		t.Fatalf("podman image inspect: %v", err)
+	}
+	ours := m.inspect(name)
+	if fmt.Sprint(seen[0].RootFS.Layers) != fmt.Sprint(field(ours, "RootFS", "Layers")) || fmt.Sprint(seen[0].Config.Cmd) != "[cat /marker]" {
+		t.Errorf("podman sees layers %v and command %v; minidocker has %v", seen[0].RootFS.Layers, seen[0].Config.Cmd, field(ours, "RootFS", "Layers"))
+	}
+	if digests := fmt.Sprint(field(ours, "RepoDigests")); !strings.Contains(digests, seen[0].Digest) {
+		t.Errorf("podman pulled manifest %s, minidocker pushed %s", seen[0].Digest, digests)
+	}
+
+	rootfs := filepath.Join(dir, "rootfs.tar")
+	m.must("run", "--name", "source", "base", "sh", "-c", "echo from-podman > /marker")
+	m.must("export", "-o", rootfs, "source")
+	other := r.addr + "/frompodman:v1"
+	podman(t, m, dir, "import", "--change", `CMD ["cat", "/marker"]`, rootfs, other)
+	podman(t, m, dir, "push", "--tls-verify=false", other)
+	if out := m.must("pull", other); !strings.Contains(out, "Status: Downloaded newer image for "+other) {
+		t.Errorf("pull of podman's image:\n%s", out)
+	}
+	if got := m.must("run", "--rm", other); got != "from-podman\n" {
+		t.Errorf("run of the image podman pushed printed %q", got)
+	}
+}
+
 // testCA makes a CA and a server certificate it signs for ip, in PEM.
 func testCA(t *testing.T, ip string) (caPEM, certPEM, keyPEM []byte) {
 	t.Helper()
