@@ -60,6 +60,10 @@ func TestDocsRegistryExchange(t *testing.T) {
 		{args: []string{"logout", r.addr}},
 		{args: []string{"--debug", "pull", image}},
 		{args: []string{"run", "--rm", image}},
+		{args: []string{"login", "-u", "alice", "--password-stdin", r.addr}, input: password + "\n"},
+		{args: []string{"tag", image, r.addr + "/class/greeting:v1"}},
+		{args: []string{"--debug", "push", r.addr + "/class/greeting:v1"}},
+		{args: []string{"images", "--digests", "--format", "{{.Repository}}:{{.Tag}} {{.Digest}}"}},
 	}
 	var b strings.Builder
 	b.WriteString("```console\n")

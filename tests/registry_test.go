@@ -1013,7 +1013,7 @@ func (ti *tokenIssuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var access []map[string]any
-	if scope := r.URL.Query().Get("scope"); scope != "" {
+	for _, scope := range r.URL.Query()["scope"] { // one per repository, as a push that mounts asks
 		parts := strings.Split(scope, ":")
 		if len(parts) != 3 {
 			http.Error(w, "bad scope", http.StatusBadRequest)
