@@ -6,7 +6,7 @@
 # directory (which does not unpack, or even decompress); push into an
 # empty registry next to skopeo's copy of an OCI layout whose layers are
 # already gzipped; and a re-pull of an image that is present. podman pull
-# too when podman is installed. Needs root, docker-registry and skopeo;
+# and push too when podman is installed. Needs root, docker-registry and skopeo;
 # everything runs in a network namespace of its own, state is under one
 # /var/tmp/minidocker-bench-registry.* directory, removed at the end. Usage:
 #
@@ -90,19 +90,29 @@ du -sh "$WORK/layout" | awk '{print "  OCI layout (gzipped layers): " $1}'
 
 timeit() { $TOOL time -out "$TSV" "$@"; }
 
+PODMAN="podman --root $WORK/podman/root --runroot $WORK/podman/run --storage-driver overlay"
+push_cases=("minidocker push=$MD push -q $REG/big:v1"
+	"skopeo copy oci: docker://=skopeo --insecure-policy copy -q --dest-tls-verify=false oci:$WORK/layout:v1 docker://$REG/big:v1")
+push_afters=(-after "minidocker push=$WORK/reset-registry.sh" -after "skopeo copy oci: docker://=$WORK/reset-registry.sh")
+if command -v podman >/dev/null; then
+	# podman pushes from its own store: the image goes there first.
+	$MD push -q $REG/big:v1 >/dev/null
+	$PODMAN pull -q --tls-verify=false $REG/big:v1 >/dev/null
+	"$WORK/reset-registry.sh"
+	push_cases+=("podman push=$PODMAN push -q --tls-verify=false $REG/big:v1")
+	push_afters+=(-after "podman push=$WORK/reset-registry.sh")
+fi
 echo "== push into an empty registry"
-timeit -group "push, empty registry" -runs "$RUNS" -warmup 1 \
-	-after "minidocker push=$WORK/reset-registry.sh" \
-	-after "skopeo copy oci: docker://=$WORK/reset-registry.sh" \
-	"minidocker push=$MD push -q $REG/big:v1" \
-	"skopeo copy oci: docker://=skopeo --insecure-policy copy -q --dest-tls-verify=false oci:$WORK/layout:v1 docker://$REG/big:v1"
+timeit -group "push, empty registry" -runs "$RUNS" -warmup 1 "${push_afters[@]}" "${push_cases[@]}"
+if command -v podman >/dev/null; then
+	$PODMAN rmi -a -f >/dev/null
+fi
 
 $MD push -q $REG/big:v1 >/dev/null
 cases=("minidocker pull=$PULLED pull -q $REG/big:v1"
 	"skopeo copy docker:// oci:=skopeo --insecure-policy copy -q --src-tls-verify=false docker://$REG/big:v1 oci:$WORK/copy:v1")
 afters=(-after "minidocker pull=rm -rf $WORK/pulled" -after "skopeo copy docker:// oci:=rm -rf $WORK/copy")
 if command -v podman >/dev/null; then
-	PODMAN="podman --root $WORK/podman/root --runroot $WORK/podman/run --storage-driver overlay"
 	cases+=("podman pull=$PODMAN pull -q --tls-verify=false $REG/big:v1")
 	afters+=(-after "podman pull=$PODMAN rmi -a -f")
 fi

@@ -37,6 +37,8 @@
 #   MINIDOCKER_VM_APPEND        extra kernel parameters (e.g. loglevel=3)
 #   MINIDOCKER_VM_KERNEL_PKG    kernel package to use instead of the resolved one
 #   MINIDOCKER_VM_KEEP=1        keep the work directory (console logs, initrd)
+#   MINIDOCKER_VM_HOST_PROGRAMS host programs copied in with their libraries
+#                               (default docker-registry)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -171,7 +173,25 @@ stage() {
 	else
 		tar --exclude=.git -cf - .
 	fi | tar -xf - -C "$root/minidocker/src"
+	stage_host_programs
 	"$work/mkinitramfs" -root "$root" -o "$work/initrd.img" -busybox bin/busybox -kmods "$kmods" -modules "$modules"
+}
+
+# stage_host_programs copies the host programs the tests need and the VM
+# lacks (MINIDOCKER_VM_HOST_PROGRAMS, default docker-registry, for the
+# registry tests) into /bin, with the shared libraries ldd names, at the
+# same paths: a dynamically linked program finds its loader and libc as on
+# the host. A program the host lacks is left out (its tests then skip).
+stage_host_programs() {
+	local name path lib
+	for name in ${MINIDOCKER_VM_HOST_PROGRAMS-docker-registry}; do
+		path=$(command -v "$name") || { say "no $name on this host: its tests will skip in the VM"; continue; }
+		cp "$path" "$root/bin/$name"
+		for lib in $(ldd "$path" 2>/dev/null | grep -o '/[^ ]*'); do
+			mkdir -p "$root$(dirname "$lib")"
+			cp -L "$lib" "$root$lib"
+		done
+	done
 }
 
 # kernel_args prints the test binary's flags quoted for the kernel command line.
