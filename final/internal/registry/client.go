@@ -281,33 +281,41 @@ func (s *session) fetchToken(params map[string]string, creds Credentials, haveCr
 	if withheld && s.c.Debug != nil {
 		fmt.Fprintf(s.c.Debug, "    (credentials for %s not sent to %s: not on its domain, or not https)\n", s.ref.Host, realm.Host)
 	}
-	resp, err := s.send(http.MethodGet, realm.String(), header, nil)
+	token, err := s.askToken(realm, header)
+	if err != nil && withheld {
+		err = fmt.Errorf("%w (your credentials for %s were not sent to it: it is not on %s's domain)", err, s.ref.Host, s.ref.Host)
+	}
 	if err != nil {
 		return err
 	}
+	s.auth = "Bearer " + token
+	return nil
+}
+
+// askToken sends the token request and reads the token from the answer.
+func (s *session) askToken(realm *url.URL, header http.Header) (string, error) {
+	resp, err := s.send(http.MethodGet, realm.String(), header, nil)
+	if err != nil {
+		return "", err
+	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		err := fmt.Errorf("token server %s refused a token for %s: %s", realm.Host, s.ref.Repository(), resp.Status)
-		if withheld {
-			err = fmt.Errorf("%w (your credentials for %s were not sent to it: it is not on %s's domain)", err, s.ref.Host, s.ref.Host)
-		}
-		return err
+		return "", fmt.Errorf("token server %s refused a token for %s: %s", realm.Host, s.ref.Repository(), resp.Status)
 	}
 	var tok struct {
 		Token       string `json:"token"`
 		AccessToken string `json:"access_token"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&tok); err != nil {
-		return fmt.Errorf("token server %s: parse its answer: %w", realm.Host, err)
+		return "", fmt.Errorf("token server %s: parse its answer: %w", realm.Host, err)
 	}
 	if tok.Token == "" {
 		tok.Token = tok.AccessToken
 	}
 	if tok.Token == "" {
-		return fmt.Errorf("token server %s gave no token", realm.Host)
+		return "", fmt.Errorf("token server %s gave no token", realm.Host)
 	}
-	s.auth = "Bearer " + tok.Token
-	return nil
+	return tok.Token, nil
 }
 
 // trustedRealm decides whether the credentials kept for this registry go

@@ -119,12 +119,8 @@ func (c *Client) Pull(ctx context.Context, ref Reference, store *image.Store, op
 	if p == nil {
 		p = silent{}
 	}
-	if ref.Digest != "" { // a digest pins the content: if it is here, it is the same
-		if img, err := store.Resolve(ref.String()); err == nil {
-			p.Line("Digest: " + ref.Digest)
-			p.Line(status(ref, false))
-			return PullResult{Image: img, Name: ref.String(), Digest: ref.Digest}, nil
-		}
+	if res, ok := pinnedHere(ref, store, p); ok {
+		return res, nil
 	}
 	s, err := c.open(ref, "pull")
 	if err != nil {
@@ -152,19 +148,39 @@ func (c *Client) Pull(ctx context.Context, ref Reference, store *image.Store, op
 		return res, err
 	}
 	res.Downloaded = !have || len(layers) > 0
-	res.Image, err = store.AddImage(config, layers, ref.LocalName())
-	if err != nil {
+	if res.Image, err = store.AddImage(config, layers, ref.LocalName()); err != nil {
 		return res, err
 	}
-	if err := store.AddRepoDigest(ref.Repository(), digest, res.Image.ID); err != nil {
-		return res, err
-	}
-	if err := store.AddBlobSources(sourcesOf(ref, m, cfg.RootFS.DiffIDs)); err != nil {
+	if err := record(ref, store, m, digest, res.Image); err != nil {
 		return res, err
 	}
 	p.Line("Digest: " + digest)
 	p.Line(status(ref, res.Downloaded))
 	return res, nil
+}
+
+// pinnedHere answers a pull by digest of an image the store has, without
+// asking the registry: a digest pins the content, so it is the same.
+func pinnedHere(ref Reference, store *image.Store, p Progress) (PullResult, bool) {
+	if ref.Digest == "" {
+		return PullResult{}, false
+	}
+	img, err := store.Resolve(ref.String())
+	if err != nil {
+		return PullResult{}, false
+	}
+	p.Line("Digest: " + ref.Digest)
+	p.Line(status(ref, false))
+	return PullResult{Image: img, Name: ref.String(), Digest: ref.Digest}, true
+}
+
+// record notes, after a pull or push, the manifest digest ref's repository
+// has for img and where the image's blobs are in it.
+func record(ref Reference, store *image.Store, m manifest, digest string, img image.Image) error {
+	if err := store.AddRepoDigest(ref.Repository(), digest, img.ID); err != nil {
+		return err
+	}
+	return store.AddBlobSources(sourcesOf(ref, m, img.Config.RootFS.DiffIDs))
 }
 
 // sourcesOf says where a pulled image's blobs are: in ref's repository,

@@ -75,10 +75,7 @@ func (c *Client) Push(ctx context.Context, ref Reference, store *image.Store, im
 	if err != nil {
 		return "", err
 	}
-	if err := store.AddRepoDigest(ref.Repository(), digest, img.ID); err != nil {
-		return "", err
-	}
-	if err := store.AddBlobSources(sourcesOf(ref, m, img.Config.RootFS.DiffIDs)); err != nil {
+	if err := record(ref, store, m, digest, img); err != nil {
 		return "", err
 	}
 	p.Line(fmt.Sprintf("%s: digest: %s size: %d", ref.Tag, digest, len(data)))
