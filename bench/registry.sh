@@ -69,6 +69,7 @@ SH
 chmod +x "$WORK/reset-registry.sh"
 cleanup_inside() {
 	[[ -f $WORK/registry.pid ]] && kill "$(cat "$WORK/registry.pid")" 2>/dev/null || true
+	[[ -z ${PODMAN_RUN:-} ]] || rm -rf "$PODMAN_RUN"
 	$WORK/minidocker --root "$WORK/md" --cgroup-parent /minidocker-bench-registry cleanup >/dev/null 2>&1 || true
 }
 trap cleanup_inside EXIT
@@ -90,7 +91,8 @@ du -sh "$WORK/layout" | awk '{print "  OCI layout (gzipped layers): " $1}'
 
 timeit() { $TOOL time -out "$TSV" "$@"; }
 
-PODMAN="podman --root $WORK/podman/root --runroot $WORK/podman/run --storage-driver overlay"
+PODMAN_RUN=$(mktemp -d /tmp/mdbr.XXXXXX) # podman refuses a runroot longer than 50 characters
+PODMAN="podman --root $WORK/podman/root --runroot $PODMAN_RUN --storage-driver overlay"
 push_cases=("minidocker push=$MD push -q $REG/big:v1"
 	"skopeo copy oci: docker://=skopeo --insecure-policy copy -q --dest-tls-verify=false oci:$WORK/layout:v1 docker://$REG/big:v1")
 push_afters=(-after "minidocker push=$WORK/reset-registry.sh" -after "skopeo copy oci: docker://=$WORK/reset-registry.sh")
