@@ -53,7 +53,16 @@ func serveInNetns(t *testing.T, m *md, addr string, handler http.Handler) string
 // nothing in the store; they used to hang it for ever.
 func TestRegistrySilent(t *testing.T) {
 	m := newMD(t)
-	t.Setenv("MINIDOCKER_REGISTRY_TIMEOUT", "1s")
+	r := startRegistry(t, m, "")
+	p := startProxy(t, m, r.addr, 1<<20)
+	m.must("run", "--name", "big", "base", "sh", "-c", "head -c 4194304 /dev/urandom > /big")
+	name := p.addr + "/stalls:v1"
+	m.must("commit", "big", name)
+	p.armed.Store(false)
+	m.must("push", name) // before the short timeout: a slow machine may take more than 2s to answer a PUT
+	m.must("rmi", name)
+
+	t.Setenv("MINIDOCKER_REGISTRY_TIMEOUT", "2s")
 	var l net.Listener
 	var err error
 	m.inNetns(func() { l, err = net.Listen("tcp", "127.0.0.1:0") })
@@ -82,23 +91,15 @@ func TestRegistrySilent(t *testing.T) {
 		}
 	}()
 	start := time.Now()
-	m.fails(1, "did not answer within 1s", "pull", l.Addr().String()+"/silent:v1")
+	m.fails(1, "did not answer within 2s", "pull", l.Addr().String()+"/silent:v1")
 	if d := time.Since(start); d > 30*time.Second {
 		t.Errorf("the pull of a silent registry took %s", d)
 	}
 
-	r := startRegistry(t, m, "")
-	p := startProxy(t, m, r.addr, 1<<20)
-	m.must("run", "--name", "big", "base", "sh", "-c", "head -c 4194304 /dev/urandom > /big")
-	name := p.addr + "/stalls:v1"
-	m.must("commit", "big", name)
-	p.armed.Store(false)
-	m.must("push", name)
-	m.must("rmi", name)
 	before := storeEntries(t, m)
 	p.armed.Store(true)
 	defer close(p.release)
-	m.fails(1, "the registry sent nothing for 1s", "pull", name)
+	m.fails(1, "the registry sent nothing for 2s", "pull", name)
 	if after := storeEntries(t, m); strings.Join(after, "\n") != strings.Join(before, "\n") {
 		t.Errorf("a pull that timed out changed the store:\nbefore %v\nafter  %v", before, after)
 	}
