@@ -308,6 +308,11 @@ func Reclaim() error {
 	if err != nil {
 		return err
 	}
+	return forEachBridge(dir, reclaimLocked)
+}
+
+// forEachBridge calls do with each bridge's state in dir, locked.
+func forEachBridge(dir string, do func(st *lockedState, bridge string) error) error {
 	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 	var errs []error
 	for _, file := range files {
@@ -316,7 +321,7 @@ func Reclaim() error {
 			errs = append(errs, err)
 			continue
 		}
-		err = reclaimLocked(st, strings.TrimSuffix(filepath.Base(file), ".json"))
+		err = do(st, strings.TrimSuffix(filepath.Base(file), ".json"))
 		errs = append(errs, err, st.unlock())
 	}
 	return errors.Join(errs...)
@@ -400,22 +405,12 @@ func Cleanup() error {
 // takeDownIdle deletes, on each bridge with a state file in dir, the
 // veths that no lease names, and tears down the bridges without leases.
 func takeDownIdle(dir string) error {
-	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
-	var errs []error
-	for _, file := range files {
-		st, err := lockState(file)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+	return forEachBridge(dir, func(st *lockedState, bridge string) error {
+		if err := deleteStrayPorts(bridge, st.s); err != nil || len(st.s.Leases) > 0 {
+			return err
 		}
-		bridge := strings.TrimSuffix(filepath.Base(file), ".json")
-		err = deleteStrayPorts(bridge, st.s)
-		if err == nil && len(st.s.Leases) == 0 {
-			err = teardown(st, bridge)
-		}
-		errs = append(errs, err, st.unlock())
-	}
-	return errors.Join(errs...)
+		return teardown(st, bridge)
+	})
 }
 
 // deleteStrayPorts deletes the veths plugged into bridge that no lease of
