@@ -10,6 +10,7 @@
 //	helper keyring         print the id of the session keyring
 //	helper getppid N       make N getppid calls, print the CPU nanoseconds one took
 //	helper files N         make N small files in /many (a writable layer slow to delete)
+//	helper try NAME ARG... make one escape attempt (see escape.go), print "ok" or the errno's name
 package main
 
 import (
@@ -42,6 +43,8 @@ func main() {
 		timeGetppid(number())
 	case "files":
 		files(number())
+	case "try":
+		try()
 	case "noop":
 	default:
 		usage()
@@ -50,7 +53,7 @@ func main() {
 
 // usage says how to call the helper and exits 2.
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: helper mem MB | serve PORT | dial ADDR:PORT | errno CALL... | keyring | getppid N | files N")
+	fmt.Fprintln(os.Stderr, "usage: helper mem MB | serve PORT | dial ADDR:PORT | errno CALL... | keyring | getppid N | files N | try NAME ARG...")
 	os.Exit(2)
 }
 
