@@ -52,7 +52,12 @@ func runExport(s *session, output string, args []string) error {
 	c, err := s.rt.Find(args[0])
 	if err == nil {
 		p := container.PathsIn(s.rt.State.Dir(c.ID))
-		err = exportUnion(w, append([]string{p.Upper}, c.Minidocker.Layers...), p.Rootfs)
+		layers := append([]string{p.Upper}, c.Minidocker.Layers...)
+		if filter := unmapFilter(c); filter != nil {
+			err = filter(w, func(w io.Writer) error { return exportUnion(w, layers, p.Rootfs) })
+		} else {
+			err = exportUnion(w, layers, p.Rootfs)
+		}
 	}
 	done(err == nil)
 	return err

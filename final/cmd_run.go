@@ -41,6 +41,7 @@ type runOptions struct {
 	consoleSize                                              [2]uint16 // the API's ConsoleSize: the client's terminal
 	limits                                                   cgroups.Flags
 	cgroupParent                                             string
+	usernsRemap, userns                                      string // see userns.go
 }
 
 // runCommand is the run verb.
@@ -92,6 +93,7 @@ func addRunFlags(fs *pflag.FlagSet, o *runOptions) {
 	fs.StringArrayVar(&l.ReadIOPS, "device-read-iops", nil, "read operations per second, e.g. /dev/sda:100")
 	fs.StringArrayVar(&l.WriteIOPS, "device-write-iops", nil, "write operations per second, e.g. /dev/sda:100")
 	fs.StringVar(&o.cgroupParent, "cgroup-parent", "", "absolute cgroup to put the container under")
+	addUsernsFlags(fs, o)
 }
 
 // cpusValue is --cpus: a decimal number of CPUs, read as Docker reads it

@@ -126,6 +126,9 @@ func checkOptions(o *runOptions) (*state.Container, error) {
 	if err := checkVolumes(c, o.volumes); err != nil {
 		return nil, err
 	}
+	if err := checkUserns(c, o); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 

@@ -19,6 +19,7 @@ var attempts = map[string]func(args []string) string{
 	"bpf":            func([]string) string { return result(bpfMapCreate()) },
 	"unshare_mount":  func([]string) string { return result(raw(unix.SYS_UNSHARE, unix.CLONE_NEWNS)) },
 	"mount":          func(a []string) string { return result(errnoOf(unix.Mount("none", arg(a, 0), "tmpfs", 0, ""))) },
+	"mount_disk":     func(a []string) string { return result(errnoOf(unix.Mount(arg(a, 0), arg(a, 1), "ext4", 0, ""))) },
 	"kexec_load":     func([]string) string { return result(raw(unix.SYS_KEXEC_LOAD, 0, 0, 0, 0xdead0000)) },
 	"init_module":    func([]string) string { return result(raw(unix.SYS_INIT_MODULE, 0, 0, ptr(cstr("")))) },
 	"open_by_handle": func(a []string) string { return openByHandle(arg(a, 0)) },

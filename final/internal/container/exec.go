@@ -85,6 +85,9 @@ func (rt *Runtime) ExecIn(c *state.Container, spec *ExecSpec, stdio Stdio) (int,
 // exec starts exec-init, puts it into the container's cgroup, sends it
 // the spec and waits for the command.
 func (rt *Runtime) exec(c *state.Container, spec *ExecSpec, stdio Stdio, forward bool) (int, error) {
+	if err := checkExec(c); err != nil {
+		return 0, err
+	}
 	specR, specW, err := os.Pipe()
 	if err != nil {
 		return 0, fail(err)

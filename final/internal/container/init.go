@@ -78,6 +78,9 @@ func setupContainer(spec *Spec) error {
 	if spec.Discard {
 		mountOverlay = overlay.MountVolatile
 	}
+	if spec.RootMounted {
+		mountOverlay = func([]string, string, string, string, uintptr) error { return nil } // see userns.go
+	}
 	if err := mountOverlay(spec.Lower, spec.Upper, spec.Work, spec.Root, nodev); err != nil {
 		return err
 	}

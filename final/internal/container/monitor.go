@@ -77,6 +77,9 @@ func (rt *Runtime) run(c *state.Container, att *Attach, started func(error)) (in
 	spec := rt.spec(c, res)
 	spec.Seccomp, err = SeccompFilter(c.HostConfig)
 	if err == nil {
+		err = rt.remapRoot(c, proc.Pid, spec)
+	}
+	if err == nil {
 		err = proc.SendSpec(spec)
 	}
 	if err != nil {
@@ -153,7 +156,7 @@ func (rt *Runtime) startProcess(c *state.Container, res *resources, att *Attach)
 		log.close()
 		return nil, nil, err
 	}
-	proc, err := Start(stdio, c.HostConfig.NetworkMode != "host")
+	proc, err := Start(stdio, c.HostConfig.NetworkMode != "host", c.Minidocker.IDMap)
 	closeChildEnds(stdio)
 	if err == nil {
 		err = res.cgroup.Apply(proc.Pid)

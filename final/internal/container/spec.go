@@ -29,6 +29,7 @@ type Spec struct {
 	Root        string   // the mount point of the union root
 	Lower       []string // image layers, top first
 	Upper, Work string   // the container's writable layer
+	RootMounted bool     // the host mounted the union at Root already (--userns-remap)
 	Args        []string // entrypoint + command
 	Env         []string
 	Cwd         string

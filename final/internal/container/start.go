@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/minidocker/minidocker/final/internal/procfs"
+	"github.com/minidocker/minidocker/final/internal/state"
 )
 
 // Stdio is what the container's fds 0, 1 and 2 are.
@@ -45,10 +46,11 @@ func CloneFlags(ownNetwork bool) uintptr {
 	return flags
 }
 
-// Start clones the child side ("init") in new namespaces. It dies with the
+// Start clones the child side ("init") in new namespaces (with idmap, a
+// user namespace too, whose maps are written before the child runs). It dies with the
 // thread that started it (PR_SET_PDEATHSIG): the caller must stay alive as
 // the container's monitor, on its main thread.
-func Start(stdio Stdio, ownNetwork bool) (*Process, error) {
+func Start(stdio Stdio, ownNetwork bool, idmap *state.IDMap) (*Process, error) {
 	specR, specW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -69,6 +71,7 @@ func Start(stdio Stdio, ownNetwork bool) (*Process, error) {
 		Setsid:     true,
 		Setctty:    stdio.Tty,
 	}
+	remapped(cmd.SysProcAttr, idmap)
 	err = cmd.Start()
 	specR.Close()
 	errW.Close()

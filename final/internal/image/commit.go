@@ -39,6 +39,9 @@ type CommitOptions struct {
 	Author    string   // author (commit -a)
 	CreatedBy string   // history created_by, e.g. the container's command
 	Changes   []string // Dockerfile instructions (commit -c), see ParseChange
+	// Filter, when set, stands between the layer's tar and the store
+	// (commit of a --userns-remap container gives owners back their ids inside).
+	Filter func(w io.Writer, write func(io.Writer) error) error
 }
 
 // Commit stores upperDir (an overlay upper dir) as a new layer on top of
@@ -50,7 +53,11 @@ func (s *Store) Commit(upperDir string, parent Image, opts CommitOptions) (Image
 		History: append([]History(nil), parent.Config.History...),
 	}
 	cfg.RootFS.DiffIDs = append([]string(nil), parent.Config.RootFS.DiffIDs...)
-	return s.create(cfg, opts, func(w io.Writer) error { return overlay.WriteLayer(w, upperDir) })
+	write := func(w io.Writer) error { return overlay.WriteLayer(w, upperDir) }
+	if opts.Filter != nil {
+		return s.create(cfg, opts, func(w io.Writer) error { return opts.Filter(w, write) })
+	}
+	return s.create(cfg, opts, write)
 }
 
 // Import makes a one-layer image from a root filesystem tar (plain, gzip

@@ -86,6 +86,7 @@ type HostConfig struct {
 	MaskedPaths    []string                 `json:"MaskedPaths"`
 	ReadonlyPaths  []string                 `json:"ReadonlyPaths"`
 	ConsoleSize    [2]uint16                `json:"ConsoleSize"` // rows and columns of a terminal made by the API
+	UsernsMode     string                   `json:"UsernsMode"`  // "host": --userns=host, no remapping
 	cgroups.Resources
 }
 
@@ -124,6 +125,23 @@ type Private struct {
 	Layers           []string        `json:"Layers"`       // lower dirs, top first
 	Endpoint         json.RawMessage `json:"Endpoint,omitempty"`
 	CgroupParent     string          `json:"CgroupParent,omitempty"` // the container's cgroup is CgroupParent/Id
+	IDMap            *IDMap          `json:"IDMap,omitempty"`        // --userns-remap: root inside is IDMap's first host id
+}
+
+// IDMap is the mapping of a container's user namespace (--userns-remap),
+// in the OCI runtime spec's terms: each range of ids inside starts at a
+// host id. Docker's inspect has no field for it; minidocker shows it here.
+type IDMap struct {
+	UIDMappings []IDMapping `json:"UIDMappings"`
+	GIDMappings []IDMapping `json:"GIDMappings"`
+}
+
+// IDMapping is one line of /proc/PID/uid_map: Size ids from ContainerID
+// inside are HostID and on, outside.
+type IDMapping struct {
+	ContainerID uint32 `json:"ContainerID"`
+	HostID      uint32 `json:"HostID"`
+	Size        uint32 `json:"Size"`
 }
 
 // Status is the STATUS column of ps, e.g. "Up 3 minutes" or "Exited (0) 2 seconds ago".

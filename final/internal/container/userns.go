@@ -1,0 +1,188 @@
+//go:build linux
+
+// --userns-remap: the container gets a user namespace of its own, in
+// which its root is an unprivileged id of the host (the first of
+// minidocker's range in /etc/subuid and /etc/subgid).
+//
+// The image's layers belong to the host's root, who is nobody inside. They
+// are made usable without copying: each layer is bind-mounted id-mapped
+// (mount_setattr(MOUNT_ATTR_IDMAP), Linux 5.12; as overlay's lower layers,
+// 5.19), so that the host's 0 reads as the range's first id, root inside.
+// The host side, not the child, mounts the union: an id-mapped mount
+// needs CAP_SYS_ADMIN in the host's user namespace, and overlay mounted by
+// the host's root keeps reading the layers' trusted.overlay.* attributes
+// (whiteouts, opaque directories), which a mount made inside the user
+// namespace could not. It does so from a thread that has joined the
+// child's mount namespace, so none of these mounts ever exists on the
+// host, and none can leak there. Files the container writes land in the
+// upper dir with the range's ids.
+
+package container
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/minidocker/minidocker/final/internal/overlay"
+	"github.com/minidocker/minidocker/final/internal/state"
+)
+
+// remapped adds a user namespace with m's maps to a clone's attributes
+// (none when m is nil). The child then becomes root inside (until then
+// it is the host's root, whom the maps leave out: nobody, without a
+// capability in its own namespace). It may call setgroups: --user sets
+// supplementary groups.
+func remapped(attr *syscall.SysProcAttr, m *state.IDMap) {
+	if m == nil {
+		return
+	}
+	attr.Cloneflags |= unix.CLONE_NEWUSER
+	attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	attr.UidMappings = sysIDMaps(m.UIDMappings)
+	attr.GidMappings = sysIDMaps(m.GIDMappings)
+	attr.GidMappingsEnableSetgroups = true
+}
+
+// checkExec refuses exec in a remapped container: a Go process cannot
+// join a user namespace (setns(CLONE_NEWUSER) needs a single-threaded
+// caller), and a command that joined the other namespaces only would be
+// the host's root inside them.
+func checkExec(c *state.Container) error {
+	if c.Minidocker.IDMap == nil {
+		return nil
+	}
+	return &Failure{Status: 125, Message: fmt.Sprintf("exec in container %s: not supported with --userns-remap yet (the command would join every namespace but the user namespace, as the host's root); run a new container instead", c.Name)}
+}
+
+// sysIDMaps converts mappings to the syscall package's.
+func sysIDMaps(ms []state.IDMapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(ms))
+	for i, m := range ms {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)}
+	}
+	return out
+}
+
+// remapRoot mounts a remapped container's union root from the host side
+// (see above) and tells the child it is there; for other containers it
+// does nothing. Root inside owns the top of its writable layer and its
+// /etc files, as with Docker, and may pass through the directories above
+// them (0711: search, not list, as Docker's state root).
+func (rt *Runtime) remapRoot(c *state.Container, pid int, spec *Spec) error {
+	m := c.Minidocker.IDMap
+	if m == nil {
+		return nil
+	}
+	dir := rt.State.Dir(c.ID)
+	for _, d := range []string{rt.State.Root, filepath.Dir(dir), dir} {
+		if err := searchable(d); err != nil {
+			return err
+		}
+	}
+	uid, gid := int(m.UIDMappings[0].HostID), int(m.GIDMappings[0].HostID)
+	owned := []string{spec.Upper}
+	for _, file := range spec.EtcFiles {
+		owned = append(owned, file)
+	}
+	for _, path := range owned {
+		if err := os.Lchown(path, uid, gid); err != nil {
+			return fmt.Errorf("give %s to the container's root (%d:%d): %w", path, uid, gid, err)
+		}
+	}
+	targets := make([]string, len(spec.Lower))
+	for i := range spec.Lower {
+		targets[i] = filepath.Join(dir, "idmapped", strconv.Itoa(i))
+		if err := os.MkdirAll(targets[i], 0o700); err != nil {
+			return err
+		}
+	}
+	err := inMountNamespace(pid, func(userns int) error {
+		return mountIDMappedUnion(spec, targets, userns)
+	})
+	spec.RootMounted = err == nil
+	return err
+}
+
+// searchable lets every user pass through dir (adds the x bit for others).
+func searchable(dir string) error {
+	info, err := os.Stat(dir)
+	if err == nil && info.Mode().Perm()&0o001 == 0 {
+		err = os.Chmod(dir, info.Mode().Perm()|0o011)
+	}
+	if err != nil {
+		return fmt.Errorf("let the container's root pass through %s: %w", dir, err)
+	}
+	return nil
+}
+
+// mountIDMappedUnion mounts the union at spec.Root with each lower layer
+// id-mapped through userns at targets[i]. Overlay keeps its own private
+// clones of its layers, so the id-mapped mounts are detached once it is up.
+func mountIDMappedUnion(spec *Spec, targets []string, userns int) error {
+	for i, layer := range spec.Lower {
+		if err := idmapLayer(layer, targets[i], userns); err != nil {
+			return err
+		}
+		defer unix.Unmount(targets[i], unix.MNT_DETACH)
+	}
+	mount := overlay.Mount
+	if spec.Discard {
+		mount = overlay.MountVolatile
+	}
+	return mount(targets, spec.Upper, spec.Work, spec.Root, unix.MS_NODEV)
+}
+
+// idmapLayer attaches at target a copy of the mount of layer whose ids
+// are read through userns's maps.
+func idmapLayer(layer, target string, userns int) error {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, layer, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("open_tree %s: %w", layer, err)
+	}
+	defer unix.Close(fd)
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns)}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+		return fmt.Errorf("id-map the image layer %s (mount_setattr MOUNT_ATTR_IDMAP): %w; --userns-remap needs Linux 5.19 or later and a filesystem that supports id-mapped mounts (ext4, xfs, btrfs, tmpfs) under the state root", layer, err)
+	}
+	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("move_mount the id-mapped %s to %s: %w", layer, target, err)
+	}
+	return nil
+}
+
+// inMountNamespace runs fn on a thread of its own that has joined pid's
+// mount namespace, with a descriptor of pid's user namespace. The thread
+// stays locked and so ends with its goroutine: no other goroutine ever
+// runs in that namespace.
+func inMountNamespace(pid int, fn func(userns int) error) error {
+	userns, err := unix.Open(fmt.Sprintf("/proc/%d/ns/user", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open the user namespace of pid %d: %w", pid, err)
+	}
+	defer unix.Close(userns)
+	mnt, err := unix.Open(fmt.Sprintf("/proc/%d/ns/mnt", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open the mount namespace of pid %d: %w", pid, err)
+	}
+	defer unix.Close(mnt)
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread leaves with the goroutine
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			done <- fmt.Errorf("unshare(CLONE_FS): %w", err)
+			return
+		}
+		if err := unix.Setns(mnt, unix.CLONE_NEWNS); err != nil {
+			done <- fmt.Errorf("setns(mnt of pid %d): %w", pid, err)
+			return
+		}
+		done <- fn(userns)
+	}()
+	return <-done
+}
