@@ -12,7 +12,9 @@
 // needs CAP_SYS_ADMIN in the host's user namespace, and overlay mounted by
 // the host's root keeps reading the layers' trusted.overlay.* attributes
 // (whiteouts, opaque directories), which a mount made inside the user
-// namespace could not. It does so from a thread that has joined the
+// namespace could not. Where a filesystem cannot be id-mapped (tmpfs
+// before 6.3) each layer is copied once per range with shifted owners
+// (userns.ShiftedCopy). The host mounts from a thread that has joined the
 // child's mount namespace, so none of these mounts ever exists on the
 // host, and none can leak there. Files the container writes land in the
 // upper dir with the range's ids.
@@ -20,6 +22,7 @@
 package container
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -31,6 +34,7 @@ import (
 
 	"github.com/minidocker/minidocker/final/internal/overlay"
 	"github.com/minidocker/minidocker/final/internal/state"
+	"github.com/minidocker/minidocker/final/internal/userns"
 )
 
 // remapped adds a user namespace with m's maps to a clone's attributes
@@ -105,8 +109,28 @@ func (rt *Runtime) remapRoot(c *state.Container, pid int, spec *Spec) error {
 	err := inMountNamespace(pid, func(userns int) error {
 		return mountIDMappedUnion(spec, targets, userns)
 	})
+	if errors.Is(err, errNoIDMap) {
+		err = mountShiftedUnion(pid, spec, m)
+	}
 	spec.RootMounted = err == nil
 	return err
+}
+
+// mountShiftedUnion is the fallback where the layers' filesystem cannot
+// be id-mapped (tmpfs before Linux 6.3, as in the test VM's Debian
+// kernel): the union of copies of the layers with shifted owners, made
+// once per range and kept with each layer.
+func mountShiftedUnion(pid int, spec *Spec, m *state.IDMap) error {
+	uids := userns.Range{Start: m.UIDMappings[0].HostID, Size: m.UIDMappings[0].Size}
+	gids := userns.Range{Start: m.GIDMappings[0].HostID, Size: m.GIDMappings[0].Size}
+	lower := make([]string, len(spec.Lower))
+	for i, layer := range spec.Lower {
+		var err error
+		if lower[i], err = userns.ShiftedCopy(layer, uids, gids); err != nil {
+			return err
+		}
+	}
+	return inMountNamespace(pid, func(int) error { return mountUnion(spec, lower) })
 }
 
 // searchable lets every user pass through dir (adds the x bit for others).
@@ -131,12 +155,20 @@ func mountIDMappedUnion(spec *Spec, targets []string, userns int) error {
 		}
 		defer unix.Unmount(targets[i], unix.MNT_DETACH)
 	}
+	return mountUnion(spec, targets)
+}
+
+// mountUnion mounts the union of lower and spec's writable layer at spec.Root.
+func mountUnion(spec *Spec, lower []string) error {
 	mount := overlay.Mount
 	if spec.Discard {
 		mount = overlay.MountVolatile
 	}
-	return mount(targets, spec.Upper, spec.Work, spec.Root, unix.MS_NODEV)
+	return mount(lower, spec.Upper, spec.Work, spec.Root, unix.MS_NODEV)
 }
+
+// errNoIDMap is a kernel or filesystem without id-mapped mounts.
+var errNoIDMap = errors.New("id-mapped mounts are not supported here")
 
 // idmapLayer attaches at target a copy of the mount of layer whose ids
 // are read through userns's maps.
@@ -147,8 +179,12 @@ func idmapLayer(layer, target string, userns int) error {
 	}
 	defer unix.Close(fd)
 	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns)}
-	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
-		return fmt.Errorf("id-map the image layer %s (mount_setattr MOUNT_ATTR_IDMAP): %w; --userns-remap needs Linux 5.19 or later and a filesystem that supports id-mapped mounts (ext4, xfs, btrfs, tmpfs) under the state root", layer, err)
+	err = unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr)
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+		return fmt.Errorf("id-map the image layer %s (mount_setattr MOUNT_ATTR_IDMAP): %w: %w", layer, errNoIDMap, err)
+	}
+	if err != nil {
+		return fmt.Errorf("id-map the image layer %s (mount_setattr MOUNT_ATTR_IDMAP): %w", layer, err)
 	}
 	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
 		return fmt.Errorf("move_mount the id-mapped %s to %s: %w", layer, target, err)
