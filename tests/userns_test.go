@@ -98,6 +98,18 @@ func TestFinalUsernsRemap(t *testing.T) {
 	if err := syscall.Stat(filepath.Join(m.root, "containers", id, "upper", "made"), &st); err != nil || st.Uid != uid || st.Gid != gid {
 		t.Errorf("the file root made inside: %v, owned on the host by %d:%d; want %d:%d", err, st.Uid, st.Gid, uid, gid)
 	}
+	// The container's root may pass through the state root to its layer,
+	// and nobody else: the layers hold setuid files made inside.
+	for _, dir := range []string{m.root, filepath.Join(m.root, "containers")} {
+		var ds syscall.Stat_t
+		if err := syscall.Stat(dir, &ds); err != nil || ds.Mode&0o007 != 0 || ds.Gid != gid {
+			t.Errorf("%s: %v, mode %o, group %d; want no access for others and group %d", dir, err, ds.Mode&0o777, ds.Gid, gid)
+		}
+	}
+	m.must("ps", "-a") // any command opens the state root: it must stay passable for the group
+	if info, err := os.Stat(m.root); err != nil || info.Mode().Perm() != 0o710 {
+		t.Errorf("after another command the state root is %v (%v), want 0710", info.Mode().Perm(), err)
+	}
 	if copies, _ := filepath.Glob(filepath.Join(m.root, "image", "layers", "*", "remapped-*")); len(copies) > 0 {
 		t.Logf("the layers are shifted copies (%d): this kernel cannot id-map their filesystem", len(copies))
 	} else {

@@ -77,19 +77,19 @@ func sysIDMaps(ms []state.IDMapping) []syscall.SysProcIDMap {
 // (see above) and tells the child it is there; for other containers it
 // does nothing. Root inside owns the top of its writable layer and its
 // /etc files, as with Docker, and may pass through the directories above
-// them (0711: search, not list, as Docker's state root).
+// them, and only it (searchable).
 func (rt *Runtime) remapRoot(c *state.Container, pid int, spec *Spec) error {
 	m := c.Minidocker.IDMap
 	if m == nil {
 		return nil
 	}
+	uid, gid := int(m.UIDMappings[0].HostID), int(m.GIDMappings[0].HostID)
 	dir := rt.State.Dir(c.ID)
 	for _, d := range []string{rt.State.Root, filepath.Dir(dir), dir} {
-		if err := searchable(d); err != nil {
+		if err := searchable(d, gid); err != nil {
 			return err
 		}
 	}
-	uid, gid := int(m.UIDMappings[0].HostID), int(m.GIDMappings[0].HostID)
 	owned := []string{spec.Upper}
 	for _, file := range spec.EtcFiles {
 		owned = append(owned, file)
@@ -133,14 +133,17 @@ func mountShiftedUnion(pid int, spec *Spec, m *state.IDMap) error {
 	return inMountNamespace(pid, func(int) error { return mountUnion(spec, lower) })
 }
 
-// searchable lets every user pass through dir (adds the x bit for others).
-func searchable(dir string) error {
-	info, err := os.Stat(dir)
-	if err == nil && info.Mode().Perm()&0o001 == 0 {
-		err = os.Chmod(dir, info.Mode().Perm()|0o011)
+// searchable lets the container's root, whose host group is gid, pass
+// through dir, and nobody else: dir becomes group gid with mode 0710, as
+// Docker makes its remapped state root. Others must not reach the state
+// root's layers, which hold setuid files made by root in containers.
+func searchable(dir string, gid int) error {
+	err := os.Chown(dir, 0, gid)
+	if err == nil {
+		err = os.Chmod(dir, 0o710)
 	}
 	if err != nil {
-		return fmt.Errorf("let the container's root pass through %s: %w", dir, err)
+		return fmt.Errorf("let the container's root (group %d) pass through %s: %w", gid, dir, err)
 	}
 	return nil
 }

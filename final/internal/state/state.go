@@ -86,13 +86,19 @@ type Store struct {
 // Open makes the containers directory if it does not exist. The state
 // root is root's alone (0700): image layers and writable layers hold files
 // that root in a container made, setuid programs among them, which a user
-// of the host must not be able to reach and run.
+// of the host must not be able to reach and run. The one exception is
+// --userns-remap's: its containers' root, whose host group the state root
+// then has, may pass through (0710, see container's searchable).
 func Open(root string) (*Store, error) {
 	dir := filepath.Join(root, "containers")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("make the state directory %s: %w (set MINIDOCKER_ROOT or --root to a writable directory)", dir, err)
 	}
-	if err := os.Chmod(root, 0o700); err != nil {
+	info, err := os.Stat(root)
+	if err == nil && info.Mode().Perm()&0o067 != 0 {
+		err = os.Chmod(root, info.Mode().Perm()&^0o067)
+	}
+	if err != nil {
 		return nil, err
 	}
 	s := &Store{Root: root}
