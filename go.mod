@@ -6,6 +6,7 @@ require (
 	github.com/fatih/color v1.18.0
 	github.com/google/nftables v0.3.0
 	github.com/klauspost/compress v1.17.11
+	github.com/opencontainers/runtime-spec v1.2.0
 	github.com/spf13/pflag v1.0.5
 	github.com/vishvananda/netlink v1.3.0
 	github.com/vishvananda/netns v0.0.4

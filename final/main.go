@@ -36,8 +36,13 @@ func main() {
 		fmt.Fprintf(os.Stderr, "minidocker: %v\n", err)
 		os.Exit(125)
 	}
+	if isRuncName(os.Args[0]) {
+		os.Exit(runcMain(os.Args[1:]))
+	}
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
+		case "oci-init":
+			os.Exit(container.OCIInitMain())
 		case "init":
 			os.Exit(container.InitMain())
 		case "exec-init":

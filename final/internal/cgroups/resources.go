@@ -43,6 +43,16 @@ type Resources struct {
 	CpusetCPUs string        `json:"CpusetCpus"`
 	PidsLimit  int64         `json:"PidsLimit"`
 	Devices    []DeviceLimit `json:"BlkioDeviceLimits,omitempty"`
+	// Files are values written as they are, after the limits above, for
+	// what an OCI config sets that Docker's flags do not; each names the
+	// files of the host's version (the caller asks IsV2).
+	Files []File `json:"-"`
+}
+
+// File is one value for one cgroup file: Controller "memory", Name
+// "memory.swappiness". On v2, Controller is what must be enabled for it.
+type File struct {
+	Controller, Name, Value string
 }
 
 // DeviceLimit is one --device-{read,write}-{bps,iops} value.
@@ -253,7 +263,7 @@ func settingsV1(r Resources) []setting {
 	for _, d := range r.Devices {
 		s = append(s, setting{"blkio", "blkio.throttle." + v1Files[d.Kind] + "_device", fmt.Sprintf("%d:%d %d", d.Major, d.Minor, d.Value)})
 	}
-	return s
+	return append(s, r.files()...)
 }
 
 // settingsV2 are the same limits in v2's files, with its conversions.
@@ -284,6 +294,15 @@ func settingsV2(r Resources) []setting {
 	}
 	for _, d := range r.Devices {
 		s = append(s, setting{"io", "io.max", fmt.Sprintf("%d:%d %s=%d", d.Major, d.Minor, d.Kind, d.Value)})
+	}
+	return append(s, r.files()...)
+}
+
+// files are the Files as settings.
+func (r Resources) files() []setting {
+	var s []setting
+	for _, f := range r.Files {
+		s = append(s, setting{f.Controller, f.Name, f.Value})
 	}
 	return s
 }

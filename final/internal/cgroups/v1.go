@@ -51,7 +51,7 @@ func newV1(parent, name string, r Resources, restrictDevices bool) (Manager, err
 // loadV1 finds the directories an existing cgroup has.
 func loadV1(parent, name string) *v1 {
 	c := &v1{parent: parent, name: name, dirs: map[string]string{}}
-	for _, ctrl := range append(alwaysV1, "cpuset", "blkio") {
+	for _, ctrl := range append(alwaysV1, "cpuset", "blkio", "hugetlb", "net_cls", "net_prio") {
 		dir := filepath.Join(Root, ctrl, parent, name)
 		if _, err := os.Stat(dir); err == nil {
 			c.dirs[ctrl] = dir

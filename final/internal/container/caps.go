@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -210,4 +211,64 @@ func setCaps(keep []string, allThreads bool) error {
 		return fmt.Errorf("prctl(PR_CAP_AMBIENT_CLEAR_ALL): %w", err)
 	}
 	return nil
+}
+
+// CapSets are the five capability sets of a process, by name.
+type CapSets struct {
+	Bounding, Effective, Permitted, Inheritable, Ambient []string
+}
+
+// CapSetsOf are an OCI process's sets, without the names this kernel
+// does not know (as runc, which warns and goes on); none when c is nil.
+func CapSetsOf(c *specs.LinuxCapabilities) CapSets {
+	if c == nil {
+		return CapSets{}
+	}
+	known := func(list []string) []string {
+		var out []string
+		for _, name := range list {
+			if _, ok := capNumbers[name]; ok && capNumbers[name] <= lastCap() {
+				out = append(out, name)
+			}
+		}
+		return out
+	}
+	return CapSets{known(c.Bounding), known(c.Effective), known(c.Permitted), known(c.Inheritable), known(c.Ambient)}
+}
+
+// setCapSets sets the calling thread's effective, permitted and
+// inheritable sets, then raises the ambient ones; the bounding set was
+// dropped before the uid changed, and PR_SET_KEEPCAPS kept the permitted
+// set across that change.
+func setCapSets(s CapSets) error {
+	var data [2]unix.CapUserData
+	for _, name := range s.Effective {
+		data[capNumbers[name]/32].Effective |= 1 << (uint(capNumbers[name]) % 32)
+	}
+	for _, name := range s.Permitted {
+		data[capNumbers[name]/32].Permitted |= 1 << (uint(capNumbers[name]) % 32)
+	}
+	for _, name := range s.Inheritable {
+		data[capNumbers[name]/32].Inheritable |= 1 << (uint(capNumbers[name]) % 32)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capset: %w", err)
+	}
+	for _, name := range s.Ambient {
+		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(capNumbers[name]), 0, 0); err != nil {
+			return fmt.Errorf("prctl(PR_CAP_AMBIENT_RAISE, %s): %w", name, err)
+		}
+	}
+	return nil
+}
+
+// CapNames are the capability names minidocker knows, sorted.
+func CapNames() []string {
+	var out []string
+	for name := range capNumbers {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
 }

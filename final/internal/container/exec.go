@@ -53,6 +53,7 @@ type ExecSpec struct {
 	CapDrop    []string
 	NoNewPrivs bool
 	Seccomp    seccomp.Program // the container's filter; nil: none
+	OCI        *OCIExec        // the OCI runtime's exec: its own user and capability sets
 }
 
 // namespaces exec joins, the mount namespace last: after it, /proc is the
@@ -88,26 +89,10 @@ func (rt *Runtime) exec(c *state.Container, spec *ExecSpec, stdio Stdio, forward
 	if err := checkExec(c); err != nil {
 		return 0, err
 	}
-	specR, specW, err := os.Pipe()
+	proc, err := startExecInit(stdio, true)
 	if err != nil {
 		return 0, fail(err)
 	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		return 0, fail(err)
-	}
-	cmd := exec.Command("/proc/self/exe", "exec-init")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
-	cmd.ExtraFiles = []*os.File{specR, errW}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setsid: stdio.Tty, Setctty: stdio.Tty}
-	err = cmd.Start()
-	specR.Close()
-	errW.Close()
-	if err != nil {
-		specW.Close()
-		return 0, fail(fmt.Errorf("start exec-init: %w", err))
-	}
-	proc := &Process{cmd: cmd, specW: specW, errR: errR, Pid: cmd.Process.Pid}
 	if err := rt.Cgroup(c).Apply(proc.Pid); err != nil {
 		proc.Abort()
 		return 0, fail(err)
@@ -122,6 +107,35 @@ func (rt *Runtime) exec(c *state.Container, spec *ExecSpec, stdio Stdio, forward
 		defer stop()
 	}
 	return proc.Wait(), nil
+}
+
+// startExecInit starts exec-init, held on its spec pipe. With dies, it
+// dies with the calling thread (PR_SET_PDEATHSIG); the OCI runtime's
+// detached exec outlives it instead, reaped by its caller.
+func startExecInit(stdio Stdio, dies bool) (*Process, error) {
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command("/proc/self/exe", "exec-init")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
+	cmd.ExtraFiles = []*os.File{specR, errW}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: stdio.Tty, Setctty: stdio.Tty && stdio.Stdin != nil}
+	if dies {
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	}
+	err = cmd.Start()
+	specR.Close()
+	errW.Close()
+	if err != nil {
+		specW.Close()
+		return nil, fmt.Errorf("start exec-init: %w", err)
+	}
+	return &Process{cmd: cmd, specW: specW, errR: errR, Pid: cmd.Process.Pid}, nil
 }
 
 // reportExecError prints why exec failed and returns Docker's status.
@@ -142,11 +156,21 @@ func ExecMain() int {
 	unix.CloseOnExec(errorFd)
 	var spec ExecSpec
 	err := readSpec(specFd, &spec) // main has marked every other fd close-on-exec (fds.go)
+	var console *os.File
+	if err == nil && spec.OCI != nil && spec.OCI.Process.Terminal {
+		console, err = dialConsole(spec.OCI.ConsoleSocket) // before the join: the path is the host's
+	}
 	if err == nil {
 		err = joinNamespaces(spec.Pid)
 	}
+	if err == nil && console != nil {
+		err = attachConsole(console, spec.OCI.Process.ConsoleSize)
+		console.Close()
+	}
 	var child *os.Process
-	if err == nil {
+	if err == nil && spec.OCI != nil {
+		child, err = startOCIExec(&spec)
+	} else if err == nil {
 		child, err = startInContainer(&spec)
 	}
 	if err != nil {

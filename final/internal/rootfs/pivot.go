@@ -25,13 +25,7 @@ func PivotRoot(root string) error {
 	}
 	err := unix.PivotRoot(".", ".")
 	if errors.Is(err, unix.EINVAL) && rootIsInitramfs() {
-		if err := Mount(root, "/", "", unix.MS_MOVE, ""); err != nil {
-			return err
-		}
-		if err := unix.Chroot("."); err != nil {
-			return fmt.Errorf("chroot %s: %w", root, err)
-		}
-		return unix.Chdir("/")
+		return MoveRoot(root)
 	}
 	if err != nil {
 		return fmt.Errorf("pivot_root %s: %w (see pivot_root(2))", root, err)
@@ -46,4 +40,20 @@ func PivotRoot(root string) error {
 func rootIsInitramfs() bool {
 	mounts, err := procfs.Mountinfo("/proc/self/mountinfo")
 	return err == nil && len(mounts) > 0 && mounts[0].FSType == "rootfs"
+}
+
+// MoveRoot moves the mount at root over "/" and chroots into it: what
+// pivot_root does, except that the old root stays below, reachable to a
+// process that can escape a chroot (`runc --no-pivot`; the initramfs case).
+func MoveRoot(root string) error {
+	if err := unix.Chdir(root); err != nil {
+		return fmt.Errorf("chdir %s: %w", root, err)
+	}
+	if err := Mount(root, "/", "", unix.MS_MOVE, ""); err != nil {
+		return err
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot %s: %w", root, err)
+	}
+	return unix.Chdir("/")
 }

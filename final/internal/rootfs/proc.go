@@ -51,10 +51,15 @@ func MountProcSys(root string, ownNetwork bool) error {
 	return err
 }
 
-// MaskPaths binds /dev/null over each masked file and an empty read-only
-// tmpfs over each masked directory; paths the kernel lacks are skipped.
+// MaskPaths masks Docker's MaskedPaths inside root.
 func MaskPaths(root string) error {
-	for _, path := range MaskedPaths {
+	return MaskList(root, MaskedPaths)
+}
+
+// MaskList binds /dev/null over each file of paths and an empty read-only
+// tmpfs over each directory; paths the kernel lacks are skipped.
+func MaskList(root string, paths []string) error {
+	for _, path := range paths {
 		target := filepath.Join(root, path)
 		info, err := os.Stat(target)
 		if err != nil {
@@ -72,10 +77,15 @@ func MaskPaths(root string) error {
 	return nil
 }
 
-// ReadonlyProcPaths binds each read-only path onto itself and remounts it
-// read-only.
+// ReadonlyProcPaths makes Docker's ReadonlyPaths read-only inside root.
 func ReadonlyProcPaths(root string) error {
-	for _, path := range ReadonlyPaths {
+	return ReadonlyList(root, ReadonlyPaths)
+}
+
+// ReadonlyList binds each of paths onto itself and remounts it read-only;
+// paths that do not exist are skipped.
+func ReadonlyList(root string, paths []string) error {
+	for _, path := range paths {
 		target := filepath.Join(root, path)
 		if _, err := os.Stat(target); errors.Is(err, os.ErrNotExist) {
 			continue
