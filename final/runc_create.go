@@ -102,7 +102,7 @@ func ociCreate(g *runcGlobals, o *createOpts, id string) (*container.Process, er
 	if err != nil {
 		return nil, err
 	}
-	parent, name, err := oci.CgroupPath(cfg, id)
+	cgroupPath, err := oci.CgroupPath(cfg, id)
 	if err != nil {
 		return nil, err
 	}
@@ -121,9 +121,13 @@ func ociCreate(g *runcGlobals, o *createOpts, id string) (*container.Process, er
 	}
 	defer unlock()
 	made := &created{store: store, id: id}
+	if err := chownFifo(store.Fifo(id), cfg); err != nil {
+		made.undo()
+		return nil, err
+	}
 	rec := &oci.Record{
 		ID: id, Bundle: bundle, Rootfs: rootfs, Created: time.Now().UTC(), Annotations: cfg.Annotations,
-		CgroupParent: parent, CgroupName: name, Hooks: cfg.Hooks, Process: cfg.Process,
+		Cgroup: cgroupPath, Hooks: cfg.Hooks, Process: cfg.Process,
 	}
 	spec := &container.OCISpec{
 		Config: cfg, Rootfs: rootfs, Fifo: store.Fifo(id), ConsoleSocket: o.consoleSocket,
@@ -141,7 +145,7 @@ func ociCreate(g *runcGlobals, o *createOpts, id string) (*container.Process, er
 // held; then writes the pid file and the record.
 func startHeld(g *runcGlobals, made *created, rec *oci.Record, spec *container.OCISpec, res cgroups.Resources, pidFile string) error {
 	cfg := spec.Config
-	cg, err := cgroups.New(rec.CgroupParent, rec.CgroupName, res, false)
+	cg, err := cgroups.NewPath(rec.Cgroup, res)
 	if err != nil {
 		return err
 	}
@@ -159,8 +163,9 @@ func startHeld(g *runcGlobals, made *created, rec *oci.Record, spec *container.O
 		return err
 	}
 	rec.Pid, rec.StartTime = p.Pid, p.StartTime
+	// The hooks see the state the container is about to reach (as runc).
 	state := made.store.State(rec)
-	state.Status = specs.StateCreating
+	state.Status, state.Pid = specs.StateCreated, rec.Pid
 	spec.State = state
 	if err := container.RunHooks(append(cfg.Hooks.Prestart, cfg.Hooks.CreateRuntime...), state, "prestart/createRuntime"); err != nil {
 		return err
@@ -185,6 +190,30 @@ func writePidFile(path string, pid int) error {
 		return fmt.Errorf("write the pid file %s: %w", path, err)
 	}
 	return os.Rename(tmp, path)
+}
+
+// chownFifo gives exec.fifo to the host uid and gid that the container's
+// root maps to: in a user namespace of its own, the container's process
+// opens it as that user.
+func chownFifo(path string, cfg *specs.Spec) error {
+	uid, gid := hostID(cfg.Linux.UIDMappings), hostID(cfg.Linux.GIDMappings)
+	if uid == 0 && gid == 0 {
+		return nil
+	}
+	if err := os.Chown(path, uid, gid); err != nil {
+		return fmt.Errorf("chown %s to %d:%d: %w", path, uid, gid, err)
+	}
+	return nil
+}
+
+// hostID is the host id that id 0 maps to (0 without a mapping of it).
+func hostID(maps []specs.LinuxIDMapping) int {
+	for _, m := range maps {
+		if m.ContainerID == 0 && m.Size > 0 {
+			return int(m.HostID)
+		}
+	}
+	return 0
 }
 
 // joinedMount is the path of the mount namespace the config joins, if any.
@@ -256,6 +285,9 @@ func ociStart(g *runcGlobals, id string) error {
 	}
 	if err := os.Remove(store.Fifo(id)); err != nil {
 		return err
+	}
+	if rec.Process == nil || len(rec.Process.Args) == 0 {
+		return fmt.Errorf("cannot start container %s: its config has no process (the held process ends instead)", id)
 	}
 	if rec.Hooks != nil {
 		if err := container.RunHooks(rec.Hooks.Poststart, store.State(rec), "poststart"); err != nil {

@@ -68,7 +68,7 @@ func ociExec(g *runcGlobals, o *execOpts, id string, args []string) error {
 	if p.Terminal && o.consoleSocket == "" {
 		return fmt.Errorf("a terminal needs --console-socket, a unix socket to receive its master on")
 	}
-	cg := cgroups.Load(rec.CgroupParent, rec.CgroupName)
+	cg := cgroups.LoadPath(rec.Cgroup)
 	pid, status, err := container.ExecOCI(rec.Pid, cg, &container.OCIExec{Process: p, ConsoleSocket: o.consoleSocket}, nil, o.detach)
 	if err != nil {
 		return err

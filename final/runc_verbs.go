@@ -85,7 +85,7 @@ func ociKill(g *runcGlobals, id string, sig unix.Signal, all bool) error {
 	}
 	pids := []int{rec.Pid}
 	if all {
-		if pids, err = cgroups.Load(rec.CgroupParent, rec.CgroupName).Pids(); err != nil {
+		if pids, err = cgroups.LoadPath(rec.Cgroup).Pids(); err != nil {
 			return err
 		}
 	}
@@ -132,14 +132,16 @@ func ociDelete(g *runcGlobals, id string, force bool) error {
 		return err
 	}
 	switch st := store.Status(rec); {
-	case st == specs.StateRunning && !force:
-		return fmt.Errorf("cannot delete container %s: it is running; stop it first, or give --force", id)
+	case (st == specs.StateRunning || st == specs.StateCreated) && !force:
+		// The runtime-spec: delete of a container that is not stopped is an
+		// error (runc kills a created one; the spec's suite checks this).
+		return fmt.Errorf("cannot delete container %s: it is %s; kill it first, or give --force", id, st)
 	case st == specs.StateCreated || st == specs.StateRunning:
 		if err := killAndWait(rec); err != nil {
 			return err
 		}
 	}
-	if err := cgroups.Load(rec.CgroupParent, rec.CgroupName).Destroy(); err != nil {
+	if err := cgroups.LoadPath(rec.Cgroup).Destroy(); err != nil {
 		return err
 	}
 	state := store.State(rec)
@@ -235,7 +237,7 @@ var ociPsVerb = &runcVerb{
 			if err != nil {
 				return err
 			}
-			pids, err := cgroups.Load(rec.CgroupParent, rec.CgroupName).Pids()
+			pids, err := cgroups.LoadPath(rec.Cgroup).Pids()
 			if err != nil {
 				return fmt.Errorf("container %s: %w", id, err)
 			}

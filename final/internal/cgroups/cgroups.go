@@ -102,6 +102,41 @@ func New(parent, name string, r Resources, restrictDevices bool) (Manager, error
 	return newV1(parent, name, r, restrictDevices)
 }
 
+// NewPath makes the cgroup at path, whole, as an OCI config's
+// cgroupsPath names it: the caller of an OCI runtime chooses where its
+// containers go, and may name a cgroup right under the root ("/box").
+// Only the cgroup itself is ever removed (and DefaultParent, as always).
+func NewPath(path string, r Resources) (Manager, error) {
+	if err := checkPath(path); err != nil {
+		return nil, err
+	}
+	parent, name := filepath.Dir(path), filepath.Base(path)
+	if IsV2() {
+		return newV2(parent, name, r)
+	}
+	return newV1(parent, name, r, false)
+}
+
+// LoadPath is Load for a cgroup NewPath made.
+func LoadPath(path string) Manager {
+	if checkPath(path) != nil {
+		return Load("", "")
+	}
+	parent, name := filepath.Dir(path), filepath.Base(path)
+	if IsV2() {
+		return &v2{dir: filepath.Join(Root, parent, name), parent: parent}
+	}
+	return loadV1(parent, name)
+}
+
+// checkPath refuses a cgroup path that is not absolute, clean and below the root.
+func checkPath(path string) error {
+	if !filepath.IsAbs(path) || filepath.Clean(path) != path || path == "/" || strings.Contains(path, "/../") {
+		return fmt.Errorf("cgroup path %q: must be an absolute, clean path below the root cgroup, like %s/box", path, DefaultParent)
+	}
+	return nil
+}
+
 // CheckParent refuses a cgroup parent that is not a tree of its own: a
 // relative path, "/" (the root cgroup holds every process on the host),
 // one with ".." or "." (it could name a cgroup outside the parent, or a
@@ -264,7 +299,10 @@ func mkdirUnder(parent, dir string) error {
 	var err error
 	for try := 0; try < 3; try++ {
 		if err = os.MkdirAll(parent, 0o755); err == nil {
-			if err = os.Mkdir(dir, 0o755); !os.IsNotExist(err) {
+			if err = os.Mkdir(dir, 0o755); os.IsExist(err) {
+				err = nil // an OCI caller may name a cgroup that exists: join it
+			}
+			if !os.IsNotExist(err) {
 				break
 			}
 		}

@@ -78,7 +78,7 @@ func (c *v1) makeDirs(needed []string) error {
 		}
 		c.dirs[ctrl] = dir
 		if ctrl == "cpuset" {
-			if err := copyCpuset(parent, dir); err != nil {
+			if err := copyCpuset(dir); err != nil {
 				return err
 			}
 		}
@@ -86,20 +86,32 @@ func (c *v1) makeDirs(needed []string) error {
 	return nil
 }
 
-// copyCpuset fills cpuset.cpus and cpuset.mems from the root down to dir:
-// a new v1 cpuset starts empty and takes no task until it has both.
-func copyCpuset(parent, dir string) error {
+// copyCpuset fills cpuset.cpus and cpuset.mems of every empty cpuset from
+// the root down to dir, each from its parent: a new v1 cpuset starts
+// empty and takes no task until it has both.
+func copyCpuset(dir string) error {
 	root := filepath.Join(Root, "cpuset")
-	for _, file := range []string{"cpuset.cpus", "cpuset.mems"} {
-		value, err := os.ReadFile(filepath.Join(root, file))
-		if err != nil {
-			return err
-		}
-		for _, d := range []string{parent, dir} {
-			if err := writeFile(filepath.Join(d, file), strings.TrimSpace(string(value))); err != nil {
+	rel, err := filepath.Rel(root, dir)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return fmt.Errorf("cpuset %s is not below %s", dir, root)
+	}
+	above := root
+	for _, part := range strings.Split(rel, "/") {
+		here := filepath.Join(above, part)
+		for _, file := range []string{"cpuset.cpus", "cpuset.mems"} {
+			mine, _ := os.ReadFile(filepath.Join(here, file))
+			if strings.TrimSpace(string(mine)) != "" {
+				continue
+			}
+			value, err := os.ReadFile(filepath.Join(above, file))
+			if err != nil {
+				return err
+			}
+			if err := writeFile(filepath.Join(here, file), strings.TrimSpace(string(value))); err != nil {
 				return err
 			}
 		}
+		above = here
 	}
 	return nil
 }

@@ -227,10 +227,11 @@ func CapSetsOf(c *specs.LinuxCapabilities) CapSets {
 	known := func(list []string) []string {
 		var out []string
 		for _, name := range list {
-			if _, ok := capNumbers[name]; ok && capNumbers[name] <= lastCap() {
+			if _, ok := capNumbers[name]; ok {
 				out = append(out, name)
 			}
 		}
+		out, _ = available(out) // what the host's bounding set lacks cannot be had (as CapSet)
 		return out
 	}
 	return CapSets{known(c.Bounding), known(c.Effective), known(c.Permitted), known(c.Inheritable), known(c.Ambient)}
@@ -271,4 +272,10 @@ func CapNames() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// KnownCap reports whether name ("CAP_NET_ADMIN") is a capability minidocker knows.
+func KnownCap(name string) bool {
+	_, ok := capNumbers[name]
+	return ok
 }

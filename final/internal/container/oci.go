@@ -84,6 +84,11 @@ func StartOCI(cfg *specs.Spec, stdio Stdio) (*Process, error) {
 		cmd.SysProcAttr.UidMappings = idMaps(cfg.Linux.UIDMappings)
 		cmd.SysProcAttr.GidMappings = idMaps(cfg.Linux.GIDMappings)
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		// Born in the new user namespace the child is still the host's
+		// root, which that namespace does not map: it becomes the
+		// namespace's root (setuid after the maps are written), or the
+		// execve of oci-init would give it no capability there.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
 	err = cmd.Start()
 	specR.Close()

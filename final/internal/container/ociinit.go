@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -41,7 +42,9 @@ func OCIInitMain() int {
 		return f.Status
 	}
 	unix.Close(errorFd) // create may return: the container is created
-	err = held.wait(&spec)
+	if err = held.wait(&spec); err == nil {
+		return 0 // no process to run (see oci.NoProcess)
+	}
 	fmt.Fprintf(os.Stderr, "minidocker-runc: %v\n", err)
 	return fail(err).Status
 }
@@ -116,6 +119,9 @@ func setupOCI(spec *OCISpec) (*heldProcess, error) {
 	if err := setRlimits(cfg.Process.Rlimits); err != nil {
 		return nil, err
 	}
+	if len(cfg.Process.Args) == 0 {
+		return held, nil // no process: start refuses to run one
+	}
 	held.path, err = lookPathIn(cfg.Process.Args[0], cfg.Process.Env)
 	return held, err
 }
@@ -128,11 +134,13 @@ func buildOCIRoot(spec *OCISpec) error {
 	if !hasNamespace(cfg, specs.MountNamespace) && spec.JoinMount == "" {
 		return nil
 	}
-	// Every mount slave (or as rootfsPropagation says) before any is made,
-	// so nothing made below reaches the host (mount_namespaces(7)).
+	// Every mount slave (private if asked) before any is made, so nothing
+	// made below reaches the host (mount_namespaces(7)). A shared or
+	// unbindable root is asked for after pivot_root, which refuses a
+	// shared parent, as the bind below refuses an unbindable source.
 	prop := uintptr(unix.MS_SLAVE)
-	if p, ok := rootfs.Propagation[cfg.Linux.RootfsPropagation]; ok && p != 0 {
-		prop = p
+	if rp := cfg.Linux.RootfsPropagation; rp == "private" || rp == "rprivate" {
+		prop = unix.MS_PRIVATE
 	}
 	if err := rootfs.Mount("none", "/", "", unix.MS_REC|prop, ""); err != nil {
 		return err
@@ -154,7 +162,12 @@ func buildOCIRoot(spec *OCISpec) error {
 func enterOCIRoot(spec *OCISpec) error {
 	cfg := spec.Config
 	if !hasNamespace(cfg, specs.MountNamespace) && spec.JoinMount == "" {
-		return unix.Chdir(spec.Rootfs)
+		// The host's mount namespace: no mount may be made, but the
+		// process still sees only the bundle's root, through chroot(2).
+		if err := unix.Chroot(spec.Rootfs); err != nil {
+			return fmt.Errorf("chroot %s: %w", spec.Rootfs, err)
+		}
+		return enterWorkdir(cfg.Process.Cwd, rootfs.MakeNothing)
 	}
 	enter := rootfs.PivotRoot
 	if spec.NoPivot {
@@ -163,9 +176,8 @@ func enterOCIRoot(spec *OCISpec) error {
 	if err := enter(spec.Rootfs); err != nil {
 		return err
 	}
-	if cfg.Linux.RootfsPropagation != "" {
-		// pivot_root needs a private parent; the root now gets what was asked.
-		if err := rootfs.Mount("none", "/", "", unix.MS_REC|rootfs.Propagation[cfg.Linux.RootfsPropagation], ""); err != nil {
+	if p := rootfs.Propagation[cfg.Linux.RootfsPropagation]; p != 0 {
+		if err := rootfs.Mount("none", "/", "", p, ""); err != nil {
 			return err
 		}
 	}
@@ -223,6 +235,9 @@ func (h *heldProcess) wait(spec *OCISpec) error {
 	unix.Close(h.fifo)
 	unix.Close(h.proc)
 	cfg := spec.Config
+	if len(cfg.Process.Args) == 0 {
+		return nil
+	}
 	if err := runHooks(cfg.Hooks.StartContainer, spec.State, "startContainer"); err != nil {
 		return err
 	}
@@ -344,8 +359,10 @@ func setRlimits(list []specs.POSIXRlimit) error {
 		if err := CheckRlimit(r.Type); err != nil {
 			return err
 		}
-		lim := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
-		if err := unix.Prlimit(0, rlimits[r.Type], &lim, nil); err != nil {
+		// syscall's Setrlimit, not a raw call: Go raises RLIMIT_NOFILE at
+		// start and restores the old value at execve unless told of a change.
+		lim := syscall.Rlimit{Cur: r.Soft, Max: r.Hard}
+		if err := syscall.Setrlimit(rlimits[r.Type], &lim); err != nil {
 			return fmt.Errorf("setrlimit %s (soft %d, hard %d): %w", r.Type, r.Soft, r.Hard, err)
 		}
 	}

@@ -77,12 +77,23 @@ func check(cfg *specs.Spec) error {
 	if cfg.Root == nil || cfg.Root.Path == "" {
 		return fmt.Errorf("root.path is missing: name the bundle's root filesystem, e.g. \"rootfs\"")
 	}
-	if cfg.Process == nil || len(cfg.Process.Args) == 0 {
+	if cfg.Process == nil {
+		// Allowed by the spec: create works, start fails. The held process
+		// gets a process without args, which start never lets run.
+		cfg.Process = &specs.Process{Cwd: "/"}
+		return checkRest(cfg)
+	}
+	if len(cfg.Process.Args) == 0 {
 		return fmt.Errorf("process.args is empty: name the command to run")
 	}
 	if cfg.Process.Cwd != "" && !filepath.IsAbs(cfg.Process.Cwd) {
 		return fmt.Errorf("process.cwd %q: must be an absolute path", cfg.Process.Cwd)
 	}
+	return checkRest(cfg)
+}
+
+// checkRest checks the config's linux section, mounts and capabilities.
+func checkRest(cfg *specs.Spec) error {
 	if cfg.Linux == nil {
 		return fmt.Errorf("the linux section is missing: minidocker runs Linux containers only")
 	}
@@ -97,6 +108,15 @@ func check(cfg *specs.Spec) error {
 	for _, m := range cfg.Mounts {
 		if !knownMountType(m.Type) {
 			return fmt.Errorf("mount on %s: type %q is not a filesystem this kernel knows (see /proc/filesystems)", m.Destination, m.Type)
+		}
+	}
+	if c := cfg.Process.Capabilities; c != nil {
+		for _, set := range [][]string{c.Bounding, c.Effective, c.Permitted, c.Inheritable, c.Ambient} {
+			for _, name := range set {
+				if !container.KnownCap(name) {
+					return fmt.Errorf("process.capabilities: unknown capability %q (see capabilities(7) for the names)", name)
+				}
+			}
 		}
 	}
 	for _, r := range cfg.Process.Rlimits {

@@ -19,27 +19,24 @@ import (
 	"github.com/minidocker/minidocker/final/internal/cgroups"
 )
 
-// CgroupPath splits linux.cgroupsPath into a parent and a name. An
-// absolute path is used as it is; a relative one, and none, go under
+// CgroupPath is the cgroup linux.cgroupsPath names. An absolute path is
+// used as it is (cgroups.NewPath); a relative one, and none, go under
 // minidocker's own parent (the spec leaves a relative path's base to the
-// runtime). The parent must pass cgroups.CheckParent, so a path of one
-// component ("/foo", whose parent would be the root cgroup) is refused.
-func CgroupPath(cfg *specs.Spec, id string) (parent, name string, err error) {
+// runtime).
+func CgroupPath(cfg *specs.Spec, id string) (string, error) {
 	path := cfg.Linux.CgroupsPath
 	switch {
 	case path == "":
-		return cgroups.DefaultParent, id, nil
+		return filepath.Join(cgroups.DefaultParent, id), nil
 	case strings.Contains(path, ":"):
-		return "", "", fmt.Errorf("cgroupsPath %q is systemd's slice:prefix:name form: minidocker drives cgroupfs only; drop --systemd-cgroup (podman: --cgroup-manager=cgroupfs)", path)
+		return "", fmt.Errorf("cgroupsPath %q is systemd's slice:prefix:name form: minidocker drives cgroupfs only; drop --systemd-cgroup (podman: --cgroup-manager=cgroupfs)", path)
 	case !filepath.IsAbs(path):
 		path = filepath.Join(cgroups.DefaultParent, path)
 	}
-	path = filepath.Clean(path)
-	parent, name = filepath.Dir(path), filepath.Base(path)
-	if err := cgroups.CheckParent(parent); err != nil {
-		return "", "", fmt.Errorf("cgroupsPath %q: its parent %s: %w", cfg.Linux.CgroupsPath, parent, err)
+	if clean := filepath.Clean(path); clean != path || clean == "/" || strings.Contains(cfg.Linux.CgroupsPath, "..") {
+		return "", fmt.Errorf("cgroupsPath %q: give a clean path without \"..\", like /minidocker/box", cfg.Linux.CgroupsPath)
 	}
-	return parent, name, nil
+	return path, nil
 }
 
 // Resources converts linux.resources to minidocker's cgroups.Resources.

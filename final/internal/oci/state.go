@@ -40,10 +40,9 @@ type Record struct {
 	StartTime    uint64            `json:"startTime"` // the pid's, in clock ticks after boot: tells a reused pid
 	Created      time.Time         `json:"created"`
 	Annotations  map[string]string `json:"annotations,omitempty"`
-	CgroupParent string            `json:"cgroupParent"`
-	CgroupName   string            `json:"cgroupName"`
+	Cgroup       string            `json:"cgroup"` // its path below the cgroup root(s)
 	Hooks        *specs.Hooks      `json:"hooks,omitempty"`
-	Process      *specs.Process    `json:"process"` // exec's defaults
+	Process      *specs.Process    `json:"process"` // exec's defaults; no args: the config had none
 }
 
 // Store is the records under one root.
