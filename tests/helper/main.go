@@ -11,14 +11,20 @@
 //	helper getppid N       make N getppid calls, print the CPU nanoseconds one took
 //	helper files N         make N small files in /many (a writable layer slow to delete)
 //	helper try NAME ARG... make one escape attempt (see escape.go), print "ok" or the errno's name
+//	helper hold            block until killed (an OCI container's long-lived process)
+//	helper stdin FILE      copy stdin to FILE (an OCI hook, which reads the state there)
+//	helper print TEXT      print TEXT and a newline
+//	helper hostname        print the hostname
 package main
 
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -45,6 +51,17 @@ func main() {
 		files(number())
 	case "try":
 		try()
+	case "hold":
+		for { // a timer, not select{}: Go would call that a deadlock
+			time.Sleep(time.Hour)
+		}
+	case "hostname":
+		name, _ := os.Hostname()
+		fmt.Println(name)
+	case "stdin":
+		copyStdin()
+	case "print":
+		fmt.Println(strings.Join(os.Args[2:], " "))
 	case "noop":
 	default:
 		usage()
@@ -53,7 +70,7 @@ func main() {
 
 // usage says how to call the helper and exits 2.
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: helper mem MB | serve PORT | dial ADDR:PORT | errno CALL... | keyring | getppid N | files N | try NAME ARG...")
+	fmt.Fprintln(os.Stderr, "usage: helper mem MB | serve PORT | dial ADDR:PORT | errno CALL... | keyring | getppid N | files N | try NAME ARG... | hold | stdin FILE | print TEXT | hostname")
 	os.Exit(2)
 }
 
@@ -135,4 +152,19 @@ func files(n int) {
 		}
 	}
 	fmt.Println("made", n, "files")
+}
+
+// copyStdin copies stdin to the file named by the argument.
+func copyStdin() {
+	if len(os.Args) < 3 {
+		usage()
+	}
+	data, err := io.ReadAll(os.Stdin)
+	if err == nil {
+		err = os.WriteFile(os.Args[2], data, 0o644)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 }
