@@ -471,4 +471,3 @@ func editConfig(change func(*specs.Spec)) func(bundle string) {
 		_ = os.WriteFile(path, data, 0o644)
 	}
 }
-
