@@ -64,7 +64,11 @@ func runcMain(args []string) int {
 	fs := pflag.NewFlagSet("minidocker-runc", pflag.ContinueOnError)
 	fs.SetInterspersed(false)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&g.root, "root", oci.DefaultRoot, "state directory")
+	root := os.Getenv("MINIDOCKER_RUNC_ROOT") // for callers that cannot pass --root (runtime-tools' suite)
+	if root == "" {
+		root = oci.DefaultRoot
+	}
+	fs.StringVar(&g.root, "root", root, "state directory (or $MINIDOCKER_RUNC_ROOT)")
 	fs.StringVar(&g.logPath, "log", "", "append errors (and with --debug, more) to this file")
 	fs.StringVar(&g.logFormat, "log-format", "text", "text or json")
 	fs.BoolVar(&g.debug, "debug", false, "log debug lines")

@@ -77,6 +77,7 @@ func oneID(args []string) (string, error) {
 type created struct {
 	store  *oci.Store
 	id     string
+	path   string // the cgroup's
 	cgroup cgroups.Manager
 	proc   *container.Process
 }
@@ -88,6 +89,7 @@ func (c *created) undo() {
 	}
 	if c.cgroup != nil {
 		_ = c.cgroup.Destroy()
+		cgroups.RemoveEmptyParents(c.path)
 	}
 	_ = c.store.Remove(c.id)
 }
@@ -145,8 +147,10 @@ func ociCreate(g *runcGlobals, o *createOpts, id string) (*container.Process, er
 // held; then writes the pid file and the record.
 func startHeld(g *runcGlobals, made *created, rec *oci.Record, spec *container.OCISpec, res cgroups.Resources, pidFile string) error {
 	cfg := spec.Config
+	made.path = rec.Cgroup
 	cg, err := cgroups.NewPath(rec.Cgroup, res)
 	if err != nil {
+		cgroups.RemoveEmptyParents(rec.Cgroup)
 		return err
 	}
 	made.cgroup = cg

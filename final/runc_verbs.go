@@ -144,6 +144,7 @@ func ociDelete(g *runcGlobals, id string, force bool) error {
 	if err := cgroups.LoadPath(rec.Cgroup).Destroy(); err != nil {
 		return err
 	}
+	cgroups.RemoveEmptyParents(rec.Cgroup)
 	state := store.State(rec)
 	state.Status = specs.StateStopped
 	if err := store.Remove(id); err != nil {

@@ -15,6 +15,7 @@
 //	helper stdin FILE      copy stdin to FILE (an OCI hook, which reads the state there)
 //	helper print TEXT      print TEXT and a newline
 //	helper hostname        print the hostname
+//	helper tty             print what stdin is (/dev/pts/N for a terminal)
 package main
 
 import (
@@ -55,6 +56,9 @@ func main() {
 		for { // a timer, not select{}: Go would call that a deadlock
 			time.Sleep(time.Hour)
 		}
+	case "tty":
+		name, _ := os.Readlink("/proc/self/fd/0")
+		fmt.Println("stdin is", name)
 	case "hostname":
 		name, _ := os.Hostname()
 		fmt.Println(name)
@@ -70,7 +74,7 @@ func main() {
 
 // usage says how to call the helper and exits 2.
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: helper mem MB | serve PORT | dial ADDR:PORT | errno CALL... | keyring | getppid N | files N | try NAME ARG... | hold | stdin FILE | print TEXT | hostname")
+	fmt.Fprintln(os.Stderr, "usage: helper mem MB | serve PORT | dial ADDR:PORT | errno CALL... | keyring | getppid N | files N | try NAME ARG... | hold | stdin FILE | print TEXT | hostname | tty")
 	os.Exit(2)
 }
 

@@ -129,6 +129,23 @@ func LoadPath(path string) Manager {
 	return loadV1(parent, name)
 }
 
+// RemoveEmptyParents removes the empty directories between path's parent
+// and DefaultParent, in every hierarchy: what a relative cgroupsPath
+// ("a/b", placed under DefaultParent) made above its own cgroup. Nothing
+// outside DefaultParent is touched, and a directory still in use stays
+// (rmdir fails with EBUSY).
+func RemoveEmptyParents(path string) {
+	roots := []string{Root}
+	if !IsV2() {
+		roots, _ = filepath.Glob(filepath.Join(Root, "*"))
+	}
+	for dir := filepath.Dir(path); strings.HasPrefix(dir, DefaultParent+"/") || dir == DefaultParent; dir = filepath.Dir(dir) {
+		for _, root := range roots {
+			_ = unix.Rmdir(filepath.Join(root, dir))
+		}
+	}
+}
+
 // checkPath refuses a cgroup path that is not absolute, clean and below the root.
 func checkPath(path string) error {
 	if !filepath.IsAbs(path) || filepath.Clean(path) != path || path == "/" || strings.Contains(path, "/../") {

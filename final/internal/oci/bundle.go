@@ -110,6 +110,9 @@ func checkRest(cfg *specs.Spec) error {
 			return fmt.Errorf("mount on %s: type %q is not a filesystem this kernel knows (see /proc/filesystems)", m.Destination, m.Type)
 		}
 	}
+	if err := checkLSM(cfg); err != nil {
+		return err
+	}
 	if c := cfg.Process.Capabilities; c != nil {
 		for _, set := range [][]string{c.Bounding, c.Effective, c.Permitted, c.Inheritable, c.Ambient} {
 			for _, name := range set {
@@ -148,4 +151,17 @@ func isBind(m specs.Mount) bool {
 		}
 	}
 	return false
+}
+
+// checkLSM refuses the security-module settings minidocker does not
+// apply: an AppArmor profile or an SELinux label would otherwise be
+// silently ignored, and the process would run unconfined.
+func checkLSM(cfg *specs.Spec) error {
+	switch {
+	case cfg.Process.ApparmorProfile != "":
+		return fmt.Errorf("process.apparmorProfile %q: minidocker does not apply AppArmor profiles; remove it (the process would run unconfined)", cfg.Process.ApparmorProfile)
+	case cfg.Process.SelinuxLabel != "" || cfg.Linux.MountLabel != "":
+		return fmt.Errorf("process.selinuxLabel / linux.mountLabel: minidocker does not apply SELinux labels; remove them (the process would run unlabelled)")
+	}
+	return nil
 }

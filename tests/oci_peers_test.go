@@ -1,0 +1,349 @@
+// minidocker-runc measured and driven by programs nobody here wrote: the
+// runtime-spec's own validation suite (opencontainers/runtime-tools), podman
+// with conmon, and containerd with its runc shim. Each needs its programs
+// (podman, conmon, containerd: Debian packages that .ci/run installs; the
+// suite is built from the Go module proxy) and skips without them.
+
+package tests
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/minidocker/minidocker/tests/skip"
+)
+
+// runtimeToolsDir is the module that pins the validation suite.
+var runtimeToolsDir = filepath.Join("testdata", "runtime-tools")
+
+// buildRuntimeTools builds the suite's validation programs and runtimetest
+// into dir, and returns the suite's module directory (its rootfs tarball).
+func buildRuntimeTools(t *testing.T, dir string) string {
+	t.Helper()
+	goTool := func(args ...string) ([]byte, error) {
+		cmd := exec.Command("go", args...)
+		cmd.Dir = runtimeToolsDir
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off")
+		return cmd.CombinedOutput()
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		skipUnlessStrict(t, "needs go, to build the runtime-tools suite from the Go module proxy")
+	}
+	for _, pkg := range []string{"github.com/opencontainers/runtime-tools/validation/...", "github.com/opencontainers/runtime-tools/cmd/runtimetest"} {
+		if out, err := goTool("build", "-o", dir+"/", pkg); err != nil {
+			skipUnlessStrict(t, fmt.Sprintf("cannot build the runtime-tools suite (needs the Go module proxy): %v\n%s", err, out))
+		}
+	}
+	out, err := goTool("list", "-m", "-f", "{{.Dir}}", "github.com/opencontainers/runtime-tools")
+	if err != nil {
+		t.Fatalf("go list the suite's module: %v\n%s", err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// skipUnlessStrict skips (fails under MINIDOCKER_STRICT) with why; in
+// the test VM, which has no Go, it always skips.
+func skipUnlessStrict(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("MINIDOCKER_IN_VM") != "" {
+		t.Skip(why)
+	}
+	skip.Because(t, why)
+}
+
+// TestOCIRuntimeToolsSuite runs every validation program of runtime-tools
+// against minidocker-runc. A group passes cleanly when it exits 0 with a
+// TAP plan and no "not ok". Every group of expected-pass.txt must pass;
+// the others are explained in docs/11-oci-runtime.md.
+func TestOCIRuntimeToolsSuite(t *testing.T) {
+	r := newOCI(t)
+	bin := t.TempDir()
+	module := buildRuntimeTools(t, bin)
+	work := t.TempDir()
+	for _, f := range []struct{ from, to string }{
+		{filepath.Join(module, "rootfs-amd64.tar.gz"), filepath.Join(work, "rootfs-amd64.tar.gz")},
+		{filepath.Join(bin, "runtimetest"), filepath.Join(work, "runtimetest")},
+	} {
+		data, err := os.ReadFile(f.from)
+		if err == nil {
+			err = os.WriteFile(f.to, data, 0o755)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	expected := readLines(t, filepath.Join(runtimeToolsDir, "expected-pass.txt"))
+	groups, _ := filepath.Glob(filepath.Join(bin, "*"))
+	var passed []string
+	for _, g := range groups {
+		name := filepath.Base(g)
+		if name == "runtimetest" {
+			continue
+		}
+		if runValidation(t, r, g, work) {
+			passed = append(passed, name)
+		}
+	}
+	t.Logf("%d of %d groups pass cleanly: %s", len(passed), len(groups)-1, strings.Join(passed, " "))
+	for _, name := range expected {
+		if !contains(passed, name) {
+			t.Errorf("validation group %s no longer passes (its TAP is in the log above)", name)
+		}
+	}
+}
+
+// runValidation runs one validation program with RUNTIME=minidocker-runc;
+// whether it passed cleanly. A failing one's output goes to the log.
+func runValidation(t *testing.T, r *ociRuntime, program, work string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, program)
+	cmd.Dir = work
+	cmd.Env = append(os.Environ(), "RUNTIME="+r.bin, "MINIDOCKER_RUNC_ROOT="+r.root)
+	out, err := cmd.CombinedOutput()
+	tap := string(out)
+	ok := err == nil && strings.Contains(tap, "\n1..") && !strings.Contains(tap, "\nnot ok") && !strings.HasPrefix(tap, "not ok")
+	if !ok && contains(readLines(t, filepath.Join(runtimeToolsDir, "expected-pass.txt")), filepath.Base(program)) {
+		t.Logf("%s: %v\n%s", filepath.Base(program), err, tap)
+	}
+	return ok
+}
+
+// readLines reads a file's non-empty lines.
+func readLines(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var lines []string
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if line := strings.TrimSpace(s.Text()); line != "" && !strings.HasPrefix(line, "#") {
+			lines = append(lines, line)
+		}
+	}
+	return lines
+}
+
+// ociImageTar writes a root filesystem holding the static helper as a tar.
+func ociImageTar(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{"proc", "dev", "sys", "tmp", "etc"} {
+		if err := os.MkdirAll(filepath.Join(dir, "root", d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := os.ReadFile(helperBinary)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, "root", "helper"), data, 0o755)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	tar := filepath.Join(dir, "root.tar")
+	if out, err := exec.Command("tar", "-C", filepath.Join(dir, "root"), "-cf", tar, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	return tar
+}
+
+// podman is one test's podman: storage and state of its own (vfs, so no
+// mount outlives it), cgroupfs under minidocker's parent, no network, and
+// ulimits this host grants (podman's default of 1048576 open files needs
+// CAP_SYS_RESOURCE, which this machine's bounding set lacks, for runc too).
+type podman struct {
+	t         *testing.T
+	base, run []string
+}
+
+// newPodman makes a test's podman with minidocker-runc as its runtime.
+func newPodman(t *testing.T, r *ociRuntime) *podman {
+	needProgram(t, "podman", "podman")
+	needProgram(t, "conmon", "conmon")
+	dir := t.TempDir()
+	p := &podman{t: t, base: []string{"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "runroot"),
+		"--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file",
+		"--runtime", r.bin, "--runtime-flag", "root=" + r.root}}
+	p.run = []string{"--network", "none", "--cgroup-parent", "/minidocker", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"}
+	t.Cleanup(func() {
+		p.cmd("rm", "--all", "--force").Run()
+		removeEmptyCgroups("/minidocker/conmon") // where conmon puts itself, under our parent
+	})
+	return p
+}
+
+// cmd is podman with the test's global flags.
+func (p *podman) cmd(args ...string) *exec.Cmd {
+	cmd := exec.Command("podman", append(append([]string{}, p.base...), args...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
+}
+
+// must runs podman, failing the test unless it exits 0; its stdout.
+func (p *podman) must(args ...string) string {
+	p.t.Helper()
+	cmd := p.cmd(args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		p.t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	if stderr.Len() > 0 {
+		p.t.Logf("podman %s: %s", strings.Join(args, " "), stderr.String())
+	}
+	return string(out)
+}
+
+// removeEmptyCgroups removes the cgroup dir in every v1 hierarchy (or on
+// v2), if it is empty; what a caller of the runtime made there.
+func removeEmptyCgroups(dir string) {
+	roots := []string{"/sys/fs/cgroup"}
+	if !hostCgroupV2() {
+		roots, _ = filepath.Glob("/sys/fs/cgroup/*")
+	}
+	for _, root := range roots {
+		_ = syscall.Rmdir(filepath.Join(root, dir))
+		_ = syscall.Rmdir(filepath.Join(root, filepath.Dir(dir)))
+	}
+}
+
+func TestOCIPodman(t *testing.T) {
+	r := newOCI(t)
+	p := newPodman(t, r)
+	p.must("import", ociImageTar(t), "localhost/minidocker-oci:test")
+	run := append(append([]string{"run"}, p.run...), "--rm", "localhost/minidocker-oci:test", "/helper", "print", "hi")
+	if out := p.must(run...); out != "hi\n" {
+		t.Errorf("podman run --rm: %q, want hi", out)
+	}
+	detached := append(append([]string{"run", "-d"}, p.run...), "localhost/minidocker-oci:test", "/helper", "hold")
+	id := strings.TrimSpace(p.must(detached...))
+	if st := r.state(id); st.Status != "running" {
+		t.Errorf("podman's container in minidocker-runc's state: %s, want running", st.Status)
+	}
+	if out := p.must("exec", id, "/helper", "print", "in", "exec"); out != "in exec\n" {
+		t.Errorf("podman exec: %q", out)
+	}
+	p.must("stop", "-t", "1", id)
+	p.must("rm", id)
+	// conmon's "podman container cleanup" may still be deleting it.
+	waitFor(t, func() bool { _, err := os.Stat(filepath.Join(r.root, id)); return os.IsNotExist(err) })
+	podmanTerminal(t, p)
+}
+
+// podmanTerminal runs podman run -it at a terminal: the runtime receives
+// --console-socket, and the container's stdin is a pty.
+func podmanTerminal(t *testing.T, p *podman) {
+	master, slave := openTestPty(t, 24, 80)
+	defer master.Close()
+	args := append(append([]string{"run", "-it", "--rm"}, p.run...), "localhost/minidocker-oci:test", "/helper", "tty")
+	cmd := p.cmd(args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr.Setsid, cmd.SysProcAttr.Setctty = true, true
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	screen := &lockedBuffer{}
+	go func() { _, _ = io.Copy(screen, master) }()
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("podman run -it: %v\n%s", err, screen.String())
+	}
+	waitFor(t, func() bool { return strings.Contains(screen.String(), "stdin is /dev/pts/") })
+}
+
+func TestOCIContainerd(t *testing.T) {
+	r := newOCI(t)
+	needProgram(t, "containerd", "containerd")
+	needProgram(t, "containerd-shim-runc-v2", "containerd")
+	ctr := needProgram(t, "ctr", "containerd")
+	sock := startContainerd(t)
+	// The namespace names the cgroup (/NAMESPACE/ID) and runc's root
+	// (/run/containerd/runc/NAMESPACE): minidocker's parent, cleaned up.
+	c := func(args ...string) *exec.Cmd {
+		return exec.Command(ctr, append([]string{"-a", sock, "-n", "minidocker"}, args...)...)
+	}
+	t.Cleanup(func() { _ = os.Remove("/run/containerd/runc/minidocker") })
+	must := func(args ...string) string {
+		t.Helper()
+		out, err := c(args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ctr %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	image := minidockerSave(t)
+	must("images", "import", "--base-name", "docker.io/library/minidocker-oci", image)
+	ref := "docker.io/library/minidocker-oci:test"
+	if out := must("run", "--rm", "--runc-binary", r.bin, ref, "ctr1", "/helper", "print", "hi"); out != "hi\n" {
+		t.Errorf("ctr run --rm: %q, want hi", out)
+	}
+	must("run", "-d", "--runc-binary", r.bin, ref, "ctr2", "/helper", "hold")
+	if out := must("task", "exec", "--exec-id", "e1", "ctr2", "/helper", "print", "in", "exec"); out != "in exec\n" {
+		t.Errorf("ctr task exec: %q", out)
+	}
+	must("task", "kill", "-s", "SIGKILL", "ctr2")
+	waitFor(t, func() bool { return strings.Contains(must("task", "ls"), "STOPPED") })
+	must("task", "delete", "ctr2")
+	must("container", "delete", "ctr2")
+}
+
+// startContainerd starts a containerd of the test's own (state, root and
+// socket in a temporary directory, without the CRI plugin) and returns
+// its socket; it is killed, by pid, at the end.
+func startContainerd(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "containerd.sock")
+	config := fmt.Sprintf("version = 2\nroot = %q\nstate = %q\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n[grpc]\n  address = %q\n[ttrpc]\n  address = %q\n",
+		filepath.Join(dir, "root"), filepath.Join(dir, "state"), sock, sock+".ttrpc")
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("containerd", "--config", filepath.Join(dir, "config.toml"))
+	log, err := os.Create(filepath.Join(dir, "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		log.Close()
+	})
+	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil })
+	return sock
+}
+
+// minidockerSave makes an image of the helper with minidocker itself
+// (import, then save: one tar in both Docker's and the OCI layout), for
+// containerd to import: one state, many doors.
+func minidockerSave(t *testing.T) string {
+	t.Helper()
+	root, out := t.TempDir(), filepath.Join(t.TempDir(), "image.tar")
+	for _, args := range [][]string{
+		{"--root", root, "import", ociImageTar(t), "minidocker-oci:test"},
+		{"--root", root, "save", "-o", out, "minidocker-oci:test"},
+	} {
+		if b, err := exec.Command(finalBinary, args...).CombinedOutput(); err != nil {
+			t.Fatalf("minidocker %s: %v\n%s", strings.Join(args, " "), err, b)
+		}
+	}
+	return out
+}
