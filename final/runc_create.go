@@ -132,7 +132,7 @@ func ociCreate(g *runcGlobals, o *createOpts, id string) (*container.Process, er
 		Cgroup: cgroupPath, Hooks: cfg.Hooks, Process: cfg.Process,
 	}
 	spec := &container.OCISpec{
-		Config: cfg, Rootfs: rootfs, Fifo: store.Fifo(id), ConsoleSocket: o.consoleSocket,
+		Config: cfg, Rootfs: rootfs, ConsoleSocket: o.consoleSocket,
 		JoinMount: joinedMount(cfg), NoPivot: o.noPivot, NoNewKeyring: o.noNewKeyring, Seccomp: prog,
 	}
 	if err := startHeld(g, made, rec, spec, res, o.pidFile); err != nil {
@@ -157,7 +157,7 @@ func startHeld(g *runcGlobals, made *created, rec *oci.Record, spec *container.O
 	if spec.Config.Process.Terminal && spec.ConsoleSocket == "" {
 		return errors.New("process.terminal is true: give --console-socket, a unix socket to receive the terminal's master on")
 	}
-	p, err := container.StartOCI(cfg, container.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+	p, err := container.StartOCI(cfg, container.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}, made.store.Fifo(rec.ID))
 	if err != nil {
 		return err
 	}

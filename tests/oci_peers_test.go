@@ -163,6 +163,10 @@ func ociImageTar(t *testing.T) string {
 // mount outlives it), cgroupfs under minidocker's parent, no network, and
 // ulimits this host grants (podman's default of 1048576 open files needs
 // CAP_SYS_RESOURCE, which this machine's bounding set lacks, for runc too).
+// The runtime keeps its records in its default root: podman passes
+// --runtime-flag to its own calls, but not to the "podman container
+// cleanup" that conmon runs when a container ends, and it clears the
+// environment, so that cleanup would look elsewhere.
 type podman struct {
 	t         *testing.T
 	base, run []string
@@ -175,7 +179,7 @@ func newPodman(t *testing.T, r *ociRuntime) *podman {
 	dir := t.TempDir()
 	p := &podman{t: t, base: []string{"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "runroot"),
 		"--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file",
-		"--runtime", r.bin, "--runtime-flag", "root=" + r.root}}
+		"--runtime", r.bin}}
 	p.run = []string{"--network", "none", "--cgroup-parent", "/minidocker", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"}
 	t.Cleanup(func() {
 		p.cmd("rm", "--all", "--force").Run()
@@ -230,7 +234,8 @@ func TestOCIPodman(t *testing.T) {
 	}
 	detached := append(append([]string{"run", "-d"}, p.run...), "localhost/minidocker-oci:test", "/helper", "hold")
 	id := strings.TrimSpace(p.must(detached...))
-	if st := r.state(id); st.Status != "running" {
+	defaultRoot := &ociRuntime{t: t, bin: r.bin, root: "/run/minidocker-runc", log: r.log}
+	if st := defaultRoot.state(id); st.Status != "running" {
 		t.Errorf("podman's container in minidocker-runc's state: %s, want running", st.Status)
 	}
 	if out := p.must("exec", id, "/helper", "print", "in", "exec"); out != "in exec\n" {
@@ -239,7 +244,7 @@ func TestOCIPodman(t *testing.T) {
 	p.must("stop", "-t", "1", id)
 	p.must("rm", id)
 	// conmon's "podman container cleanup" may still be deleting it.
-	waitFor(t, func() bool { _, err := os.Stat(filepath.Join(r.root, id)); return os.IsNotExist(err) })
+	waitFor(t, func() bool { _, err := os.Stat(filepath.Join(defaultRoot.root, id)); return os.IsNotExist(err) })
 	podmanTerminal(t, p)
 }
 

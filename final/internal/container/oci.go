@@ -40,7 +40,6 @@ import (
 type OCISpec struct {
 	Config        *specs.Spec
 	Rootfs        string      // the bundle's root.path, absolute
-	Fifo          string      // exec.fifo: opened for writing to wait for start
 	ConsoleSocket string      // with process.terminal: where the pty master goes
 	State         specs.State // what the container's hooks read on stdin
 	JoinMount     string      // a mount namespace to join, "" for a new one
@@ -57,14 +56,25 @@ var NamespaceFlags = map[specs.LinuxNamespaceType]uintptr{
 	specs.CgroupNamespace: unix.CLONE_NEWCGROUP, specs.TimeNamespace: unix.CLONE_NEWTIME,
 }
 
+// fifoFd is the child's exec.fifo, opened O_PATH by the host side: the
+// child reopens it for writing through /proc, which checks the FIFO's own
+// owner and mode, not the directories above it (which a container in a
+// user namespace, not the host's root, could not search).
+const fifoFd = 5
+
 // StartOCI clones the child side ("oci-init") into the config's new
-// namespaces, after joining those given by path. It returns with the
-// child blocked on its spec pipe.
-func StartOCI(cfg *specs.Spec, stdio Stdio) (*Process, error) {
+// namespaces, after joining those given by path, and hands it the FIFO.
+// It returns with the child blocked on its spec pipe.
+func StartOCI(cfg *specs.Spec, stdio Stdio, fifo string) (*Process, error) {
 	flags, err := joinOCINamespaces(cfg)
 	if err != nil {
 		return nil, err
 	}
+	fifoFile, err := os.OpenFile(fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", fifo, err)
+	}
+	defer fifoFile.Close()
 	specR, specW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -77,7 +87,7 @@ func StartOCI(cfg *specs.Spec, stdio Stdio) (*Process, error) {
 	}
 	cmd := exec.Command("/proc/self/exe", "oci-init")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
-	cmd.ExtraFiles = []*os.File{specR, errW} // fds 3 and 4
+	cmd.ExtraFiles = []*os.File{specR, errW, fifoFile} // fds 3, 4 and 5
 	cmd.Env = []string{}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: flags, Setsid: true}
 	if flags&unix.CLONE_NEWUSER != 0 {

@@ -52,7 +52,7 @@ func OCIInitMain() int {
 // heldProcess is what the child keeps between its setup and start.
 type heldProcess struct {
 	path string // the command, resolved
-	fifo int    // exec.fifo, opened O_PATH before pivot_root
+	fifo int    // exec.fifo, opened O_PATH by the host side (fifoFd)
 	proc int    // the host's /proc, to reopen the FIFO through
 }
 
@@ -78,7 +78,7 @@ func setupOCI(spec *OCISpec) (*heldProcess, error) {
 	}
 	// The FIFO and the host's /proc are opened now, while the host's
 	// files are in sight; start's wait reopens the FIFO through them.
-	held, err := openHeld(spec.Fifo)
+	held, err := openHeld()
 	if err != nil {
 		return nil, err
 	}
@@ -205,17 +205,14 @@ func hasNamespace(cfg *specs.Spec, t specs.LinuxNamespaceType) bool {
 	return false
 }
 
-// openHeld opens the FIFO (O_PATH: it does not block) and the host's /proc.
-func openHeld(fifo string) (*heldProcess, error) {
-	fd, err := unix.Open(fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", fifo, err)
-	}
+// openHeld opens the host's /proc, through which the FIFO is reopened
+// once the host's /proc is out of sight.
+func openHeld() (*heldProcess, error) {
 	proc, err := unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open /proc: %w", err)
 	}
-	return &heldProcess{fifo: fd, proc: proc}, nil
+	return &heldProcess{fifo: fifoFd, proc: proc}, nil
 }
 
 // wait blocks until start opens the FIFO, then runs the startContainer
