@@ -173,13 +173,13 @@ type podman struct {
 }
 
 // newPodman makes a test's podman with minidocker-runc as its runtime.
-func newPodman(t *testing.T, r *ociRuntime) *podman {
+func newPodman(t *testing.T, runtime string) *podman {
 	needProgram(t, "podman", "podman")
 	needProgram(t, "conmon", "conmon")
 	dir := t.TempDir()
 	p := &podman{t: t, base: []string{"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "runroot"),
 		"--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file",
-		"--runtime", r.bin}}
+		"--runtime", runtime}}
 	p.run = []string{"--network", "none", "--cgroup-parent", "/minidocker", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"}
 	t.Cleanup(func() {
 		p.cmd("rm", "--all", "--force").Run()
@@ -226,12 +226,14 @@ func removeEmptyCgroups(dir string) {
 
 func TestOCIPodman(t *testing.T) {
 	r := newOCI(t)
-	p := newPodman(t, r)
+	traced, calls := tracedRuntime(t)
+	p := newPodman(t, traced)
 	p.must("import", ociImageTar(t), "localhost/minidocker-oci:test")
 	run := append(append([]string{"run"}, p.run...), "--rm", "localhost/minidocker-oci:test", "/helper", "print", "hi")
 	if out := p.must(run...); out != "hi\n" {
 		t.Errorf("podman run --rm: %q, want hi", out)
 	}
+	calls() // the --rm run's
 	detached := append(append([]string{"run", "-d"}, p.run...), "localhost/minidocker-oci:test", "/helper", "hold")
 	id := strings.TrimSpace(p.must(detached...))
 	defaultRoot := &ociRuntime{t: t, bin: r.bin, root: "/run/minidocker-runc", log: r.log}
@@ -245,6 +247,7 @@ func TestOCIPodman(t *testing.T) {
 	p.must("rm", id)
 	// conmon's "podman container cleanup" may still be deleting it.
 	waitFor(t, func() bool { _, err := os.Stat(filepath.Join(defaultRoot.root, id)); return os.IsNotExist(err) })
+	checkChapterCalls(t, "podman", calls())
 	podmanTerminal(t, p)
 }
 
@@ -275,6 +278,7 @@ func TestOCIContainerd(t *testing.T) {
 	needProgram(t, "containerd-shim-runc-v2", "containerd")
 	ctr := needProgram(t, "ctr", "containerd")
 	sock := startContainerd(t)
+	traced, calls := tracedRuntime(t)
 	// The namespace names the cgroup (/NAMESPACE/ID) and runc's root
 	// (/run/containerd/runc/NAMESPACE): minidocker's parent, cleaned up.
 	c := func(args ...string) *exec.Cmd {
@@ -295,7 +299,8 @@ func TestOCIContainerd(t *testing.T) {
 	if out := must("run", "--rm", "--runc-binary", r.bin, ref, "ctr1", "/helper", "print", "hi"); out != "hi\n" {
 		t.Errorf("ctr run --rm: %q, want hi", out)
 	}
-	must("run", "-d", "--runc-binary", r.bin, ref, "ctr2", "/helper", "hold")
+	calls() // the --rm run's
+	must("run", "-d", "--runc-binary", traced, ref, "ctr2", "/helper", "hold")
 	if out := must("task", "exec", "--exec-id", "e1", "ctr2", "/helper", "print", "in", "exec"); out != "in exec\n" {
 		t.Errorf("ctr task exec: %q", out)
 	}
@@ -303,6 +308,7 @@ func TestOCIContainerd(t *testing.T) {
 	waitFor(t, func() bool { return strings.Contains(must("task", "ls"), "STOPPED") })
 	must("task", "delete", "ctr2")
 	must("container", "delete", "ctr2")
+	checkChapterCalls(t, "containerd", calls())
 }
 
 // startContainerd starts a containerd of the test's own (state, root and
@@ -351,4 +357,83 @@ func minidockerSave(t *testing.T) string {
 		}
 	}
 	return out
+}
+
+// tracedRuntime is minidocker-runc behind a wrapper that logs each
+// command line it is given (bash: its exec -a keeps the name ending in
+// "runc"); calls reads the log, and empties it.
+func tracedRuntime(t *testing.T) (bin string, calls func() []string) {
+	t.Helper()
+	bash := needProgram(t, "bash", "bash")
+	dir := t.TempDir()
+	log := filepath.Join(dir, "calls")
+	bin = filepath.Join(dir, "minidocker-runc")
+	script := fmt.Sprintf("#!%s\nprintf '%%s\\n' \"$*\" >> %s\nexec -a minidocker-runc %s \"$@\"\n", bash, log, finalBinary)
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin, func() []string {
+		data, _ := os.ReadFile(log)
+		_ = os.Remove(log)
+		return strings.Split(strings.TrimSpace(string(data)), "\n")
+	}
+}
+
+// callShape is a runtime command line without its values: the verb and
+// the flags, in order ("--root --log --log-format create --bundle
+// --pid-file"), which is what the chapter's captured lines must match.
+func callShape(line string) string {
+	words := strings.Fields(strings.TrimPrefix(line, "minidocker-runc "))
+	var shape []string
+	verbSeen := false
+	for i, w := range words {
+		switch {
+		case strings.HasPrefix(w, "--"):
+			name, _, _ := strings.Cut(w, "=")
+			shape = append(shape, name)
+		case !verbSeen && (i == 0 || !strings.HasPrefix(words[i-1], "--") || strings.Contains(words[i-1], "=")):
+			if w != "..." {
+				shape = append(shape, w)
+				verbSeen = true
+			}
+		}
+	}
+	return strings.Join(shape, " ")
+}
+
+// checkChapterCalls compares the command lines a caller sent with the
+// block <!-- oci-calls NAME --> of docs/11-oci-runtime.md, by shape; the
+// chapter's "..." stands for the global flags of the line above it.
+func checkChapterCalls(t *testing.T, name string, calls []string) {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join(repoRoot, "docs", "11-oci-runtime.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(doc), "<!-- oci-calls "+name+" -->")
+	block, _, _ = strings.Cut(block, "<!-- end -->")
+	if !ok {
+		t.Fatalf("docs/11-oci-runtime.md has no <!-- oci-calls %s --> block", name)
+	}
+	var want []string
+	globals := ""
+	for _, line := range strings.Split(block, "\n") {
+		if !strings.HasPrefix(line, "minidocker-runc ") {
+			continue
+		}
+		shape := callShape(line)
+		if strings.Contains(line, " ... ") {
+			shape = strings.TrimSpace(globals + " " + shape)
+		} else if i := strings.Index(shape, " create"); i > 0 {
+			globals = shape[:i]
+		}
+		want = append(want, shape)
+	}
+	var got []string
+	for _, c := range calls {
+		got = append(got, callShape(c))
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("%s called minidocker-runc otherwise than docs/11-oci-runtime.md shows:\n%s\nthe chapter shows:\n%s", name, strings.Join(calls, "\n"), strings.Join(want, "\n"))
+	}
 }
