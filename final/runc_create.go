@@ -129,7 +129,7 @@ func ociCreate(g *runcGlobals, o *createOpts, id string) (*container.Process, er
 	}
 	rec := &oci.Record{
 		ID: id, Bundle: bundle, Rootfs: rootfs, Created: time.Now().UTC(), Annotations: cfg.Annotations,
-		Cgroup: cgroupPath, Hooks: cfg.Hooks, Process: cfg.Process,
+		Cgroup: cgroupPath, Hooks: cfg.Hooks, Process: cfg.Process, Seccomp: cfg.Linux.Seccomp,
 	}
 	spec := &container.OCISpec{
 		Config: cfg, Rootfs: rootfs, ConsoleSocket: o.consoleSocket,
@@ -230,25 +230,31 @@ func joinedMount(cfg *specs.Spec) string {
 	return ""
 }
 
-// seccompProgram compiles linux.seccomp, whose shape is the one of
-// Docker's profiles, with minidocker's compiler; nil without one.
+// seccompProgram compiles the config's linux.seccomp for its process.
 func seccompProgram(cfg *specs.Spec) (seccomp.Program, error) {
-	if cfg.Linux.Seccomp == nil {
+	return compileSeccomp(cfg.Linux.Seccomp, cfg.Process)
+}
+
+// compileSeccomp compiles a seccomp config, whose shape is the one of
+// Docker's profiles, with minidocker's compiler, for process p; nil
+// without one.
+func compileSeccomp(s *specs.LinuxSeccomp, p *specs.Process) (seccomp.Program, error) {
+	if s == nil {
 		return nil, nil
 	}
-	data, err := json.Marshal(cfg.Linux.Seccomp)
+	data, err := json.Marshal(s)
 	if err != nil {
 		return nil, err
 	}
-	p, err := seccomp.Parse(data)
+	profile, err := seccomp.Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("linux.seccomp: %w", err)
 	}
 	var caps []string
-	if c := cfg.Process.Capabilities; c != nil {
-		caps = c.Bounding
+	if p != nil && p.Capabilities != nil {
+		caps = p.Capabilities.Bounding
 	}
-	prog, err := seccomp.Compile(p, caps)
+	prog, err := seccomp.Compile(profile, caps)
 	if err != nil {
 		return nil, fmt.Errorf("linux.seccomp: %w", err)
 	}

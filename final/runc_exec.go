@@ -68,8 +68,12 @@ func ociExec(g *runcGlobals, o *execOpts, id string, args []string) error {
 	if p.Terminal && o.consoleSocket == "" {
 		return fmt.Errorf("a terminal needs --console-socket, a unix socket to receive its master on")
 	}
+	prog, err := compileSeccomp(rec.Seccomp, p) // the container's filter, as runc gives it to exec
+	if err != nil {
+		return err
+	}
 	cg := cgroups.LoadPath(rec.Cgroup)
-	pid, status, err := container.ExecOCI(rec.Pid, cg, &container.OCIExec{Process: p, ConsoleSocket: o.consoleSocket}, nil, o.detach)
+	pid, status, err := container.ExecOCI(rec.Pid, cg, &container.OCIExec{Process: p, ConsoleSocket: o.consoleSocket}, prog, o.detach)
 	if err != nil {
 		return err
 	}

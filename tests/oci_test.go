@@ -401,7 +401,14 @@ func receiveFd(t *testing.T, l *net.UnixListener) *os.File {
 
 func TestOCIExec(t *testing.T) {
 	r := newOCI(t)
-	bundle := r.ociBundle(func(c *specs.Spec) { c.Root.Readonly = false })
+	eperm := uint(unix.EPERM)
+	bundle := r.ociBundle(func(c *specs.Spec) {
+		c.Root.Readonly = false
+		// The container's filter refuses mkdir; exec's processes must get it too.
+		c.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: &eperm},
+		}}
+	})
 	r.must("create", "--bundle", bundle, "ex")
 	r.must("start", "ex")
 	pid := r.state("ex").Pid
@@ -415,6 +422,9 @@ func TestOCIExec(t *testing.T) {
 	}
 	if data, err := os.ReadFile(pidFile); err != nil || len(data) == 0 {
 		t.Errorf("exec --pid-file: %q (%v)", data, err)
+	}
+	if out := r.must("exec", "ex", "/helper", "errno", "mkdir"); strings.TrimSpace(out) != "mkdir EPERM" {
+		t.Errorf("mkdir in exec under the container's seccomp filter: %q, want mkdir EPERM", out)
 	}
 	if res := r.run("exec", "ex", "/helper", "errno-nonexistent"); res.code != 2 {
 		t.Errorf("exec of a command that exits 2: status %d, want 2", res.code)

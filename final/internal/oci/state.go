@@ -33,16 +33,17 @@ const DefaultRoot = "/run/minidocker-runc"
 
 // Record is one container, as state.json holds it.
 type Record struct {
-	ID          string            `json:"id"`
-	Bundle      string            `json:"bundle"`
-	Rootfs      string            `json:"rootfs"`
-	Pid         int               `json:"pid"`
-	StartTime   uint64            `json:"startTime"` // the pid's, in clock ticks after boot: tells a reused pid
-	Created     time.Time         `json:"created"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-	Cgroup      string            `json:"cgroup"` // its path below the cgroup root(s)
-	Hooks       *specs.Hooks      `json:"hooks,omitempty"`
-	Process     *specs.Process    `json:"process"` // exec's defaults; no args: the config had none
+	ID          string              `json:"id"`
+	Bundle      string              `json:"bundle"`
+	Rootfs      string              `json:"rootfs"`
+	Pid         int                 `json:"pid"`
+	StartTime   uint64              `json:"startTime"` // the pid's, in clock ticks after boot: tells a reused pid
+	Created     time.Time           `json:"created"`
+	Annotations map[string]string   `json:"annotations,omitempty"`
+	Cgroup      string              `json:"cgroup"` // its path below the cgroup root(s)
+	Hooks       *specs.Hooks        `json:"hooks,omitempty"`
+	Process     *specs.Process      `json:"process"`           // exec's defaults; no args: the config had none
+	Seccomp     *specs.LinuxSeccomp `json:"seccomp,omitempty"` // the filter exec's processes get too
 }
 
 // Store is the records under one root.
