@@ -481,3 +481,29 @@ func editConfig(change func(*specs.Spec)) func(bundle string) {
 		_ = os.WriteFile(path, data, 0o644)
 	}
 }
+
+// TestOCIAmbientNeedsInheritable runs the capability sets runc's own
+// `spec` writes: ambient capabilities and no inheritable set. The kernel
+// raises an ambient capability only when it is inheritable too, so none
+// is raised, and the container still runs (create failed with EPERM).
+func TestOCIAmbientNeedsInheritable(t *testing.T) {
+	r := newOCI(t)
+	caps := []string{"CAP_KILL"}
+	bundle := r.ociBundle(func(c *specs.Spec) {
+		c.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps, Ambient: caps}
+	})
+	r.must("create", "--bundle", bundle, "amb")
+	r.must("start", "amb")
+	pid := r.state("amb").Pid
+	waitFor(t, func() bool {
+		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+		return strings.HasSuffix(exe, "/helper")
+	})
+	if got := pidStatus(t, pid, "CapAmb"); got != "0000000000000000" {
+		t.Errorf("CapAmb: %s, want none (CAP_KILL is not inheritable)", got)
+	}
+	if got := pidStatus(t, pid, "CapEff"); got != "0000000000000020" {
+		t.Errorf("CapEff: %s, want CAP_KILL alone", got)
+	}
+	r.must("delete", "--force", "amb")
+}

@@ -12,6 +12,7 @@ package container
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -257,6 +258,12 @@ func setCapSets(s CapSets) error {
 		return fmt.Errorf("capset: %w", err)
 	}
 	for _, name := range s.Ambient {
+		// The kernel raises only what is both permitted and inheritable
+		// (capabilities(7)); runc's own default config lists ambient
+		// capabilities with no inheritable set, and runc skips them too.
+		if !slices.Contains(s.Inheritable, name) || !slices.Contains(s.Permitted, name) {
+			continue
+		}
 		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(capNumbers[name]), 0, 0); err != nil {
 			return fmt.Errorf("prctl(PR_CAP_AMBIENT_RAISE, %s): %w", name, err)
 		}
