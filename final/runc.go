@@ -84,7 +84,7 @@ func runcMain(args []string) int {
 		return 0
 	}
 	if err := g.open(); err != nil {
-		fmt.Fprintf(os.Stderr, "minidocker-runc: %v\n", err)
+		g.fail(err) // to the log too, if it could be opened
 		return 1
 	}
 	rest := fs.Args()
@@ -109,9 +109,9 @@ func (g *runcGlobals) open() error {
 	}
 	switch {
 	case g.systemdCgroup:
-		return g.fail(errors.New("--systemd-cgroup: minidocker drives cgroupfs only and cannot ask systemd for a scope; drop the flag (podman: --cgroup-manager=cgroupfs; containerd: SystemdCgroup = false)"))
+		return errors.New("--systemd-cgroup: minidocker drives cgroupfs only and cannot ask systemd for a scope; drop the flag (podman: --cgroup-manager=cgroupfs; containerd: SystemdCgroup = false)")
 	case g.rootless != "auto" && g.rootless != "false":
-		return g.fail(fmt.Errorf("--rootless %s: minidocker's OCI runtime runs as root only", g.rootless))
+		return fmt.Errorf("--rootless %s: minidocker's OCI runtime runs as root only", g.rootless)
 	}
 	return nil
 }

@@ -507,3 +507,24 @@ func TestOCIAmbientNeedsInheritable(t *testing.T) {
 	}
 	r.must("delete", "--force", "amb")
 }
+
+// TestOCIGlobalsAndFeatures checks what callers ask before they run
+// anything: --version, features, and a global flag that is refused.
+func TestOCIGlobalsAndFeatures(t *testing.T) {
+	r := newOCI(t)
+	if out := r.must("--version"); !strings.Contains(out, "spec: "+specs.Version) {
+		t.Errorf("--version: %q, want the runtime-spec version %s", out, specs.Version)
+	}
+	var f struct {
+		OCIVersionMax string   `json:"ociVersionMax"`
+		Hooks         []string `json:"hooks"`
+		Linux         struct {
+			Namespaces []string `json:"namespaces"`
+		} `json:"linux"`
+	}
+	if err := json.Unmarshal([]byte(r.must("features")), &f); err != nil || f.OCIVersionMax != specs.Version ||
+		!contains(f.Linux.Namespaces, "user") || !contains(f.Hooks, "createContainer") {
+		t.Errorf("features: %+v (%v)", f, err)
+	}
+	r.fails(1, "--systemd-cgroup", "--systemd-cgroup", "list")
+}
