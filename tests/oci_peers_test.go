@@ -178,9 +178,17 @@ func newPodman(t *testing.T, runtime string) *podman {
 	needProgram(t, "conmon", "conmon")
 	dir := t.TempDir()
 	p := &podman{t: t, base: []string{"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "runroot"),
+		"--tmpdir", filepath.Join(dir, "tmp"), "--network-config-dir", filepath.Join(dir, "networks"),
 		"--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file",
 		"--runtime", runtime}}
 	p.run = []string{"--network", "none", "--cgroup-parent", "/minidocker", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"}
+	// podman makes /run/containers/networks whatever its flags say.
+	if _, err := os.Stat("/run/containers"); os.IsNotExist(err) {
+		t.Cleanup(func() {
+			_ = os.Remove("/run/containers/networks")
+			_ = os.Remove("/run/containers")
+		})
+	}
 	t.Cleanup(func() {
 		p.cmd("rm", "--all", "--force").Run()
 		removeEmptyCgroups("/minidocker/conmon") // where conmon puts itself, under our parent
@@ -284,7 +292,14 @@ func TestOCIContainerd(t *testing.T) {
 	c := func(args ...string) *exec.Cmd {
 		return exec.Command(ctr, append([]string{"-a", sock, "-n", "minidocker"}, args...)...)
 	}
-	t.Cleanup(func() { _ = os.Remove("/run/containerd/runc/minidocker") })
+	// What ctr and the shim make under /run/containerd, when it was not there.
+	if _, err := os.Stat("/run/containerd"); os.IsNotExist(err) {
+		t.Cleanup(func() {
+			for _, d := range []string{"runc/minidocker", "runc", "fifo", "s", ""} {
+				_ = os.Remove(filepath.Join("/run/containerd", d))
+			}
+		})
+	}
 	must := func(args ...string) string {
 		t.Helper()
 		out, err := c(args...).CombinedOutput()
