@@ -159,7 +159,7 @@ func ociImageTar(t *testing.T) string {
 	return tar
 }
 
-// podman is one test's podman: storage and state of its own (vfs, so no
+// ociPodman is one test's podman: storage and state of its own (vfs, so no
 // mount outlives it), cgroupfs under minidocker's parent, no network, and
 // ulimits this host grants (podman's default of 1048576 open files needs
 // CAP_SYS_RESOURCE, which this machine's bounding set lacks, for runc too).
@@ -167,17 +167,17 @@ func ociImageTar(t *testing.T) string {
 // --runtime-flag to its own calls, but not to the "podman container
 // cleanup" that conmon runs when a container ends, and it clears the
 // environment, so that cleanup would look elsewhere.
-type podman struct {
+type ociPodman struct {
 	t         *testing.T
 	base, run []string
 }
 
 // newPodman makes a test's podman with minidocker-runc as its runtime.
-func newPodman(t *testing.T, runtime string) *podman {
+func newPodman(t *testing.T, runtime string) *ociPodman {
 	needProgram(t, "podman", "podman")
 	needProgram(t, "conmon", "conmon")
 	dir := t.TempDir()
-	p := &podman{t: t, base: []string{"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "runroot"),
+	p := &ociPodman{t: t, base: []string{"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "runroot"),
 		"--tmpdir", filepath.Join(dir, "tmp"), "--network-config-dir", filepath.Join(dir, "networks"),
 		"--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file",
 		"--runtime", runtime}}
@@ -197,14 +197,14 @@ func newPodman(t *testing.T, runtime string) *podman {
 }
 
 // cmd is podman with the test's global flags.
-func (p *podman) cmd(args ...string) *exec.Cmd {
+func (p *ociPodman) cmd(args ...string) *exec.Cmd {
 	cmd := exec.Command("podman", append(append([]string{}, p.base...), args...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	return cmd
 }
 
 // must runs podman, failing the test unless it exits 0; its stdout.
-func (p *podman) must(args ...string) string {
+func (p *ociPodman) must(args ...string) string {
 	p.t.Helper()
 	cmd := p.cmd(args...)
 	var stderr strings.Builder
@@ -261,7 +261,7 @@ func TestOCIPodman(t *testing.T) {
 
 // podmanTerminal runs podman run -it at a terminal: the runtime receives
 // --console-socket, and the container's stdin is a pty.
-func podmanTerminal(t *testing.T, p *podman) {
+func podmanTerminal(t *testing.T, p *ociPodman) {
 	master, slave := openTestPty(t, 24, 80)
 	defer master.Close()
 	args := append(append([]string{"run", "-it", "--rm"}, p.run...), "localhost/minidocker-oci:test", "/helper", "tty")
