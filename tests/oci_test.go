@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -527,4 +528,44 @@ func TestOCIGlobalsAndFeatures(t *testing.T) {
 		t.Errorf("features: %+v (%v)", f, err)
 	}
 	r.fails(1, "--systemd-cgroup", "--systemd-cgroup", "list")
+}
+
+// TestOCIRootfsPropagation gives the container's root each propagation
+// rootfsPropagation names, and checks it in the container's mountinfo.
+// The bundle sits on a shared mount, as on a systemd host, whose / is
+// shared: the container's copy of it starts in the same peer group, and
+// the mounts made inside must still never reach the host (newOCI's check
+// compares the host's mount table before and after). A root made shared
+// before its mounts sent them all to the host, and pivot_root then failed.
+func TestOCIRootfsPropagation(t *testing.T) {
+	r := newOCI(t)
+	for prop, want := range map[string]string{"shared": "shared:", "slave": "master:", "private": "", "unbindable": "unbindable"} {
+		t.Run(prop, func(t *testing.T) {
+			r := r.on(t)
+			bundle := r.ociBundle(func(c *specs.Spec) { c.Linux.RootfsPropagation = prop })
+			if err := unix.Mount(bundle, bundle, "", unix.MS_BIND, ""); err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Unmount(bundle, unix.MNT_DETACH)
+			if err := unix.Mount("", bundle, "", unix.MS_SHARED, ""); err != nil {
+				t.Fatal(err)
+			}
+			r.must("create", "--bundle", bundle, "prop")
+			defer r.must("delete", "--force", "prop")
+			data, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", r.state("prop").Pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range strings.Split(string(data), "\n") {
+				f := strings.Fields(line)
+				if len(f) < 7 || f[4] != "/" {
+					continue
+				}
+				optional := strings.Join(f[6:slices.Index(f, "-")], " ")
+				if (want == "" && optional != "") || !strings.Contains(optional, want) {
+					t.Errorf("the container's / has %q in its mountinfo, want %q", optional, want)
+				}
+			}
+		})
+	}
 }
