@@ -81,6 +81,7 @@ func TestOCIRuntimeToolsSuite(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	bundles := suiteTmpdir(t)
 	expected := readLines(t, filepath.Join(runtimeToolsDir, "expected-pass.txt"))
 	groups, _ := filepath.Glob(filepath.Join(bin, "*"))
 	var passed []string
@@ -89,7 +90,7 @@ func TestOCIRuntimeToolsSuite(t *testing.T) {
 		if name == "runtimetest" {
 			continue
 		}
-		if runValidation(t, r, g, work) {
+		if runValidation(t, r, g, work, bundles) {
 			passed = append(passed, name)
 		}
 	}
@@ -103,13 +104,12 @@ func TestOCIRuntimeToolsSuite(t *testing.T) {
 
 // runValidation runs one validation program with RUNTIME=minidocker-runc;
 // whether it passed cleanly. A failing one's output goes to the log.
-func runValidation(t *testing.T, r *ociRuntime, program, work string) bool {
+func runValidation(t *testing.T, r *ociRuntime, program, work, bundles string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, program)
 	cmd.Dir = work
-	// TMPDIR: the suite's programs leave some of their bundles behind.
-	cmd.Env = append(os.Environ(), "RUNTIME="+r.bin, "MINIDOCKER_RUNC_ROOT="+r.root, "TMPDIR="+work)
+	cmd.Env = append(os.Environ(), "RUNTIME="+r.bin, "MINIDOCKER_RUNC_ROOT="+r.root, "TMPDIR="+bundles)
 	out, err := cmd.CombinedOutput()
 	tap := string(out)
 	ok := err == nil && strings.Contains(tap, "\n1..") && !strings.Contains(tap, "\nnot ok") && !strings.HasPrefix(tap, "not ok")
@@ -117,6 +117,30 @@ func runValidation(t *testing.T, r *ociRuntime, program, work string) bool {
 		t.Logf("%s: %v\n%s", filepath.Base(program), err, tap)
 	}
 	return ok
+}
+
+// suiteTmpdir is the TMPDIR of the suite's programs, which leave some of
+// their bundles behind. Unlike t.TempDir()'s, it can be searched by the
+// container's root of a user namespace (the bundle must be reachable for
+// it), and it is removed at the end unless a mount was left inside.
+func suiteTmpdir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "oci-suite-")
+	if err == nil {
+		err = os.Chmod(dir, 0o755)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		mounts, _ := os.ReadFile("/proc/self/mountinfo")
+		if strings.Contains(string(mounts), " "+dir+"/") {
+			t.Errorf("mounts were left under %s", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
+	return dir
 }
 
 // readLines reads a file's non-empty lines.
