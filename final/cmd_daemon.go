@@ -57,6 +57,9 @@ func runDaemon(s *session, host, group string, args []string) error {
 	if err := s.open(); err != nil {
 		return err
 	}
+	// Before the socket appears: a client that sees it may stop us.
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	ln, err := listenUnix(path, group)
 	if err != nil {
 		return err
@@ -67,8 +70,6 @@ func runDaemon(s *session, host, group string, args []string) error {
 		handler = logRequests(handler)
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second}
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(os.Stderr, "minidocker: API listening on %s (API %s to %s)\n", path, minAPIVersion, maxAPIVersion)
@@ -107,22 +108,30 @@ func listenUnix(path, group string) (net.Listener, error) {
 	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
 		return nil, fmt.Errorf("remove the stale socket %s: %w", path, err)
 	}
-	// The socket is made with no access for anyone but root, and only
-	// then opened to the group: no moment where others could connect.
+	// The socket is made under a temporary name with no access for
+	// anyone but root, given its group and mode, and only then renamed to
+	// path: whoever sees path sees it finished, and there is no moment
+	// where others could connect. A socket is bound to its inode, so the
+	// rename keeps it listening.
+	tmp := fmt.Sprintf("%s.tmp-%d", path, os.Getpid())
 	old := syscall.Umask(0o177)
-	ln, err := net.Listen("unix", path)
+	ln, err := net.Listen("unix", tmp)
 	syscall.Umask(old)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", path, err)
 	}
 	ln.(*net.UnixListener).SetUnlinkOnClose(false)
-	if err := os.Chown(path, 0, gid); err == nil {
-		err = os.Chmod(path, 0o660)
+	err = os.Chown(tmp, 0, gid)
+	if err == nil {
+		err = os.Chmod(tmp, 0o660)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
 	}
 	if err != nil {
 		ln.Close()
-		os.Remove(path)
-		return nil, fmt.Errorf("set the owner and mode of %s: %w", path, err)
+		os.Remove(tmp)
+		return nil, fmt.Errorf("make the socket %s (mode 0660, group %d): %w", path, gid, err)
 	}
 	return ln, nil
 }

@@ -61,6 +61,9 @@ func stepFile(step, file string) string {
 }
 
 func TestDocsFileDiffsShowEveryFile(t *testing.T) {
+	if os.Getenv("MINIDOCKER_IN_VM") != "" {
+		t.Skip("the chapters' diffs are checked where git is, on the machines that build this project, not in the test VM")
+	}
 	chapters, _ := filepath.Glob(filepath.Join(repoRoot, "docs", "*.md"))
 	for _, chapter := range chapters {
 		src, err := os.ReadFile(chapter)
