@@ -44,14 +44,15 @@ type imageSummary struct {
 	Containers  int               `json:"Containers"`
 }
 
-// newImageSummary lists img; users is how many containers use it (-1: not counted).
-func newImageSummary(img image.Image, users int) imageSummary {
+// newImageSummary lists img with its "repo@sha256:..." names; users is
+// how many containers use it (-1: not counted).
+func newImageSummary(img image.Image, digests []string, users int) imageSummary {
 	labels := img.Config.Config.Labels
 	if labels == nil {
 		labels = map[string]string{}
 	}
 	return imageSummary{
-		ID: img.ID, RepoTags: nonNilStrings(img.Tags), RepoDigests: []string{}, Created: img.CreatedAt().Unix(),
+		ID: img.ID, RepoTags: nonNilStrings(img.Tags), RepoDigests: nonNilStrings(digests), Created: img.CreatedAt().Unix(),
 		Size: img.Size, SharedSize: -1, Labels: labels, Containers: users,
 	}
 }
@@ -65,7 +66,7 @@ func (a *api) listImages(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []imageSummary{}
 	for _, img := range list {
-		out = append(out, newImageSummary(img, -1))
+		out = append(out, newImageSummary(img, a.s.images.RepoDigests(img), -1))
 	}
 	writeJSON(w, http.StatusOK, out)
 }

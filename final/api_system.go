@@ -147,7 +147,7 @@ func (a *api) diskUsage(w http.ResponseWriter, r *http.Request) {
 	imageViews := []imageSummary{}
 	for _, img := range images {
 		layers += img.Size
-		imageViews = append(imageViews, newImageSummary(img, len(used[img.ID])))
+		imageViews = append(imageViews, newImageSummary(img, a.s.images.RepoDigests(img), len(used[img.ID])))
 	}
 	containers := []containerSummary{}
 	for _, c := range list {

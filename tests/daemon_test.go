@@ -653,6 +653,11 @@ func TestDaemonPushPull(t *testing.T) {
 	if out := d.mustDocker(t, "pull", image); !strings.Contains(out, image) {
 		t.Errorf("docker pull printed %q", out)
 	}
+	// The pull recorded the manifest's digest: docker images --digests shows it.
+	digests := d.mustDocker(t, "images", "--digests", "--format", "{{.Repository}} {{.Digest}}")
+	if !strings.Contains(digests, r.addr+"/team/hello sha256:") {
+		t.Errorf("docker images --digests:\n%s\nwant %s/team/hello with its sha256 digest", digests, r.addr)
+	}
 	d.stop(t)
 }
 
