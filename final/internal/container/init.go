@@ -10,10 +10,6 @@ package container
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -165,20 +161,8 @@ func prepareExec(command string, env []string, user string) (string, identity, e
 	if err != nil {
 		return "", id, err
 	}
-	os.Clearenv()
-	for _, kv := range env {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			os.Setenv(k, v)
-		}
-	}
-	path, err := exec.LookPath(command)
-	if err != nil {
-		return "", id, &Failure{Status: notRunnable(err), Message: fmt.Sprintf("exec: %q: %v", command, cleanLookErr(err))}
-	}
-	if !filepath.IsAbs(path) {
-		path, _ = filepath.Abs(path)
-	}
-	return path, id, nil
+	path, err := lookPathIn(command, env)
+	return path, id, err
 }
 
 // dropPrivileges drops the bounding set, becomes the user, keeps the

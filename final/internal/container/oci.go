@@ -31,7 +31,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/minidocker/minidocker/final/internal/procfs"
 	"github.com/minidocker/minidocker/final/internal/seccomp"
 )
 
@@ -75,19 +74,8 @@ func StartOCI(cfg *specs.Spec, stdio Stdio, fifo string) (*Process, error) {
 		return nil, fmt.Errorf("open %s: %w", fifo, err)
 	}
 	defer fifoFile.Close()
-	specR, specW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		specR.Close()
-		specW.Close()
-		return nil, err
-	}
 	cmd := exec.Command("/proc/self/exe", "oci-init")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
-	cmd.ExtraFiles = []*os.File{specR, errW, fifoFile} // fds 3, 4 and 5
 	cmd.Env = []string{}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: flags, Setsid: true}
 	if flags&unix.CLONE_NEWUSER != 0 {
@@ -100,17 +88,7 @@ func StartOCI(cfg *specs.Spec, stdio Stdio, fifo string) (*Process, error) {
 		// execve of oci-init would give it no capability there.
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
-	err = cmd.Start()
-	specR.Close()
-	errW.Close()
-	if err != nil {
-		specW.Close()
-		errR.Close()
-		return nil, fmt.Errorf("clone the container's process: %w", err)
-	}
-	p := &Process{cmd: cmd, specW: specW, errR: errR, Pid: cmd.Process.Pid}
-	p.StartTime = procfs.StartTime(p.Pid)
-	return p, nil
+	return startChild(cmd, fifoFile) // the FIFO is fd 5
 }
 
 // SendOCISpec sends the child its spec and waits until it is set up and

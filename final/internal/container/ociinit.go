@@ -291,8 +291,9 @@ func dropOCIPrivileges(p *specs.Process, prog seccomp.Program) error {
 	return nil
 }
 
-// lookPathIn resolves the command with the process's own PATH, after
-// pivot_root, so that create reports a missing command.
+// lookPathIn makes env the process's environment and resolves the
+// command with its PATH, inside the root (after pivot_root), so that a
+// missing command is reported before anything runs (Docker's 126/127).
 func lookPathIn(command string, env []string) (string, error) {
 	os.Clearenv()
 	for _, kv := range env {

@@ -51,6 +51,22 @@ func CloneFlags(ownNetwork bool) uintptr {
 // thread that started it (PR_SET_PDEATHSIG): the caller must stay alive as
 // the container's monitor, on its main thread.
 func Start(stdio Stdio, ownNetwork bool, idmap *state.IDMap) (*Process, error) {
+	cmd := exec.Command("/proc/self/exe", "init")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
+	cmd.Env = []string{}
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: CloneFlags(ownNetwork),
+		Pdeathsig:  syscall.SIGKILL,
+		Setsid:     true,
+		Setctty:    stdio.Tty,
+	}
+	remapped(cmd.SysProcAttr, idmap)
+	return startChild(cmd)
+}
+
+// startChild starts cmd, a child side of this binary, with the spec pipe
+// as fd 3, the error pipe as fd 4 and extra from fd 5 on.
+func startChild(cmd *exec.Cmd, extra ...*os.File) (*Process, error) {
 	specR, specW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -61,17 +77,7 @@ func Start(stdio Stdio, ownNetwork bool, idmap *state.IDMap) (*Process, error) {
 		specW.Close()
 		return nil, err
 	}
-	cmd := exec.Command("/proc/self/exe", "init")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
-	cmd.ExtraFiles = []*os.File{specR, errW} // fds 3 and 4
-	cmd.Env = []string{}
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: CloneFlags(ownNetwork),
-		Pdeathsig:  syscall.SIGKILL,
-		Setsid:     true,
-		Setctty:    stdio.Tty,
-	}
-	remapped(cmd.SysProcAttr, idmap)
+	cmd.ExtraFiles = append([]*os.File{specR, errW}, extra...)
 	err = cmd.Start()
 	specR.Close()
 	errW.Close()
