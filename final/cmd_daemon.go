@@ -57,6 +57,11 @@ func runDaemon(s *session, host, group string, args []string) error {
 	if err := s.open(); err != nil {
 		return err
 	}
+	lock, err := lockSocket(path)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	// Before the socket appears: a client that sees it may stop us.
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
@@ -89,9 +94,33 @@ func runDaemon(s *session, host, group string, args []string) error {
 	return nil
 }
 
+// lockSocket takes the lock that makes one daemon the owner of the
+// socket path: an exclusive flock on PATH.lock, held until the daemon
+// ends (closing the file releases it; a killed daemon's lock goes with
+// its process). Without it, two daemons started at once could both find
+// no one answering, both replace the socket, and the first would serve
+// a socket nobody can reach, then remove the second's on its way out.
+func lockSocket(path string) (*os.File, error) {
+	name := path + ".lock"
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open the lock %s: %w", name, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%s: another daemon is listening there: stop it, or choose another --host", path)
+		}
+		return nil, fmt.Errorf("lock %s: %w", name, err)
+	}
+	return f, nil
+}
+
 // listenUnix listens on a unix socket at path, mode 0660, owned by root
-// and group. A socket left by a daemon that died is replaced; one that
-// answers is another daemon's, and is refused.
+// and group. The caller holds the socket's lock, so a socket found there
+// was left by a daemon that died, and is replaced; one that answers
+// belongs to a daemon that does not lock (an older minidocker), and is
+// refused.
 func listenUnix(path, group string) (net.Listener, error) {
 	gid := 0
 	if group != "" {

@@ -692,3 +692,70 @@ func TestDaemonSocketAccess(t *testing.T) {
 	}
 	d.stop(t)
 }
+
+// TestDaemonOneOwnerPerSocket starts four daemons on one socket at once:
+// one serves, the other three refuse, and the one that serves removes
+// the socket when it stops. A daemon also refuses while anyone holds
+// the socket's lock, even with no socket there yet.
+func TestDaemonOneOwnerPerSocket(t *testing.T) {
+	m := newMD(t)
+	sock := filepath.Join(m.root, "api.sock")
+	type exit struct {
+		i int
+		r result
+	}
+	exits := make(chan exit, 4)
+	procs := make([]*background, 4)
+	for i := range procs {
+		procs[i] = m.start("daemon", "--host", "unix://"+sock)
+	}
+	for i, b := range procs {
+		go func() {
+			code, _ := exitCode(b.cmd.Wait())
+			exits <- exit{i, result{code: code, stderr: b.stderr.String()}}
+		}()
+	}
+	running := map[int]bool{0: true, 1: true, 2: true, 3: true}
+	for range 3 {
+		select {
+		case e := <-exits:
+			delete(running, e.i)
+			if e.r.code != 1 || !strings.Contains(e.r.stderr, "another daemon is listening there") {
+				t.Errorf("a second daemon on one socket: exit %d, %q; want 1 and \"another daemon is listening there\"", e.r.code, e.r.stderr)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("four daemons on one socket: %d still running after 30 s, want one", len(running))
+		}
+	}
+	var survivor int
+	for i := range running {
+		survivor = i
+	}
+	conn, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatalf("the daemon that won does not answer on %s: %v", sock, err)
+	}
+	conn.Close()
+	_ = procs[survivor].cmd.Process.Signal(syscall.SIGTERM)
+	if e := <-exits; e.r.code != 0 {
+		t.Errorf("the serving daemon ended with %d after SIGTERM: %s", e.r.code, e.r.stderr)
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("the socket %s is still there after its daemon stopped (%v)", sock, err)
+	}
+
+	lock, err := os.OpenFile(sock+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	if r := m.run("daemon", "--host", "unix://"+sock); r.code != 1 || !strings.Contains(r.stderr, "another daemon is listening there") {
+		t.Errorf("daemon while %s.lock is held: exit %d, %q; want 1 and \"another daemon is listening there\"", sock, r.code, r.stderr)
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("a refused daemon made %s (%v)", sock, err)
+	}
+}
