@@ -1,7 +1,7 @@
 # minidocker: the steps are run with "sudo go run ./stepNN-..."; these
 # targets run the tests. Both need root.
 
-.PHONY: test test-v2 docs vet lab-check bench
+.PHONY: test test-v2 docs vet lab-check bench grade grade-sums slides
 
 # The behaviour suite, the drift check and the docs check, on this kernel.
 test:
@@ -27,3 +27,16 @@ lab-check:
 # minutes; not part of test). Rewrites docs/benchmarks.md's results and plot.
 bench:
 	bash bench/run.sh
+
+# Grade a student's copies of the steps (docs/labs/grading.md): a score per
+# step and a JSON report. LABS is the directory of copies (default ~/lab),
+# REPORT the report's path (default LABS/grade-HOST.json). Needs root.
+# (Built first, so that a refusal is one line, without go run's "exit status".)
+grade:
+	@labgen=$$(mktemp -d)/labgen && go build -o $$labgen ./lab/labgen && \
+	$$labgen -grade -o "$(LABS)" $(if $(REPORT),-report "$(REPORT)"); rc=$$?; rm -rf $$(dirname $$labgen); exit $$rc
+
+# Rewrite lab/tests.sha256 after changing tests/ (make grade refuses to run
+# on a tests/ that differs from it; TestLabsGradeSumsAreCurrent checks it).
+grade-sums:
+	go run ./lab/labgen -sums

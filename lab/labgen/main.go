@@ -10,7 +10,9 @@
 // repository's tests against it alone (MINIDOCKER_STEP_BINS=bin, see
 // tests/suite_test.go). docs/labs/README.md is the learner's guide.
 //
-// "labgen -list" prints each step that has a lab and the tests that grade it.
+// "labgen -list" prints each step that has a lab and the tests that grade it;
+// "labgen -grade -o DIR" grades a student's copies (grade.go, make grade);
+// "labgen -sums" rewrites the checksums of the reference tests (sums.go).
 package main
 
 import (
@@ -56,8 +58,21 @@ func run(args []string) error {
 	out := fs.String("o", "", "the directory to write the student copy to (must not exist or be empty)")
 	repo := fs.String("repo", ".", "the repository's top directory")
 	list := fs.Bool("list", false, "list the steps that have a lab, with the tests that grade each")
+	grade := fs.Bool("grade", false, "grade the student copies in -o DIR (default ~/lab): a score per step and a JSON report")
+	report := fs.String("report", "", "with -grade, where to write the JSON report (default DIR/grade-HOST.json)")
+	sums := fs.Bool("sums", false, "rewrite "+sumsFile+", the checksums of the reference tests that -grade checks")
+	checkOnly := fs.Bool("check-sums", false, "check that tests/ matches "+sumsFile)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *grade {
+		return gradeAll(*repo, *out, *report)
+	}
+	if *sums {
+		return writeSums(*repo)
+	}
+	if *checkOnly {
+		return checkSums(*repo)
 	}
 	if *list {
 		names := make([]string, 0, len(grading))
@@ -71,7 +86,7 @@ func run(args []string) error {
 		return nil
 	}
 	if *step == "" || *out == "" {
-		return errors.New("usage: go run ./lab/labgen -step stepNN-name -o DIR   (or -list)")
+		return errors.New("usage: go run ./lab/labgen -step stepNN-name -o DIR   (or -list, -grade [-o DIR], -sums)")
 	}
 	if _, ok := grading[*step]; !ok || !stepDir.MatchString(*step) {
 		return fmt.Errorf("no lab for %q: run with -list to see the steps that have one", *step)
