@@ -28,6 +28,11 @@ lab-check:
 bench:
 	bash bench/run.sh
 
+# The teacher's slides, one self-contained HTML file per deck next to its
+# Markdown in docs/labs/slides/ (needs pandoc; docs/labs/slides/README.md).
+slides:
+	bash docs/labs/slides/render.sh
+
 # Grade a student's copies of the steps (docs/labs/grading.md): a score per
 # step and a JSON report. LABS is the directory of copies (default ~/lab),
 # REPORT the report's path (default LABS/grade-HOST.json). Needs root.

@@ -37,6 +37,12 @@ func treeSums(repo string) (map[string]string, error) {
 		if err != nil {
 			return err
 		}
+		if ignoredByGo(d.Name()) && path != root {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
 		if d.IsDir() {
 			return nil
 		}
@@ -59,6 +65,14 @@ func treeSums(repo string) (map[string]string, error) {
 		return nil, fmt.Errorf("checksum the tests under %s: %w", root, err)
 	}
 	return sums, nil
+}
+
+// ignoredByGo says whether the go command leaves a file or directory of
+// this name out of a package (a leading "." or "_"), or it is a test
+// binary (go test -c): such files cannot change what the tests do, and
+// machines have them (tests/vm/.cache, the VM's downloads).
+func ignoredByGo(name string) bool {
+	return strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || strings.HasSuffix(name, ".test")
 }
 
 // formatSums renders sums as the checksum list, sorted by path.
