@@ -1,0 +1,160 @@
+// The reference solutions of the labs' extension exercises
+// (lab/solutions/NN-name.patch, docs/labs/answers/) are real: each patch
+// applies to a copy of its step, the copy builds, and the patched program
+// does what the exercise asks, checked the way the lab page says to
+// check it. A patch without a check here fails the test.
+
+package tests
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/minidocker/minidocker/tests/skip"
+)
+
+// solutionChecks run a patched step (bin) and say what is wrong, if anything.
+var solutionChecks = map[string]func(t *testing.T, bin string){
+	"01-cgroup-namespace.patch":   checkCgroupNamespace,
+	"04-masked-paths.patch":       checkMaskedPaths,
+	"05-memory-reservation.patch": checkMemoryReservation,
+	"06-read-only.patch":          checkReadOnly,
+	"08-diff.patch":               checkDiff,
+}
+
+func TestLabsSolutionsApplyBuildAndWork(t *testing.T) {
+	stepSources(t) // skips where there are no sources (the test VM)
+	patches, _ := filepath.Glob(filepath.Join(repoRoot, "lab", "solutions", "*.patch"))
+	if len(patches) == 0 {
+		t.Fatal("no patch in lab/solutions")
+	}
+	for _, patch := range patches {
+		name := filepath.Base(patch)
+		t.Run(strings.TrimSuffix(name, ".patch"), func(t *testing.T) {
+			check, ok := solutionChecks[name]
+			if !ok {
+				t.Fatalf("lab/solutions/%s has no check in solutionChecks", name)
+			}
+			bin := buildPatchedStep(t, patch)
+			skip.UnlessRoot(t)
+			containerTest(t)
+			check(t, bin)
+		})
+	}
+}
+
+// buildPatchedStep copies the step a patch is for (lab/solutions/04-... is
+// for step04-...) into a module of its own, applies the patch, and builds it.
+func buildPatchedStep(t *testing.T, patch string) string {
+	t.Helper()
+	steps, _ := filepath.Glob(filepath.Join(repoRoot, "step"+filepath.Base(patch)[:2]+"-*"))
+	if len(steps) != 1 {
+		t.Fatalf("%s: no single step directory for it: %v", patch, steps)
+	}
+	step := filepath.Base(steps[0])
+	dir := t.TempDir()
+	for _, f := range []string{"go.mod", "go.sum"} {
+		copyFile(t, filepath.Join(repoRoot, f), filepath.Join(dir, f))
+	}
+	vendor, _ := filepath.Abs(filepath.Join(repoRoot, "vendor"))
+	if err := os.Symlink(vendor, filepath.Join(dir, "vendor")); err != nil {
+		t.Fatal(err)
+	}
+	copyDir(t, steps[0], filepath.Join(dir, step))
+	abs, _ := filepath.Abs(patch)
+	for _, args := range [][]string{{"git", "apply", "--verbose", abs}, {"go", "build", "-o", filepath.Join(dir, "bin", step), "./" + step}} {
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	return filepath.Join(dir, "bin", step)
+}
+
+// runPatched runs bin with args and returns its exit status, stdout and stderr.
+func runPatched(t *testing.T, bin string, env []string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	status := 0
+	if exit, ok := err.(*exec.ExitError); ok {
+		status = exit.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%s %v: %v", bin, args, err)
+	}
+	return status, stdout.String(), stderr.String()
+}
+
+// checkCgroupNamespace: inside, every line of /proc/self/cgroup names the root.
+func checkCgroupNamespace(t *testing.T, bin string) {
+	status, out, errs := runPatched(t, bin, nil, "-q", "--", "cat", "/proc/self/cgroup")
+	if status != 0 || len(lines(out)) == 0 {
+		t.Fatalf("cat /proc/self/cgroup: status %d\n%s%s", status, out, errs)
+	}
+	for _, line := range lines(out) {
+		if !strings.HasSuffix(line, ":/") {
+			t.Errorf("/proc/self/cgroup inside has %q: want every cgroup to be the namespace's root, /", line)
+		}
+	}
+}
+
+// checkMaskedPaths: every masked /proc file that this kernel has reads empty.
+func checkMaskedPaths(t *testing.T, bin string) {
+	script := `for f in kcore keys timer_list sched_debug; do [ -e /proc/$f ] && echo "$f $(wc -c < /proc/$f)"; done; true`
+	status, out, errs := runPatched(t, bin, nil, "-q", "--", "sh", "-c", script)
+	if status != 0 || len(lines(out)) == 0 {
+		t.Fatalf("status %d, no masked file listed:\n%s%s", status, out, errs)
+	}
+	for _, line := range lines(out) {
+		if !strings.HasSuffix(line, " 0") {
+			t.Errorf("inside, /proc/%s bytes: want 0 (masked with /dev/null)", line)
+		}
+	}
+}
+
+// checkMemoryReservation: the soft limit reaches its cgroup file, and a
+// reservation above -m is refused with Docker's message.
+func checkMemoryReservation(t *testing.T, bin string) {
+	status, _, errs := runPatched(t, bin, nil, "-m", "64m", "--memory-reservation", "32m", "--", "true")
+	if status != 0 || !(strings.Contains(errs, "memory.low = 33554432") || strings.Contains(errs, "memory.soft_limit_in_bytes = 33554432")) {
+		t.Errorf("--memory-reservation 32m: status %d, want memory.low or memory.soft_limit_in_bytes = 33554432 in:\n%s", status, errs)
+	}
+	status, _, errs = runPatched(t, bin, nil, "-q", "-m", "64m", "--memory-reservation", "128m", "--", "true")
+	if want := "Minimum memory limit can not be less than memory reservation limit"; status != 125 || !strings.Contains(errs, want) {
+		t.Errorf("reservation above -m: status %d, %q; want 125 and %q", status, errs, want)
+	}
+}
+
+// checkReadOnly: / refuses writes, /tmp takes them.
+func checkReadOnly(t *testing.T, bin string) {
+	status, _, errs := runPatched(t, bin, nil, "-q", "--read-only", "--", "touch", "/x")
+	if status == 0 || !strings.Contains(errs, "Read-only file system") {
+		t.Errorf("--read-only, touch /x: status %d, %q; want a failure with Read-only file system", status, errs)
+	}
+	if status, _, errs = runPatched(t, bin, nil, "-q", "--read-only", "--", "touch", "/tmp/x"); status != 0 {
+		t.Errorf("--read-only, touch /tmp/x: status %d, %s; want 0", status, errs)
+	}
+}
+
+// checkDiff: diff lists the changes of TestCommitMakesAnImageOfTheChanges.
+func checkDiff(t *testing.T, bin string) {
+	env := []string{"MINIDOCKER_ROOT=" + t.TempDir()}
+	if status, _, errs := runPatched(t, bin, env, "-q", "--name", "demo", "--network", "none", "--", "sh", "-c", "mkdir -p /opt; touch /opt/x; rm /bin/true"); status != 0 {
+		t.Fatalf("the run: status %d\n%s", status, errs)
+	}
+	defer runPatched(t, bin, env, "rm", "demo")
+	status, out, errs := runPatched(t, bin, env, "diff", "demo")
+	for _, want := range []string{"C /bin", "D /bin/true", "A /opt/x"} {
+		if status != 0 || !strings.Contains("\n"+out, "\n"+want+"\n") {
+			t.Errorf("diff demo: status %d, want a line %q in:\n%s%s", status, want, out, errs)
+		}
+	}
+}
