@@ -237,7 +237,9 @@ are in %[2]s/docs/labs/%[3]s.md, the chapter in %[2]s/docs/%[3]s.md.
 
 The tests run your binary, and only yours: make grade points the suite at
 bin/ with MINIDOCKER_STEP_BINS. Until the tasks are done, the graded tests
-fail; that is the point. To compare with the reference afterwards:
+fail; that is the point. At the top of the repository, sudo make grade
+grades all your copies in ~/lab at once and writes a report for your
+teacher (docs/labs/grading.md). To compare with the reference afterwards:
 diff -ru %[2]s/%[1]s .
 `, step, repo, step[4:], strings.Join(tasks, "\n"), strings.Join(grading[step], ", "))
 }
