@@ -27,7 +27,10 @@ var solutionChecks = map[string]func(t *testing.T, bin string){
 }
 
 func TestLabsSolutionsApplyBuildAndWork(t *testing.T) {
-	stepSources(t) // skips where there are no sources (the test VM)
+	if os.Getenv("MINIDOCKER_STEP_BINS") != "" {
+		t.Skip("the solutions are built from the sources here, not taken from MINIDOCKER_STEP_BINS (the test VM has no Go)")
+	}
+	stepSources(t)
 	patches, _ := filepath.Glob(filepath.Join(repoRoot, "lab", "solutions", "*.patch"))
 	if len(patches) == 0 {
 		t.Fatal("no patch in lab/solutions")
