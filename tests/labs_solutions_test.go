@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -22,6 +24,7 @@ var solutionChecks = map[string]func(t *testing.T, bin string){
 	"01-cgroup-namespace.patch":   checkCgroupNamespace,
 	"04-masked-paths.patch":       checkMaskedPaths,
 	"05-memory-reservation.patch": checkMemoryReservation,
+	"05-usage.patch":              checkUsage,
 	"06-read-only.patch":          checkReadOnly,
 	"08-diff.patch":               checkDiff,
 }
@@ -133,6 +136,19 @@ func checkMemoryReservation(t *testing.T, bin string) {
 	status, _, errs = runPatched(t, bin, nil, "-q", "-m", "64m", "--memory-reservation", "128m", "--", "true")
 	if want := "Minimum memory limit can not be less than memory reservation limit"; status != 125 || !strings.Contains(errs, want) {
 		t.Errorf("reservation above -m: status %d, %q; want 125 and %q", status, errs, want)
+	}
+}
+
+// checkUsage: a container that touched 32 MiB reports a peak of at least
+// that, and some CPU time.
+func checkUsage(t *testing.T, bin string) {
+	status, _, errs := runPatched(t, bin, nil, "-m", "64m", "--", "load", "mem", "32m")
+	m := regexp.MustCompile(`peak memory (\d+) bytes`).FindStringSubmatch(errs)
+	if status != 0 || m == nil || !strings.Contains(errs, "CPU time ") {
+		t.Fatalf("load mem 32m: status %d, want the peak memory and CPU time in the narration:\n%s", status, errs)
+	}
+	if peak, _ := strconv.ParseInt(m[1], 10, 64); peak < 32<<20 {
+		t.Errorf("peak memory %d bytes after touching 32 MiB", peak)
 	}
 }
 
