@@ -22,6 +22,7 @@ import (
 // solutionChecks run a patched step (bin) and say what is wrong, if anything.
 var solutionChecks = map[string]func(t *testing.T, bin string){
 	"01-cgroup-namespace.patch":   checkCgroupNamespace,
+	"02-ro-bind.patch":            checkReadOnlyBind,
 	"04-masked-paths.patch":       checkMaskedPaths,
 	"05-memory-reservation.patch": checkMemoryReservation,
 	"05-usage.patch":              checkUsage,
@@ -109,6 +110,29 @@ func checkCgroupNamespace(t *testing.T, bin string) {
 		if !strings.HasSuffix(line, ":/") {
 			t.Errorf("/proc/self/cgroup inside has %q: want every cgroup to be the namespace's root, /", line)
 		}
+	}
+}
+
+// checkReadOnlyBind: a directory bound with --ro-bind reads, refuses a
+// write, and the host's copy is unchanged. The directory is in the test's
+// working directory (tests/), since step 02 covers /tmp with a tmpfs; its
+// name starts with a dot, so make grade's checksums ignore it.
+func checkReadOnlyBind(t *testing.T, bin string) {
+	dir, err := os.MkdirTemp(".", ".ro-bind-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	dir, _ = filepath.Abs(dir)
+	if err := os.WriteFile(filepath.Join(dir, "marker"), []byte("from the host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	status, out, errs := runPatched(t, bin, nil, "-q", "--ro-bind", dir+":"+dir, "--", "sh", "-c", "cat "+dir+"/marker; touch "+dir+"/new")
+	if status == 0 || out != "from the host\n" || !strings.Contains(errs, "Read-only file system") {
+		t.Errorf("--ro-bind: status %d, stdout %q, stderr %q; want the marker read, and touch refused with Read-only file system", status, out, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new")); err == nil {
+		t.Errorf("the write through the read-only bind reached the host's directory")
 	}
 }
 
