@@ -28,6 +28,7 @@ var solutionChecks = map[string]func(t *testing.T, bin string){
 	"05-usage.patch":              checkUsage,
 	"06-read-only.patch":          checkReadOnly,
 	"08-diff.patch":               checkDiff,
+	"08-verify-layers.patch":      checkVerifyLayers,
 }
 
 func TestLabsSolutionsApplyBuildAndWork(t *testing.T) {
@@ -199,5 +200,35 @@ func checkDiff(t *testing.T, bin string) {
 		if status != 0 || !strings.Contains("\n"+out, "\n"+want+"\n") {
 			t.Errorf("diff demo: status %d, want a line %q in:\n%s%s", status, want, out, errs)
 		}
+	}
+}
+
+// checkVerifyLayers: a run on an image whose layer no longer hashes to its
+// name is refused with 125, and no container is recorded.
+func checkVerifyLayers(t *testing.T, bin string) {
+	root := t.TempDir()
+	env := []string{"MINIDOCKER_ROOT=" + root}
+	if status, _, errs := runPatched(t, bin, env, "-q", "--rm", "--network", "none", "--", "true"); status != 0 {
+		t.Fatalf("the first run (it makes base): status %d\n%s", status, errs)
+	}
+	layers, _ := filepath.Glob(filepath.Join(root, "layers", "*", "layer.tar"))
+	if len(layers) == 0 {
+		t.Fatalf("no layer in %s after the first run", root)
+	}
+	f, err := os.OpenFile(layers[0], os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteAt([]byte("tampered"), 600)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, _, errs := runPatched(t, bin, env, "-q", "--rm", "--network", "none", "--", "true")
+	if status != 125 || !strings.Contains(errs, "does not hash to its name") {
+		t.Errorf("a run on a tampered layer: status %d, %q; want 125 and \"does not hash to its name\"", status, errs)
+	}
+	if left, _ := os.ReadDir(filepath.Join(root, "containers")); len(left) != 0 {
+		t.Errorf("the refused run left %d container record(s)", len(left))
 	}
 }
