@@ -7,6 +7,7 @@
 package tests
 
 import (
+	"archive/tar"
 	"bytes"
 	"os"
 	"os/exec"
@@ -23,6 +24,7 @@ import (
 var solutionChecks = map[string]func(t *testing.T, bin string){
 	"01-cgroup-namespace.patch":   checkCgroupNamespace,
 	"02-ro-bind.patch":            checkReadOnlyBind,
+	"03-rootfs-tar.patch":         checkRootfsTar,
 	"04-masked-paths.patch":       checkMaskedPaths,
 	"05-memory-reservation.patch": checkMemoryReservation,
 	"05-usage.patch":              checkUsage,
@@ -135,6 +137,64 @@ func checkReadOnlyBind(t *testing.T, bin string) {
 	if _, err := os.Stat(filepath.Join(dir, "new")); err == nil {
 		t.Errorf("the write through the read-only bind reached the host's directory")
 	}
+}
+
+// checkRootfsTar: a tar holding only the static helper (and the mount
+// points) runs it as the container's root; a tar that writes through a
+// symlink it made is refused, and the symlink's target is untouched.
+func checkRootfsTar(t *testing.T, bin string) {
+	if helperBinary == "" {
+		t.Fatal("tests/helper was not built")
+	}
+	helper, err := os.ReadFile(helperBinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := writeTar(t, []tar.Header{
+		{Name: "proc/", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "tmp/", Typeflag: tar.TypeDir, Mode: 0o1777},
+		{Name: "helper", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(helper))},
+	}, map[string][]byte{"helper": helper})
+	status, out, errs := runPatched(t, bin, nil, "-q", "--rootfs-tar", good, "--", "/helper", "print", "from the tar")
+	if status != 0 || out != "from the tar\n" {
+		t.Errorf("--rootfs-tar: status %d, stdout %q, stderr %q; want the tar's /helper to print", status, out, errs)
+	}
+	victim := t.TempDir()
+	evil := writeTar(t, []tar.Header{
+		{Name: "a", Typeflag: tar.TypeSymlink, Linkname: victim},
+		{Name: "a/evil", Typeflag: tar.TypeReg, Mode: 0o644, Size: 1},
+	}, map[string][]byte{"a/evil": []byte("x")})
+	status, _, errs = runPatched(t, bin, nil, "-q", "--rootfs-tar", evil, "--", "true")
+	if left, _ := os.ReadDir(victim); status != 125 || !strings.Contains(errs, "refusing to write through it") || len(left) != 0 {
+		t.Errorf("a tar writing through its own symlink: status %d, %q, %d file(s) in the target; want 125, the refusal, none", status, errs, len(left))
+	}
+}
+
+// writeTar writes a tar of headers (with the contents of regular files)
+// and returns its path.
+func writeTar(t *testing.T, headers []tar.Header, contents map[string][]byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "rootfs.tar")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tw := tar.NewWriter(f)
+	for i := range headers {
+		if err := tw.WriteHeader(&headers[i]); err != nil {
+			t.Fatal(err)
+		}
+		if data, ok := contents[headers[i].Name]; ok {
+			if _, err := tw.Write(data); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // checkMaskedPaths: every masked /proc file that this kernel has reads empty.
