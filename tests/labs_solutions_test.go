@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,6 +30,7 @@ var solutionChecks = map[string]func(t *testing.T, bin string){
 	"05-memory-reservation.patch": checkMemoryReservation,
 	"05-usage.patch":              checkUsage,
 	"06-read-only.patch":          checkReadOnly,
+	"07-network-host.patch":       checkNetworkHost,
 	"08-diff.patch":               checkDiff,
 	"08-verify-layers.patch":      checkVerifyLayers,
 }
@@ -246,6 +248,35 @@ func checkReadOnly(t *testing.T, bin string) {
 	if status, _, errs = runPatched(t, bin, nil, "-q", "--read-only", "--", "touch", "/tmp/x"); status != 0 {
 		t.Errorf("--read-only, touch /tmp/x: status %d, %s; want 0", status, errs)
 	}
+}
+
+// checkNetworkHost: with --network host the container lists the links of
+// the namespace it was started in (the test's), and -p is refused.
+func checkNetworkHost(t *testing.T, bin string) {
+	status, out, errs := runPatched(t, bin, nil, "-q", "--network", "host", "--", "cat", "/proc/net/dev")
+	host, err := os.ReadFile("/proc/net/dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := linkNames(out), linkNames(string(host)); status != 0 || got != want {
+		t.Errorf("--network host: status %d, links %q, want the host's %q\n%s", status, got, want, errs)
+	}
+	status, _, errs = runPatched(t, bin, nil, "-q", "--network", "host", "-p", "8080:80", "--", "true")
+	if status != 125 || !strings.Contains(errs, "needs --network bridge") {
+		t.Errorf("--network host -p 8080:80: status %d, %q; want 125 and the -p refusal", status, errs)
+	}
+}
+
+// linkNames lists the interfaces of a /proc/net/dev, sorted, space-separated.
+func linkNames(dev string) string {
+	var names []string
+	for _, line := range lines(dev) {
+		if name, _, ok := strings.Cut(line, ":"); ok && !strings.Contains(name, "|") {
+			names = append(names, strings.TrimSpace(name))
+		}
+	}
+	sort.Strings(names)
+	return strings.Join(names, " ")
 }
 
 // checkDiff: diff lists the changes of TestCommitMakesAnImageOfTheChanges.
