@@ -14,6 +14,7 @@ test-v2:
 # Regenerate the diffs and program output that the chapters in docs/ show.
 docs:
 	go test -count=1 ./tests -run 'TestDocs' -update
+	go run ./lab/labgen -sums
 
 vet:
 	gofmt -l $$(git ls-files '*.go' | grep -v '^vendor/') | (! grep .)
