@@ -47,6 +47,9 @@ func runExec(s *session, o *execOptions, args []string) error {
 	if err := s.open(); err != nil {
 		return err
 	}
+	if err := refuseRootless(s, "exec", "the container's user namespace is another command's, and a Go program cannot setns(2) into a user namespace (docs/12-user-namespaces.md says how it could be done)"); err != nil {
+		return err
+	}
 	c, err := s.findRunning(args[0])
 	if err != nil {
 		return err

@@ -103,6 +103,9 @@ func dispatch(args []string) int {
 	if err := s.checkParent(); err != nil {
 		return exitStatus(c, err)
 	}
+	if status, done := enterRootless(c, args); done {
+		return status
+	}
 	return runVerb(s, c, rest[1:])
 }
 

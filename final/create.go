@@ -43,6 +43,9 @@ const maxNameLength = 240
 // directories. It returns with the new container's lock held: the caller
 // starts it, then calls unlock.
 func create(s *session, o *runOptions, ref string, cmd []string) (c *state.Container, unlock func(), err error) {
+	if err := checkRootless(s, o); err != nil {
+		return nil, nil, err
+	}
 	c, err = checkOptions(o)
 	if err != nil {
 		return nil, nil, err
@@ -52,6 +55,9 @@ func create(s *session, o *runOptions, ref string, cmd []string) (c *state.Conta
 	c.Minidocker.CgroupParent = o.cgroupParent
 	if c.Minidocker.CgroupParent == "" {
 		c.Minidocker.CgroupParent = s.cgroupParent
+	}
+	if err := checkRootlessLimits(s, c); err != nil {
+		return nil, nil, err
 	}
 	img, err := s.resolveOrPull(ref)
 	if err != nil {

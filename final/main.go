@@ -19,6 +19,7 @@ import (
 	"runtime"
 
 	"github.com/minidocker/minidocker/final/internal/container"
+	"github.com/minidocker/minidocker/final/internal/rootless"
 )
 
 func init() {
@@ -34,6 +35,12 @@ func main() {
 	// container, a monitor or any other program this one starts.
 	if err := container.CloseExtraFilesOnExec(); err != nil {
 		fmt.Fprintf(os.Stderr, "minidocker: %v\n", err)
+		os.Exit(125)
+	}
+	// A rootless command's second half waits here for its user
+	// namespace's maps, then re-executes itself (internal/rootless).
+	if err := rootless.FinishEntry(); err != nil {
+		fmt.Fprintf(os.Stderr, "minidocker: rootless: %v\n", err)
 		os.Exit(125)
 	}
 	if isRuncName(os.Args[0]) {

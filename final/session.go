@@ -15,6 +15,7 @@ import (
 	"github.com/minidocker/minidocker/final/internal/cgroups"
 	"github.com/minidocker/minidocker/final/internal/container"
 	"github.com/minidocker/minidocker/final/internal/image"
+	"github.com/minidocker/minidocker/final/internal/overlay"
 	"github.com/minidocker/minidocker/final/internal/rootfs"
 	"github.com/minidocker/minidocker/final/internal/state"
 )
@@ -34,6 +35,7 @@ type session struct {
 	debug        bool               // --debug or MINIDOCKER_DEBUG: print each registry request
 	insecure     []string           // --insecure-registry: hosts spoken to in plain HTTP
 	maxLayer     int64              // --max-layer-size: bound on a layer's uncompressed size, 0 for none
+	rootless     bool               // run by an ordinary user, inside a user namespace (rootless.go)
 }
 
 // parseGlobal reads the flags before the verb: --root, --cgroup-parent,
@@ -74,6 +76,9 @@ func parseGlobal(args []string) (*session, []string, error) {
 			return nil, nil, fmt.Errorf("unknown flag: %s", name)
 		}
 	}
+	if err := s.rootlessDefaults(); err != nil {
+		return nil, nil, err
+	}
 	abs, err := filepath.Abs(s.root)
 	if err != nil {
 		return nil, nil, err
@@ -99,6 +104,9 @@ func (s *session) open() error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("minidocker needs root: containers need namespaces, mounts and cgroups (try: sudo minidocker ...)")
 	}
+	if s.rootless {
+		overlay.UserXattr = true
+	}
 	st, err := state.Open(s.root)
 	if err != nil {
 		return err
@@ -109,7 +117,7 @@ func (s *session) open() error {
 	}
 	images.RemoveStale() // what a killed commit or load left, whatever this command is
 	images.MaxLayerSize = s.maxLayer
-	s.rt = &container.Runtime{State: st, CgroupParent: s.cgroupParent}
+	s.rt = &container.Runtime{State: st, CgroupParent: s.cgroupParent, Rootless: s.rootless}
 	s.images = images
 	s.removed = s.rt.FinishRemovals()
 	return nil

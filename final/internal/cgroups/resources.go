@@ -63,6 +63,12 @@ type DeviceLimit struct {
 	Value        uint64
 }
 
+// IsZero reports whether r sets no limit at all.
+func (r Resources) IsZero() bool {
+	return r.Memory == 0 && r.MemorySwap == 0 && r.CPUShares == 0 && r.NanoCPUs == 0 && r.CpusetCPUs == "" &&
+		r.PidsLimit == 0 && len(r.Devices) == 0 && len(r.Files) == 0
+}
+
 // cpuQuota is the microseconds of CPU per period that NanoCPUs allow.
 func (r Resources) cpuQuota() int64 {
 	return int64(math.Round(float64(r.NanoCPUs) / 1e9 * cpuPeriod))

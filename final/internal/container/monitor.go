@@ -110,7 +110,11 @@ type resources struct {
 // writes its /etc files. On failure what was made is in res, for finish.
 func (rt *Runtime) acquire(c *state.Container) (*resources, error) {
 	res := &resources{}
-	cg, err := cgroups.New(rt.cgroupParent(c), c.ID, c.HostConfig.Resources, !c.HostConfig.Privileged)
+	var cg cgroups.Manager = cgroups.None{}
+	var err error
+	if !rt.Rootless || !c.HostConfig.Resources.IsZero() {
+		cg, err = cgroups.New(rt.cgroupParent(c), c.ID, c.HostConfig.Resources, !c.HostConfig.Privileged)
+	}
 	if err != nil {
 		return res, err
 	}

@@ -20,6 +20,9 @@ import (
 type Runtime struct {
 	State        *state.Store
 	CgroupParent string
+	// Rootless is a runtime inside a rootless user namespace
+	// (internal/rootless): a container without limits gets no cgroup.
+	Rootless bool
 }
 
 // Cgroup is the manager of a container's cgroup (which need not exist).

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/minidocker/minidocker/final/internal/procfs"
+	"github.com/minidocker/minidocker/final/internal/rootless"
 	"github.com/minidocker/minidocker/final/internal/state"
 )
 
@@ -34,7 +35,7 @@ func (rt *Runtime) Kill(c *state.Container, sig unix.Signal) error {
 	if !Running(c) {
 		return fmt.Errorf("container %s is not running", state.Short(c.ID))
 	}
-	if err := unix.Kill(c.State.Pid, sig); err != nil {
+	if err := rootless.Kill(c.State.Pid, sig); err != nil {
 		return fmt.Errorf("kill(%d, %v): %w", c.State.Pid, sig, err)
 	}
 	if sig == unix.SIGKILL {
@@ -51,10 +52,10 @@ func (rt *Runtime) Stop(c *state.Container, timeout time.Duration) error {
 	if !Running(c) {
 		return nil
 	}
-	_ = unix.Kill(c.State.Pid, unix.SIGTERM)
+	_ = rootless.Kill(c.State.Pid, unix.SIGTERM)
 	if _, err := rt.waitExited(c.ID, timeout); errors.Is(err, errStillRunning) {
 		if Running(c) { // still the container's process, not a reused pid
-			_ = unix.Kill(c.State.Pid, unix.SIGKILL)
+			_ = rootless.Kill(c.State.Pid, unix.SIGKILL)
 		}
 		_, err = rt.waitExited(c.ID, killTimeout)
 		return err

@@ -22,6 +22,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// UserXattr is set by a rootless minidocker (internal/rootless): its
+// overlays are mounted inside a user namespace, where the trusted.*
+// attributes overlay keeps its marks in need CAP_SYS_ADMIN in the host's
+// namespace. With "userxattr" (Linux 5.11) overlay reads user.overlay.*
+// instead, and layers are unpacked with those.
+var UserXattr bool
+
 // maxOptions is the size of the page the kernel copies mount options into;
 // longer option strings are cut, so Mount refuses them.
 const maxOptions = 4095
@@ -68,6 +75,9 @@ func Options(lower []string, upper, work string) string {
 	opts := "lowerdir=" + strings.Join(escaped, ":")
 	if upper != "" {
 		opts += ",upperdir=" + escapePath(upper) + ",workdir=" + escapePath(work)
+	}
+	if UserXattr {
+		opts += ",userxattr"
 	}
 	return opts
 }

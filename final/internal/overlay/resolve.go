@@ -149,8 +149,12 @@ func (a *applier) opaque(dir string) error {
 		return err
 	}
 	if a.mode == ModeOverlay {
-		if err := unix.Fsetxattr(fd, trustedOpaque, []byte("y"), 0); err != nil {
-			return fmt.Errorf("fsetxattr %s %s: %w", dir, trustedOpaque, err)
+		name := trustedOpaque
+		if UserXattr {
+			name = userOpaque
+		}
+		if err := unix.Fsetxattr(fd, name, []byte("y"), 0); err != nil {
+			return fmt.Errorf("fsetxattr %s %s: %w", dir, name, err)
 		}
 		return nil
 	}

@@ -1,0 +1,245 @@
+//go:build linux
+
+// Package rootless runs minidocker as an ordinary user: each command
+// re-executes itself in a new user namespace, and a new mount namespace
+// owned by it, in which the user is root (docs/12-user-namespaces.md).
+//
+// The maps of that namespace say who is who: the user's own uid is root
+// inside, and the user's subordinate range from /etc/subuid (/etc/subgid)
+// is 1..N. An unprivileged process may write only one line, its own id,
+// into a child's uid_map; a range needs the setuid helpers newuidmap and
+// newgidmap (Debian's uidmap package), which check the files and write
+// the maps for us. So the command starts in two halves:
+//
+//	the user's process (here, Enter)   the child, in the new namespaces
+//	clone(CLONE_NEWUSER|CLONE_NEWNS) -> blocks reading fd 3 (FinishEntry)
+//	newuidmap PID 0 UID 1 ...
+//	newgidmap PID 0 GID 1 ...
+//	write one byte on the pipe      -> execve itself again: only now is it
+//	                                   root inside, and an execve by root
+//	                                   gives it every capability there
+//	wait, forward signals, exit with its status
+//
+// Every command makes a namespace of its own, with the same maps, so the
+// files each one leaves in the store have the same owners for the next.
+package rootless
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"os/user"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/minidocker/minidocker/final/internal/userns"
+)
+
+// envMarker tells the child which half it is: "wait" until the maps are
+// written, "1" once re-executed inside.
+const envMarker = "MINIDOCKER_ROOTLESS"
+
+// entryFd is the pipe the child waits on.
+const entryFd = 3
+
+// Inside reports whether this process is a rootless minidocker inside its
+// user namespace (root there, not in the host's namespace).
+func Inside() bool {
+	return os.Getenv(envMarker) == "1" && os.Geteuid() == 0 && !InitialUserNamespace()
+}
+
+// InitialUserNamespace reports whether this process is in the host's own
+// user namespace: its uid_map is the identity map of every id.
+func InitialUserNamespace() bool {
+	data, err := os.ReadFile("/proc/self/uid_map")
+	return err == nil && strings.Join(strings.Fields(string(data)), " ") == "0 0 4294967295"
+}
+
+// Maps is the mapping of a rootless user's namespace.
+type Maps struct {
+	User           string // the login name, as /etc/subuid names it
+	UID, GID       int
+	SubUID, SubGID userns.Range
+}
+
+// LoadMaps reads the calling user's subordinate ranges.
+func LoadMaps() (Maps, error) {
+	m := Maps{UID: os.Getuid(), GID: os.Getgid()}
+	u, err := user.LookupId(strconv.Itoa(m.UID))
+	if err != nil {
+		return m, fmt.Errorf("look up uid %d: %w (rootless minidocker needs a user in /etc/passwd)", m.UID, err)
+	}
+	m.User = u.Username
+	if m.SubUID, err = userRange(userns.Files.UID, m.User, m.UID); err != nil {
+		return m, err
+	}
+	m.SubGID, err = userRange(userns.Files.GID, m.User, m.UID)
+	return m, err
+}
+
+// userRange is the user's first range in a subordinate id file, found by
+// login name or uid as newuidmap finds it.
+func userRange(path, name string, uid int) (userns.Range, error) {
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return userns.Range{}, fmt.Errorf("read %s: %w", path, err)
+	}
+	for _, key := range []string{name, strconv.Itoa(uid)} {
+		if r, ok := userns.Find(data, key); ok && r.Size > 0 {
+			return r, nil
+		}
+	}
+	return userns.Range{}, fmt.Errorf("%s has no range for %s: add one as root, e.g. usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s", path, name, name)
+}
+
+// Enter runs this command (args, without the program name) again in a
+// new user and mount namespace mapped by Maps, and returns its exit
+// status.
+func Enter(args []string) (int, error) {
+	m, err := LoadMaps()
+	if err != nil {
+		return 0, err
+	}
+	if err := checkHelpers(); err != nil {
+		return 0, err
+	}
+	if _, err := RuntimeDir(); err != nil {
+		return 0, err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	defer w.Close()
+	signals, inside, err := signalSocket()
+	if err != nil {
+		return 0, err
+	}
+	defer signals.Close()
+	cmd := exec.Command("/proc/self/exe", args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), envMarker+"=wait")
+	cmd.ExtraFiles = []*os.File{r, inside} // entryFd, signalFd
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS}
+	err = cmd.Start()
+	r.Close()
+	inside.Close()
+	if err != nil {
+		return 0, fmt.Errorf("clone a user namespace: %w (see: minidocker doctor)", err)
+	}
+	if err := writeMaps(cmd.Process.Pid, m); err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return 0, err
+	}
+	go serveSignals(signals)
+	stop := forwardSignals(cmd.Process)
+	defer stop()
+	if _, err := w.Write([]byte{1}); err != nil {
+		return 0, fmt.Errorf("let the namespace's first process go: %w", err)
+	}
+	w.Close()
+	return wait(cmd), nil
+}
+
+// checkHelpers finds newuidmap and newgidmap.
+func checkHelpers() error {
+	for _, name := range []string{"newuidmap", "newgidmap"} {
+		if _, err := exec.LookPath(name); err != nil {
+			return fmt.Errorf("%s is missing: rootless minidocker needs it to map your subordinate ids (Debian: apt-get install uidmap)", name)
+		}
+	}
+	return nil
+}
+
+// writeMaps has newuidmap and newgidmap write pid's maps: the user is
+// root inside, the subordinate range 1..N.
+func writeMaps(pid int, m Maps) error {
+	for _, h := range []struct {
+		helper string
+		own    int
+		sub    userns.Range
+	}{{"newuidmap", m.UID, m.SubUID}, {"newgidmap", m.GID, m.SubGID}} {
+		args := []string{strconv.Itoa(pid), "0", strconv.Itoa(h.own), "1", "1", fmt.Sprint(h.sub.Start), fmt.Sprint(h.sub.Size)}
+		out, err := exec.Command(h.helper, args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%s %s: %w: %s (check that it is setuid root, and see: minidocker doctor)", h.helper, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}
+
+// forwardSignals passes the signals a user sends this process on to the
+// child. SIGINT is not among them: Ctrl-C reaches the child from the
+// terminal itself, which is in the same process group.
+func forwardSignals(p *os.Process) (stop func()) {
+	ch := make(chan os.Signal, 8)
+	signal.Notify(ch, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	signal.Ignore(syscall.SIGINT)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case sig := <-ch:
+				_ = p.Signal(sig)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(ch); close(done) }
+}
+
+// wait waits for the child and returns its status as a shell gives it.
+func wait(cmd *exec.Cmd) int {
+	_ = cmd.Wait()
+	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ok {
+		return 125
+	}
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// FinishEntry is the child's half, first thing in main: in a child that
+// Enter started it waits until the maps are written, then re-executes
+// itself (and returns only on failure); once re-executed, it takes the
+// signal socket (signal.go). Elsewhere it does nothing.
+func FinishEntry() error {
+	switch os.Getenv(envMarker) {
+	case "1":
+		if os.Getenv(envSignals) != "" {
+			signalSock = signalFd
+			return os.Unsetenv(envSignals) // not for the monitors this command starts
+		}
+		return nil
+	case "wait":
+	default:
+		return nil
+	}
+	pipe := os.NewFile(entryFd, "rootless-entry")
+	buf := make([]byte, 1)
+	if _, err := io.ReadFull(pipe, buf); err != nil {
+		return fmt.Errorf("the maps of the user namespace were not written")
+	}
+	pipe.Close()
+	if _, err := unix.FcntlInt(signalFd, unix.F_SETFD, 0); err != nil { // kept across the execve below
+		return fmt.Errorf("keep the signal socket: %w", err)
+	}
+	os.Setenv(envSignals, "1")
+	os.Setenv(envMarker, "1")
+	// The first execve ran before the maps existed, as nobody: it left
+	// no capability. This one runs as root inside.
+	if err := unix.Exec("/proc/self/exe", os.Args, os.Environ()); err != nil {
+		return fmt.Errorf("execve /proc/self/exe in the user namespace: %w", err)
+	}
+	return nil
+}

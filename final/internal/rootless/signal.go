@@ -1,0 +1,101 @@
+//go:build linux
+
+// Signals across sibling namespaces. Each rootless command has a user
+// namespace of its own, and a container's processes are in the one of
+// the command that started it. kill(2) lets a process signal another of
+// the same uid, or one whose user namespace it holds CAP_KILL in. Root of
+// a container is the user on the host, so that works; but a container
+// process running as, say, uid 1000 inside is a subordinate id outside,
+// and the sibling namespace's capabilities count for nothing over it. The
+// user's own process outside, which waits for the command (Enter), may:
+// the kernel gives the owner of a user namespace, in its parent
+// namespace, every capability inside. So a command inside asks it, over
+// a socket, and it signals for us. It signals only what the user could
+// signal anyway: it has no power beyond the user's.
+
+package rootless
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// signalFd is the inside end of the signal socket, in the command Enter
+// started; envSignals tells its second half that it has it.
+const (
+	signalFd   = 4
+	envSignals = "MINIDOCKER_ROOTLESS_SIGNALS"
+)
+
+// signalSock is signalFd in the command that has it, -1 elsewhere (a
+// monitor it started, which signals only its own container).
+var signalSock = -1
+
+// Kill sends sig to pid. Inside a rootless namespace a refusal (EPERM)
+// is retried through the user's process outside.
+func Kill(pid int, sig unix.Signal) error {
+	err := unix.Kill(pid, sig)
+	if !errors.Is(err, unix.EPERM) || !Inside() || signalSock < 0 {
+		return err
+	}
+	return killOutside(pid, sig)
+}
+
+// killOutside asks the process outside to send sig to pid, and returns
+// its answer.
+func killOutside(pid int, sig unix.Signal) error {
+	if _, err := unix.Write(signalSock, []byte(fmt.Sprintf("%d %d", pid, int(sig)))); err != nil {
+		return fmt.Errorf("kill(%d, %v) through the user's process outside: %w", pid, sig, err)
+	}
+	buf := make([]byte, 64)
+	n, err := unix.Read(signalSock, buf)
+	if err != nil {
+		return fmt.Errorf("kill(%d, %v) through the user's process outside: %w", pid, sig, err)
+	}
+	if errno, _ := strconv.Atoi(string(buf[:n])); errno != 0 {
+		return unix.Errno(errno)
+	}
+	return nil
+}
+
+// signalSocket makes the socket pair: the outside end, served by
+// serveSignals, and the inside one, passed to the child as signalFd.
+func signalSocket() (outside, inside *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "signals-outside"), os.NewFile(uintptr(fds[1]), "signals-inside"), nil
+}
+
+// serveSignals answers each "PID SIG" request with the errno of kill(2)
+// (0 for success), until the inside end is closed.
+func serveSignals(f *os.File) {
+	buf := make([]byte, 64)
+	for {
+		n, err := f.Read(buf)
+		if err != nil || n == 0 {
+			return
+		}
+		var pid, sig int
+		errno := unix.EINVAL
+		if fields := strings.Fields(string(buf[:n])); len(fields) == 2 {
+			pid, _ = strconv.Atoi(fields[0])
+			sig, _ = strconv.Atoi(fields[1])
+		}
+		if pid > 0 && sig >= 0 && sig < 65 {
+			errno = 0
+			if err := unix.Kill(pid, unix.Signal(sig)); err != nil {
+				errno, _ = err.(unix.Errno)
+			}
+		}
+		if _, err := f.Write([]byte(strconv.Itoa(int(errno)))); err != nil {
+			return
+		}
+	}
+}
