@@ -8,11 +8,13 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/fatih/color"
 	"github.com/spf13/pflag"
 
 	"github.com/minidocker/minidocker/final/internal/doctor"
+	"github.com/minidocker/minidocker/final/internal/rootless"
 )
 
 // doctorCommand is the doctor verb.
@@ -27,7 +29,13 @@ var doctorCommand = &command{
 func runDoctor(s *session) error {
 	ok, bad := color.New(color.FgGreen).SprintFunc(), color.New(color.FgRed).SprintFunc()
 	failed := 0
-	for _, c := range doctor.Run(s.root) {
+	root := s.root
+	if os.Geteuid() != 0 && s.defaultRoot {
+		if dir, err := rootless.DataDir(); err == nil {
+			root = dir // where a rootless minidocker keeps its state
+		}
+	}
+	for _, c := range doctor.Run(root) {
 		if c.OK {
 			fmt.Printf("%s  %s: %s\n", ok("OK  "), c.Name, c.Detail)
 			continue

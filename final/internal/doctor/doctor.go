@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -38,6 +39,7 @@ type system struct {
 	getenv   func(string) string
 	lookPath func(string) (string, error)
 	netProbe func() netResult
+	username func(uid int) string // the login name of a uid, or the uid
 }
 
 // host is the machine this process runs on.
@@ -49,7 +51,16 @@ func host() system {
 		getenv:   os.Getenv,
 		lookPath: exec.LookPath,
 		netProbe: probeNetwork,
+		username: loginName,
 	}
+}
+
+// loginName is uid's name in the user database, or the uid.
+func loginName(uid int) string {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		return u.Username
+	}
+	return strconv.Itoa(uid)
 }
 
 // Run performs every check; stateRoot is the runtime's state directory
@@ -60,6 +71,9 @@ func Run(stateRoot string) []Check {
 
 // run performs every check against s.
 func (s system) run(stateRoot string) []Check {
+	if s.euid() != 0 {
+		return s.runRootless(stateRoot)
+	}
 	checks := []Check{s.checkRoot(), s.checkKernel()}
 	checks = append(checks, s.checkNamespaces()...)
 	checks = append(checks, s.checkUnprivilegedUserns(), s.checkCgroups(), s.checkOverlay())

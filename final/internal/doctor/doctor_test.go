@@ -90,9 +90,6 @@ func TestEachProblemIsFoundWithItsFix(t *testing.T) {
 		breakIt   func(t *testing.T, s *system, types map[string]int64)
 		wantInFix string
 	}{
-		{"not root", "root", func(t *testing.T, s *system, _ map[string]int64) {
-			s.euid = func() int { return 1000 }
-		}, "sudo"},
 		{"old kernel", "kernel version", func(t *testing.T, s *system, _ map[string]int64) {
 			s.release = func() string { return "4.9.0-8-amd64" }
 		}, "4.15"},
@@ -237,5 +234,103 @@ func TestRunOnThisMachine(t *testing.T) {
 	}
 	if after, _ := os.ReadFile("/proc/net/dev"); strings.Contains(string(after), "doctor") && !strings.Contains(string(before), "doctor") {
 		t.Errorf("the network probe left links on the host:\n%s", after)
+	}
+}
+
+// rootlessSystem is a healthy host for uid 1000 (alice): a setuid
+// newuidmap and newgidmap, subordinate ranges, XDG_RUNTIME_DIR, a
+// delegated cgroup v2 parent, slirp4netns.
+func rootlessSystem(t *testing.T) system {
+	t.Helper()
+	skipUnlessRoot(t) // chown of the fake files
+	s, _ := fakeSystem(t)
+	s.euid = func() int { return 1000 }
+	s.username = func(int) string { return "alice" }
+	s.lookPath = func(name string) (string, error) { return "/usr/bin/" + name, nil }
+	for _, name := range []string{"newuidmap", "newgidmap"} {
+		path := filepath.Join(s.root, "usr/bin", name)
+		writeFile(t, path, "")
+		if err := unix.Chmod(path, 0o4755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(s.root, "etc/subuid"), "alice:100000:65536\n")
+	writeFile(t, filepath.Join(s.root, "etc/subgid"), "1000:100000:65536\n")
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(s.root, "run/user/1000"), 0o700))
+	must(os.Chown(filepath.Join(s.root, "run/user/1000"), 1000, 1000))
+	writeFile(t, filepath.Join(s.root, "proc/self/cgroup"), "0::/user.slice/user@1000.service/app.slice/me.scope\n")
+	deleg := filepath.Join(s.root, "sys/fs/cgroup/user.slice/user@1000.service/app.slice")
+	writeFile(t, filepath.Join(deleg, "cgroup.procs"), "")
+	writeFile(t, filepath.Join(deleg, "cgroup.controllers"), "cpu memory pids")
+	must(os.Chown(filepath.Join(deleg, "cgroup.procs"), 1000, 1000))
+	s.getenv = func(name string) string {
+		return map[string]string{"XDG_RUNTIME_DIR": "/run/user/1000"}[name]
+	}
+	return s
+}
+
+// skipUnlessRoot skips a test that needs root.
+func skipUnlessRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+}
+
+// TestRootlessChecks checks a healthy rootless host passes, and that each
+// thing rootless needs, broken, is found with its fix.
+func TestRootlessChecks(t *testing.T) {
+	for _, c := range rootlessSystem(t).run(t.TempDir()) {
+		if !c.OK {
+			t.Errorf("%s: not OK on a healthy rootless host: %s", c.Name, c.Detail)
+		}
+	}
+	tests := []struct {
+		name, check, wantInFix string
+		breakIt                func(t *testing.T, s *system)
+	}{
+		{"newuidmap not setuid", "newuidmap", "chmod u+s", func(t *testing.T, s *system) {
+			unix.Chmod(filepath.Join(s.root, "usr/bin/newuidmap"), 0o755)
+		}},
+		{"newgidmap missing", "newgidmap", "apt-get install uidmap", func(t *testing.T, s *system) {
+			s.lookPath = func(name string) (string, error) { return "", errors.New("not found") }
+		}},
+		{"no subuid entry", "/etc/subuid", "usermod --add-subuids", func(t *testing.T, s *system) {
+			writeFile(t, filepath.Join(s.root, "etc/subuid"), "bob:100000:65536\n")
+		}},
+		{"a small subgid range", "/etc/subgid", "usermod", func(t *testing.T, s *system) {
+			writeFile(t, filepath.Join(s.root, "etc/subgid"), "alice:100000:1000\n")
+		}},
+		{"no XDG_RUNTIME_DIR", "XDG_RUNTIME_DIR", "0700", func(t *testing.T, s *system) {
+			s.getenv = func(string) string { return "" }
+		}},
+		{"old kernel", "overlay in a user namespace", "5.11", func(t *testing.T, s *system) {
+			s.release = func() string { return "5.10.0-20-amd64" }
+		}},
+		{"no delegation", "delegated cgroup", "Delegate=yes", func(t *testing.T, s *system) {
+			writeFile(t, filepath.Join(s.root, "proc/self/cgroup"), "0::/user.slice/user-1000.slice/session-2.scope\n")
+		}},
+		{"no slirp4netns", "slirp4netns", "apt-get install slirp4netns", func(t *testing.T, s *system) {
+			s.lookPath = func(name string) (string, error) {
+				if name == "slirp4netns" {
+					return "", errors.New("not found")
+				}
+				return "/usr/bin/" + name, nil
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := rootlessSystem(t)
+			tc.breakIt(t, &s)
+			c := find(t, s.run(t.TempDir()), tc.check)
+			if c.OK || !strings.Contains(c.Fix, tc.wantInFix) {
+				t.Errorf("%s: OK %v, fix %q; want not OK and a fix with %q", tc.check, c.OK, c.Fix, tc.wantInFix)
+			}
+		})
 	}
 }
