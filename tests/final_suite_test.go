@@ -65,6 +65,7 @@ type md struct {
 	t    *testing.T
 	root string
 	jobs chan func()
+	as   *rootlessUser // not nil: run by this unprivileged user, with its own state (rootless_test.go)
 }
 
 // newMD makes a test's minidocker; it needs root. At the end the host
@@ -142,11 +143,18 @@ func (m *md) runInput(input string, args ...string) result {
 	m.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, finalBinary, append([]string{"--root", m.root}, args...)...)
+	argv := append([]string{"--root", m.root}, args...)
+	if m.as != nil {
+		argv = args
+	}
+	cmd := exec.CommandContext(ctx, finalBinary, argv...)
 	cmd.Stdin = strings.NewReader(input)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if m.as != nil {
+		m.as.command(cmd)
+	}
 	var err error
 	m.inNetns(func() { err = cmd.Run() })
 	code, err := exitCode(err)

@@ -1,0 +1,484 @@
+// Rootless minidocker (docs/12-user-namespaces.md): the binary run by an
+// unprivileged user that the test makes itself, with HOME and
+// XDG_RUNTIME_DIR in the test's own directories. The tests assert what
+// the kernel shows: the container's uid_map, PID 1 of its own PID
+// namespace, the owner of its mount namespace, the owners on the host of
+// what root inside makes, the cgroup files under a subtree delegated the
+// way systemd delegates one.
+
+package tests
+
+import (
+	"archive/tar"
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// rootlessUser is an unprivileged user made for one test: removed at the
+// end with its /etc/passwd (or useradd's) and /etc/subuid, /etc/subgid
+// entries, also when the test fails.
+type rootlessUser struct {
+	name                   string
+	uid, gid               int
+	home, runtime          string
+	subUID, subGID         [2]uint32 // start, size
+	cgroupFD               int       // >0: start commands in this cgroup (a delegated subtree's leaf)
+	data                   string    // the XDG state root: $HOME/.local/share/minidocker
+	madePasswd, madeSubIDs bool
+}
+
+// newRootlessUser makes the test's user, named after the test process,
+// with a home and a runtime directory of its own (mode 0700) under a
+// directory every user may enter.
+func newRootlessUser(t *testing.T) *rootlessUser {
+	t.Helper()
+	containerTest(t)
+	for _, name := range []string{"newuidmap", "newgidmap"} {
+		needProgram(t, name, "uidmap")
+	}
+	u := &rootlessUser{name: fmt.Sprintf("mdrl%d", os.Getpid())}
+	base, err := os.MkdirTemp("/var/tmp", "minidocker-tests-rootless-")
+	if err == nil {
+		err = os.Chmod(base, 0o755)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.home, u.runtime = filepath.Join(base, "home"), filepath.Join(base, "run")
+	u.data = filepath.Join(u.home, ".local", "share", "minidocker")
+	t.Cleanup(func() { u.remove(t); os.RemoveAll(base) })
+	u.addUser(t)
+	u.addSubIDs(t)
+	for _, dir := range []string{u.home, u.runtime} {
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(dir, u.uid, u.gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return u
+}
+
+// addUser makes the account: useradd where there is one, else (the VM's
+// busybox) lines in /etc/passwd and /etc/group.
+func (u *rootlessUser) addUser(t *testing.T) {
+	t.Helper()
+	if found, err := user.Lookup(u.name); err == nil { // a killed run's: reuse it
+		u.uid, _ = strconv.Atoi(found.Uid)
+		u.gid, _ = strconv.Atoi(found.Gid)
+		return
+	}
+	if _, err := exec.LookPath("useradd"); err == nil {
+		out, err := exec.Command("useradd", "-M", "-d", u.home, "-s", "/bin/false", "-U", u.name).CombinedOutput()
+		if err != nil {
+			t.Fatalf("useradd %s: %v: %s", u.name, err, out)
+		}
+		found, err := user.Lookup(u.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.uid, _ = strconv.Atoi(found.Uid)
+		u.gid, _ = strconv.Atoi(found.Gid)
+		return
+	}
+	u.uid = 60000 + os.Getpid()%5000
+	for _, err := user.LookupId(strconv.Itoa(u.uid)); err == nil; _, err = user.LookupId(strconv.Itoa(u.uid)) {
+		u.uid++
+	}
+	u.gid, u.madePasswd = u.uid, true
+	appendLocked(t, "/etc/passwd", fmt.Sprintf("%s:x:%d:%d::%s:/bin/false\n", u.name, u.uid, u.gid, u.home))
+	appendLocked(t, "/etc/group", fmt.Sprintf("%s:x:%d:\n", u.name, u.gid))
+}
+
+// addSubIDs reads the user's subordinate ranges, adding 65536 ids after
+// every other range where useradd added none.
+func (u *rootlessUser) addSubIDs(t *testing.T) {
+	t.Helper()
+	for i, file := range []string{"/etc/subuid", "/etc/subgid"} {
+		r, ok := subRange(readOrEmpty(file), u.name)
+		if !ok {
+			r = [2]uint32{nextSubRange(readOrEmpty(file)), 65536}
+			appendLocked(t, file, fmt.Sprintf("%s:%d:%d\n", u.name, r[0], r[1]))
+			u.madeSubIDs = true
+		}
+		if i == 0 {
+			u.subUID = r
+		} else {
+			u.subGID = r
+		}
+	}
+}
+
+// remove takes the user out again: userdel for one useradd made (it
+// removes the subordinate ranges too), else the lines the test added.
+func (u *rootlessUser) remove(t *testing.T) {
+	if u.uid == 0 {
+		return
+	}
+	if !u.madePasswd {
+		if out, err := exec.Command("userdel", u.name).CombinedOutput(); err != nil {
+			t.Errorf("userdel %s: %v: %s", u.name, err, out)
+		}
+	}
+	files := []string{"/etc/subuid", "/etc/subgid"}
+	if u.madePasswd {
+		files = append(files, "/etc/passwd", "/etc/group")
+	}
+	for _, file := range files {
+		removeLinesLocked(t, file, u.name+":")
+	}
+}
+
+// subRange is name's first range in a subordinate id file.
+func subRange(data, name string) ([2]uint32, bool) {
+	for _, line := range strings.Split(data, "\n") {
+		var start, size uint32
+		if n, rest, ok := strings.Cut(line, ":"); ok && n == name {
+			if _, err := fmt.Sscanf(rest, "%d:%d", &start, &size); err == nil && size >= 65536 {
+				return [2]uint32{start, size}, true
+			}
+		}
+	}
+	return [2]uint32{}, false
+}
+
+// nextSubRange is the start of a range after every range of a file.
+func nextSubRange(data string) uint32 {
+	end := uint32(100000)
+	for _, line := range strings.Split(data, "\n") {
+		var start, size uint32
+		if _, rest, ok := strings.Cut(line, ":"); ok {
+			if _, err := fmt.Sscanf(rest, "%d:%d", &start, &size); err == nil && start+size > end {
+				end = start + size
+			}
+		}
+	}
+	return end
+}
+
+// readOrEmpty reads a file, "" when it is missing.
+func readOrEmpty(path string) string {
+	data, _ := os.ReadFile(path)
+	return string(data)
+}
+
+// appendLocked appends line to a file under flock, as minidocker's own
+// writer of /etc/subuid does.
+func appendLocked(t *testing.T, path, line string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(line); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// removeLinesLocked removes the lines starting with prefix from a file,
+// in place and under flock.
+func removeLinesLocked(t *testing.T, path, prefix string) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		t.Error(err)
+		return
+	}
+	var kept []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if !strings.HasPrefix(sc.Text(), prefix) {
+			kept = append(kept, sc.Text()+"\n")
+		}
+	}
+	if err := f.Truncate(0); err == nil {
+		_, err = f.WriteAt([]byte(strings.Join(kept, "")), 0)
+	}
+	if err != nil {
+		t.Errorf("remove %s's lines from %s: %v", prefix, path, err)
+	}
+}
+
+// command sets cmd up to run as the user: its ids, no supplementary
+// group (as setpriv --reuid --regid --clear-groups), an environment with
+// HOME and XDG_RUNTIME_DIR, in the delegated cgroup when there is one.
+func (u *rootlessUser) command(cmd *exec.Cmd) {
+	cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}}
+	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + u.home}
+	if u.runtime != "" {
+		cmd.Env = append(cmd.Env, "XDG_RUNTIME_DIR="+u.runtime)
+	}
+	if u.cgroupFD > 0 {
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, u.cgroupFD
+	}
+	cmd.Dir = "/"
+}
+
+// newRootlessMD is a test's minidocker run by its own unprivileged user,
+// in the test's network namespace; at the end the user's containers are
+// removed and nothing may be left on the host.
+func newRootlessMD(t *testing.T) (*md, *rootlessUser) {
+	t.Helper()
+	u := newRootlessUser(t)
+	before := hostState(t)
+	m := &md{t: t, jobs: make(chan func()), as: u}
+	ready := make(chan error)
+	go m.netnsLoop(ready)
+	if err := <-ready; err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if ids := strings.Fields(m.run("ps", "-aq").stdout); len(ids) > 0 {
+			m.run(append([]string{"rm", "-f"}, ids...)...)
+		}
+		for _, leak := range difference(hostState(t), before) {
+			t.Errorf("left behind on the host by a rootless run: %s", leak)
+		}
+		close(m.jobs)
+	})
+	return m, u
+}
+
+// rootlessPid is the host pid of a running container's first process.
+func rootlessPid(m *md, id string) int {
+	m.t.Helper()
+	pid, err := strconv.Atoi(strings.TrimSpace(m.must("inspect", "-f", "{{.State.Pid}}", id)))
+	if err != nil || pid <= 0 {
+		m.t.Fatalf("container %s has no pid: %v", id, err)
+	}
+	return pid
+}
+
+// fileInode is the inode of a file (a namespace's, to compare).
+func fileInode(t *testing.T, path string) uint64 {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino
+}
+
+// TestRootlessRun runs containers as the user and checks what the kernel
+// shows: the maps, PID 1, the mount namespace with the union, owned by
+// the user's namespace, owned in turn by the user; files made inside
+// owned on the host by the user and the range; logs, stop, kill (of a
+// process that is not root inside too), rm, --network none and host.
+func TestRootlessRun(t *testing.T) {
+	m, u := newRootlessMD(t)
+	vol := filepath.Join(u.home, "vol")
+	if err := os.Mkdir(vol, 0o711); err != nil || os.Chown(vol, u.uid, u.gid) != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(m.must("run", "-d", "--network", "none", "-v", vol+":/vol", "base",
+		"sh", "-c", "echo made > /vol/root && mkdir -m 777 /vol/open && echo ready && exec sleep 1000"))
+	waitFor(t, func() bool { return strings.Contains(m.run("logs", id).stdout, "ready") })
+	pid := rootlessPid(m, id)
+
+	uidMap := strings.Join(strings.Fields(mustRead(t, fmt.Sprintf("/proc/%d/uid_map", pid))), " ")
+	if want := fmt.Sprintf("0 %d 1 1 %d %d", u.uid, u.subUID[0], u.subUID[1]); uidMap != want {
+		t.Errorf("uid_map %q, want %q", uidMap, want)
+	}
+	gidMap := strings.Join(strings.Fields(mustRead(t, fmt.Sprintf("/proc/%d/gid_map", pid))), " ")
+	if want := fmt.Sprintf("0 %d 1 1 %d %d", u.gid, u.subGID[0], u.subGID[1]); gidMap != want {
+		t.Errorf("gid_map %q, want %q", gidMap, want)
+	}
+	if nspid := pidStatus(t, pid, "NSpid"); !strings.HasSuffix(nspid, "\t1") && !strings.HasSuffix(nspid, " 1") {
+		t.Errorf("NSpid %q: the container's command is not PID 1 of its own namespace", nspid)
+	}
+	checkMountNamespaceOwner(t, pid, u.uid)
+	checkOwner(t, filepath.Join(vol, "root"), u.uid, u.gid)
+	m.must("run", "--rm", "--network", "none", "--user", "1000:1000", "-v", vol+":/vol", "base", "touch", "/vol/open/other")
+	checkOwner(t, filepath.Join(vol, "open", "other"), int(u.subUID[0])+999, int(u.subGID[0])+999)
+
+	m.must("stop", "-t", "1", id)
+	if st := m.must("inspect", "-f", "{{.State.Status}}", id); strings.TrimSpace(st) != "exited" {
+		t.Errorf("after stop: %s", st)
+	}
+	m.must("rm", id)
+	if _, err := os.Stat(filepath.Join(u.data, "containers", id)); !os.IsNotExist(err) {
+		t.Errorf("rm left %s/containers/%s (%v)", u.data, id, err)
+	}
+
+	// A process that is not root inside is a subordinate id outside: kill
+	// reaches it through the user's process (internal/rootless/signal.go).
+	id = strings.TrimSpace(m.must("run", "-d", "--network", "none", "--user", "1000", "base", "sleep", "1000"))
+	pid = rootlessPid(m, id)
+	if uid := pidStatus(t, pid, "Uid"); !strings.HasPrefix(uid, fmt.Sprint(u.subUID[0]+999)) {
+		t.Errorf("--user 1000 runs as host uid %q, want %d", uid, u.subUID[0]+999)
+	}
+	m.must("kill", id)
+	waitForDeath(t, pid)
+	m.must("rm", id)
+
+	// --network host is the test's namespace; none is a new one.
+	var testNet uint64
+	m.inNetns(func() { testNet = fileInode(t, "/proc/thread-self/ns/net") })
+	for _, tc := range []struct {
+		network string
+		same    bool
+	}{{"host", true}, {"none", false}} {
+		out := strings.TrimSpace(m.must("run", "--rm", "--network", tc.network, "base", "readlink", "/proc/self/ns/net"))
+		if same := out == fmt.Sprintf("net:[%d]", testNet); same != tc.same {
+			t.Errorf("--network %s: the container's %s, the test's net:[%d]", tc.network, out, testNet)
+		}
+	}
+	if ps := m.must("ps", "-aq"); ps != "" {
+		t.Errorf("containers left: %s", ps)
+	}
+}
+
+// checkMountNamespaceOwner checks that pid's root is an overlay, in a
+// mount namespace owned by pid's user namespace (not the host's), which
+// is owned by uid.
+func checkMountNamespaceOwner(t *testing.T, pid, uid int) {
+	t.Helper()
+	root := ""
+	for _, line := range strings.Split(mustRead(t, fmt.Sprintf("/proc/%d/mountinfo", pid)), "\n") {
+		if f := strings.Fields(line); len(f) > 8 && f[4] == "/" {
+			if i := strings.Index(line, " - "); i > 0 {
+				root = strings.Fields(line[i+3:])[0]
+			}
+		}
+	}
+	if root != "overlay" {
+		t.Errorf("the container's / is %q, want overlay", root)
+	}
+	mnt, err := unix.Open(fmt.Sprintf("/proc/%d/ns/mnt", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(mnt)
+	owner, err := unix.IoctlRetInt(mnt, unix.NS_GET_USERNS)
+	if err != nil {
+		t.Fatalf("ioctl(NS_GET_USERNS): %v", err)
+	}
+	defer unix.Close(owner)
+	var st unix.Stat_t
+	if err := unix.Fstat(owner, &st); err != nil {
+		t.Fatal(err)
+	}
+	if own := fileInode(t, fmt.Sprintf("/proc/%d/ns/user", pid)); st.Ino != own || own == fileInode(t, "/proc/self/ns/user") {
+		t.Errorf("the mount namespace is owned by user namespace %d; the container's is %d, the host's %d", st.Ino, own, fileInode(t, "/proc/self/ns/user"))
+	}
+	var ownerUID uint32
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(owner), unix.NS_GET_OWNER_UID, uintptr(unsafe.Pointer(&ownerUID))); errno != 0 {
+		t.Fatalf("ioctl(NS_GET_OWNER_UID): %v", errno)
+	}
+	if int(ownerUID) != uid {
+		t.Errorf("the user namespace is owned by uid %d, want the user's %d", ownerUID, uid)
+	}
+}
+
+// checkOwner checks a host file's owner.
+func checkOwner(t *testing.T, path string, uid, gid int) {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	if int(st.Uid) != uid || int(st.Gid) != gid {
+		t.Errorf("%s is owned by %d:%d on the host, want %d:%d", path, st.Uid, st.Gid, uid, gid)
+	}
+}
+
+// TestRootlessImagesAndRefusals checks import (a file of uid 1000 in the
+// layer is the range's on the host) and images, and the one-line
+// refusals of what a rootless container cannot have, which leave nothing.
+func TestRootlessImagesAndRefusals(t *testing.T) {
+	m, u := newRootlessMD(t)
+	archive := filepath.Join(u.home, "image.tar")
+	writeTar(t, archive, u.uid, u.gid)
+	m.must("import", archive, "owned:1")
+	if out := m.must("images"); !strings.Contains(out, "owned") {
+		t.Errorf("images does not list the import:\n%s", out)
+	}
+	if out := m.must("run", "--rm", "--network", "none", "-v", helperVolume(t), "owned:1", "/helper", "print", "x"); strings.TrimSpace(out) != "x" {
+		t.Errorf("a container of the imported image printed %q", out)
+	}
+	layers, _ := filepath.Glob(filepath.Join(u.data, "image", "layers", "*", "diff", "owned")) // unpacked by the first run
+	if len(layers) != 1 {
+		t.Fatalf("the imported layer's file: %v", layers)
+	}
+	checkOwner(t, layers[0], int(u.subUID[0])+999, int(u.subGID[0])+999)
+
+	m.fails(125, "rootless: the bridge network needs root", "run", "--rm", "base", "true")
+	m.fails(125, "rootless: --privileged is refused", "run", "--rm", "--network", "none", "--privileged", "base", "true")
+	m.fails(125, "rootless: --userns-remap is refused", "run", "--rm", "--network", "none", "--userns-remap=default", "base", "true")
+	m.must("run", "-d", "--name", "sleeper", "--network", "none", "base", "sleep", "1000")
+	m.fails(125, "rootless: exec is not supported", "exec", "sleeper", "true")
+	m.must("rm", "-f", "sleeper")
+	if ps := m.must("ps", "-aq"); ps != "" {
+		t.Errorf("refused runs left containers: %s", ps)
+	}
+}
+
+// writeTar writes a one-layer archive for import: a file owned by 1000
+// inside.
+func writeTar(t *testing.T, path string, uid, gid int) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := tar.NewWriter(f)
+	err = tw.WriteHeader(&tar.Header{Name: "owned", Typeflag: tar.TypeReg, Mode: 0o644, Uid: 1000, Gid: 1000, Size: 2})
+	if err == nil {
+		_, err = tw.Write([]byte("x\n"))
+	}
+	err = errors.Join(err, tw.Close(), f.Close(), os.Chown(path, uid, gid))
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRootlessUserErrors checks the refusals before any namespace is
+// made: no XDG_RUNTIME_DIR, one that is not the user's, no subordinate
+// ids; and doctor, run by the user, names each with its fix.
+func TestRootlessUserErrors(t *testing.T) {
+	m, u := newRootlessMD(t)
+	runtime := u.runtime
+	u.runtime = ""
+	m.fails(1, "XDG_RUNTIME_DIR is not set", "ps")
+	m.fails(125, "XDG_RUNTIME_DIR is not set", "run", "--rm", "--network", "none", "base", "true")
+	r := m.run("doctor")
+	if r.code != 1 || !strings.Contains(r.stdout, "FAIL  XDG_RUNTIME_DIR: not set") {
+		t.Errorf("doctor without XDG_RUNTIME_DIR: exit %d\n%s", r.code, r.stdout)
+	}
+	u.runtime = "/tmp"
+	m.fails(1, "XDG_RUNTIME_DIR /tmp is not a directory of yours", "ps")
+	u.runtime = runtime
+
+	r = m.run("doctor")
+	for _, want := range []string{"OK    newuidmap", "OK    /etc/subuid: " + u.name, "OK    XDG_RUNTIME_DIR", "OK    overlay in a user namespace"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("doctor does not say %q:\n%s", want, r.stdout)
+		}
+	}
+	removeLinesLocked(t, "/etc/subuid", u.name+":")
+	m.fails(1, "/etc/subuid has no range for "+u.name, "ps")
+	if r := m.run("doctor"); !strings.Contains(r.stdout, "FAIL  /etc/subuid: no entry for "+u.name) || !strings.Contains(r.stdout, "usermod --add-subuids") {
+		t.Errorf("doctor without a subuid range:\n%s", r.stdout)
+	}
+	appendLocked(t, "/etc/subuid", fmt.Sprintf("%s:%d:%d\n", u.name, u.subUID[0], u.subUID[1]))
+}
