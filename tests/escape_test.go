@@ -25,6 +25,7 @@ type escape struct {
 	cmd             []string // the command in the container
 	want            string   // what it prints when defended (a regular expression)
 	lifted          []lift   // flags that lift the defence, and what it prints then
+	rootless        string   // what it prints in a rootless container, when not want (TestRootlessEscapes)
 }
 
 // lift is a run of an attack with the flags that remove its defence.
@@ -32,12 +33,19 @@ type lift struct {
 	flags []string
 	cmd   []string // another command, when lifting is not a flag
 	want  string   // a regular expression; "host": what root on the host gets
+	// rootless is what it prints in a rootless container, when not want:
+	// there the capability is the user namespace's, not the host's.
+	rootless string
 }
 
 // try is the helper's command for one attempt (tests/helper/escape.go).
 func try(args ...string) []string { return append([]string{"/helper", "try"}, args...) }
 
-// escapes is the table. The errnos: seccomp answers EPERM before the
+// escapes is the table. In a rootless container (the rootless
+// columns) a capability added inside is the user namespace's: the
+// kernel checks the host's for bpf, open_by_handle_at and mknod, and the
+// host's root, who owns /proc/sys, the runtime binary and the volume, is
+// nobody there (EACCES before the read-only mount is looked at). The errnos: seccomp answers EPERM before the
 // kernel looks at the call; a missing capability is the kernel's own
 // EPERM (seen when seccomp=unconfined leaves the capability missing); a
 // read-only mount is EROFS; nodev is EACCES at open.
@@ -51,7 +59,7 @@ func escapes(t *testing.T, hostOnly, ro string) []escape {
 		{attack: "add_key", defence: "seccomp", cmd: try("add_key"), want: "EPERM",
 			lifted: []lift{{flags: unconfined, want: "ok"}}},
 		{attack: "bpf (map create)", defence: "seccomp, then CAP_SYS_ADMIN/CAP_BPF", cmd: try("bpf"), want: "EPERM",
-			lifted: []lift{{flags: []string{"--cap-add", "SYS_ADMIN"}, want: "ok"}, {flags: []string{"--privileged"}, want: "ok"}}},
+			lifted: []lift{{flags: []string{"--cap-add", "SYS_ADMIN"}, want: "ok", rootless: "EPERM"}, {flags: []string{"--privileged"}, want: "ok"}}},
 		{attack: "perf_event_open", defence: "seccomp", cmd: try("perf_event_open"), want: "EPERM",
 			lifted: []lift{{flags: []string{"--privileged"}, want: "host"}}},
 		{attack: "unshare -U (clone a user namespace)", defence: "seccomp", cmd: try("clone_user"), want: "EPERM",
@@ -65,11 +73,11 @@ func escapes(t *testing.T, hostOnly, ro string) []escape {
 		{attack: "init_module", defence: "seccomp, then CAP_SYS_MODULE", cmd: try("init_module"), want: "EPERM",
 			lifted: []lift{{flags: []string{"--privileged"}, want: "host"}}},
 		{attack: "open_by_handle_at (shocker)", defence: "seccomp, then CAP_DAC_READ_SEARCH", cmd: try("open_by_handle", "/helper"), want: "EPERM",
-			lifted: []lift{{flags: unconfined, want: "EPERM"}, {flags: []string{"--cap-add", "DAC_READ_SEARCH"}, want: "ok"}}},
+			lifted: []lift{{flags: unconfined, want: "EPERM"}, {flags: []string{"--cap-add", "DAC_READ_SEARCH"}, want: "ok", rootless: "EPERM"}}},
 		{attack: "ptrace a process outside", defence: "PID namespace", cmd: try("ptrace", fmt.Sprint(os.Getpid())), want: "ESRCH"},
-		{attack: "mknod + open of a host disk", defence: "nodev", cmd: try("mknod_open", "/disk", fmt.Sprint(disk[0]), fmt.Sprint(disk[1])), want: "EACCES",
+		{attack: "mknod + open of a host disk", defence: "nodev", cmd: try("mknod_open", "/disk", fmt.Sprint(disk[0]), fmt.Sprint(disk[1])), want: "EACCES", rootless: "mknod EPERM",
 			lifted: []lift{{flags: []string{"--privileged"}, want: "ok"}}},
-		{attack: "write /proc/sys", defence: "read-only /proc/sys", cmd: try("open_write", "/proc/sys/kernel/hostname"), want: "EROFS",
+		{attack: "write /proc/sys", defence: "read-only /proc/sys", cmd: try("open_write", "/proc/sys/kernel/hostname"), want: "EROFS", rootless: "EACCES",
 			lifted: []lift{{flags: []string{"--privileged"}, want: "ok"}}},
 		{attack: "write /proc/sysrq-trigger", defence: "read-only bind", needs: "/proc/sysrq-trigger", cmd: try("open_write", "/proc/sysrq-trigger"), want: "EROFS",
 			lifted: []lift{{flags: []string{"--privileged"}, want: "ok"}}},
@@ -81,9 +89,9 @@ func escapes(t *testing.T, hostOnly, ro string) []escape {
 		{attack: "chroot breakout", defence: "pivot_root, old root unmounted", cmd: try("chroot_escape", hostOnly), want: "ENOENT",
 			lifted: []lift{{cmd: try("chroot_escape", "/helper"), want: "ok"}}}, // the climb works: it ends at the container's root
 		{attack: ":ro volume remounted rw", defence: "seccomp, then CAP_SYS_ADMIN", flags: []string{"-v", ro + ":/vol:ro"}, cmd: try("remount_rw", "/vol"), want: "remount EPERM",
-			lifted: []lift{{flags: []string{"--cap-add", "SYS_ADMIN"}, want: "ok"}}},
+			lifted: []lift{{flags: []string{"--cap-add", "SYS_ADMIN"}, want: "ok", rootless: "EACCES"}}},
 		{attack: "write /proc/1/exe, the host's binary (CVE-2019-5736)", defence: "PID 1 is not dumpable", flags: []string{"--init"}, cmd: try("open_write", "/proc/1/exe"), want: "EACCES",
-			lifted: []lift{{flags: []string{"--cap-add", "SYS_PTRACE"}, want: "ETXTBSY"}}}, // then only "running" protects it
+			lifted: []lift{{flags: []string{"--cap-add", "SYS_PTRACE"}, want: "ETXTBSY", rootless: "EACCES"}}}, // then only "running" protects it
 		{attack: "setuid binary", defence: "no-new-privileges", flags: []string{"--security-opt", "no-new-privileges"}, cmd: suid, want: "euid 65534",
 			lifted: []lift{{flags: []string{"--security-opt", "seccomp=unconfined"}, want: "euid 0"}}},
 		{attack: "fork bomb", defence: "pids cgroup", flags: []string{"--pids-limit", "20"}, cmd: try("forks", "40"), want: "started [0-9]+ EAGAIN",
@@ -98,39 +106,68 @@ func TestFinalEscapes(t *testing.T) {
 	hostOnly := t.TempDir()
 	ro := t.TempDir()
 	for _, e := range escapes(t, hostOnly, ro) {
-		t.Run(e.attack, func(t *testing.T) {
-			if e.needs != "" {
-				if _, err := os.Stat(e.needs); err != nil {
-					t.Logf("this kernel has no %s: nothing to defend", e.needs)
-					return
-				}
-			}
-			m := m.on(t)
-			if got := attempt(m, e.flags, e.cmd); !matches(e.want, got) {
-				t.Errorf("defended by %s: got %q, want %q", e.defence, got, e.want)
-			}
-			for _, l := range e.lifted {
-				cmd := e.cmd
-				if l.cmd != nil {
-					cmd = l.cmd
-				}
-				flags := l.flags
-				if len(e.flags) > 0 && e.flags[0] == "-v" {
-					flags = append(append([]string{}, e.flags...), flags...) // the volume stays
-				}
-				want := l.want
-				if want == "host" {
-					want = regexp.QuoteMeta(onHost(t, cmd))
-				}
-				if got := attempt(m, flags, cmd); !matches(want, got) {
-					t.Errorf("with %v (no %s): got %q, want %q", flags, e.defence, got, want)
-				}
-			}
-		})
+		t.Run(e.attack, func(t *testing.T) { tryEscape(m.on(t), e) })
 	}
 	if entries, _ := os.ReadDir(hostOnly); len(entries) != 0 {
 		t.Errorf("an attack reached the host's %s: %v", hostOnly, entries)
 	}
+}
+
+// tryEscape runs one attack of the table with m, defended and lifted.
+// Run by a rootless m (m.as), it expects e.rootless where set, and skips
+// what a rootless container cannot be given: --privileged, and limits
+// without a delegated cgroup.
+func tryEscape(m *md, e escape) {
+	t := m.t
+	if e.needs != "" {
+		if _, err := os.Stat(e.needs); err != nil {
+			t.Logf("this kernel has no %s: nothing to defend", e.needs)
+			return
+		}
+	}
+	if m.as != nil && hasFlag(e.flags, "--pids-limit") && m.as.cgroupFD == 0 {
+		t.Skip("rootless: limits need a delegated cgroup (TestRootlessLimits)")
+	}
+	want := e.want
+	if m.as != nil && e.rootless != "" {
+		want = e.rootless
+	}
+	if got := attempt(m, e.flags, e.cmd); !matches(want, got) {
+		t.Errorf("defended by %s: got %q, want %q", e.defence, got, want)
+	}
+	for _, l := range e.lifted {
+		if m.as != nil && hasFlag(l.flags, "--privileged") {
+			continue // refused rootless: TestRootlessImagesAndRefusals
+		}
+		cmd := e.cmd
+		if l.cmd != nil {
+			cmd = l.cmd
+		}
+		flags := l.flags
+		if len(e.flags) > 0 && e.flags[0] == "-v" {
+			flags = append(append([]string{}, e.flags...), flags...) // the volume stays
+		}
+		want := l.want
+		if want == "host" {
+			want = regexp.QuoteMeta(onHost(t, cmd))
+		}
+		if m.as != nil && l.rootless != "" {
+			want = l.rootless
+		}
+		if got := attempt(m, flags, cmd); !matches(want, got) {
+			t.Errorf("with %v (no %s): got %q, want %q", flags, e.defence, got, want)
+		}
+	}
+}
+
+// hasFlag reports whether flags holds name.
+func hasFlag(flags []string, name string) bool {
+	for _, f := range flags {
+		if f == name {
+			return true
+		}
+	}
+	return false
 }
 
 // attempt runs cmd in a container with the helper and flags; its output.

@@ -482,3 +482,18 @@ func TestRootlessUserErrors(t *testing.T) {
 	}
 	appendLocked(t, "/etc/subuid", fmt.Sprintf("%s:%d:%d\n", u.name, u.subUID[0], u.subUID[1]))
 }
+
+// TestRootlessEscapes runs the escape suite (escape_test.go) as the
+// unprivileged user: every attack fails in a rootless container too, and
+// where a capability added inside lifted the defence, it is the user
+// namespace's capability, which the host's kernel objects do not honour.
+func TestRootlessEscapes(t *testing.T) {
+	m, _ := newRootlessMD(t)
+	hostOnly, ro := openDir(t), openDir(t)
+	for _, e := range escapes(t, hostOnly, ro) {
+		t.Run(e.attack, func(t *testing.T) { tryEscape(m.on(t), e) })
+	}
+	if entries, _ := os.ReadDir(hostOnly); len(entries) != 0 {
+		t.Errorf("an attack reached the host's %s: %v", hostOnly, entries)
+	}
+}
