@@ -38,7 +38,7 @@
 #   MINIDOCKER_VM_KERNEL_PKG    kernel package to use instead of the resolved one
 #   MINIDOCKER_VM_KEEP=1        keep the work directory (console logs, initrd)
 #   MINIDOCKER_VM_HOST_PROGRAMS host programs copied in with their libraries
-#                               (default docker-registry)
+#                               (default docker-registry newuidmap newgidmap slirp4netns)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -178,15 +178,18 @@ stage() {
 }
 
 # stage_host_programs copies the host programs the tests need and the VM
-# lacks (MINIDOCKER_VM_HOST_PROGRAMS, default docker-registry, for the
-# registry tests) into /bin, with the shared libraries ldd names, at the
-# same paths: a dynamically linked program finds its loader and libc as on
-# the host. A program the host lacks is left out (its tests then skip).
+# lacks (MINIDOCKER_VM_HOST_PROGRAMS, default docker-registry for the
+# registry tests, newuidmap, newgidmap and slirp4netns for the rootless
+# ones) into /bin, with the shared libraries ldd names, at the same paths:
+# a dynamically linked program finds its loader and libc as on the host.
+# Modes are kept (cp -p): newuidmap and newgidmap are setuid root, and the
+# initramfs makes every file root's. A program the host lacks is left out
+# (its tests then skip).
 stage_host_programs() {
 	local name path lib
-	for name in ${MINIDOCKER_VM_HOST_PROGRAMS-docker-registry}; do
+	for name in ${MINIDOCKER_VM_HOST_PROGRAMS-docker-registry newuidmap newgidmap slirp4netns}; do
 		path=$(command -v "$name") || { say "no $name on this host: its tests will skip in the VM"; continue; }
-		cp "$path" "$root/bin/$name"
+		cp -p "$path" "$root/bin/$name"
 		for lib in $(ldd "$path" 2>/dev/null | grep -o '/[^ ]*'); do
 			mkdir -p "$root$(dirname "$lib")"
 			cp -L "$lib" "$root$lib"
