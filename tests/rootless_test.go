@@ -497,3 +497,86 @@ func TestRootlessEscapes(t *testing.T) {
 		t.Errorf("an attack reached the host's %s: %v", hostOnly, entries)
 	}
 }
+
+// TestRootlessLimits checks limit flags rootless. On cgroup v1, or
+// without a subtree of the user's, they are refused, and nothing is made.
+// On v2 the test delegates a subtree as systemd's Delegate=yes does (the
+// directory, its cgroup.procs, cgroup.subtree_control and cgroup.threads
+// the user's) and starts minidocker in a leaf of it; each container's
+// cgroup is then made beside that leaf, with its limits, and the fork
+// bomb of the escape suite stops at --pids-limit.
+func TestRootlessLimits(t *testing.T) {
+	m, u := newRootlessMD(t)
+	if !cgroupV2() {
+		m.fails(125, "cgroup v1, which cannot be delegated to a user", "run", "--rm", "--network", "none", "--memory", "64m", "base", "true")
+		m.fails(125, "cgroup v1, which cannot be delegated to a user", "run", "-d", "--network", "none", "--pids-limit", "20", "base", "true")
+		if ps := m.must("ps", "-aq"); ps != "" {
+			t.Errorf("refused runs left containers: %s", ps)
+		}
+		return
+	}
+	m.fails(125, "is not delegated to you", "run", "--rm", "--network", "none", "--memory", "64m", "base", "true")
+	dir := delegate(t, u)
+	id := strings.TrimSpace(m.must("run", "-d", "--network", "none", "--memory", "64m", "--pids-limit", "20", "base", "sleep", "1000"))
+	leaf := filepath.Join(dir, id)
+	for file, want := range map[string]string{"memory.max": "67108864", "pids.max": "20"} {
+		if got := strings.TrimSpace(mustRead(t, filepath.Join(leaf, file))); got != want {
+			t.Errorf("%s/%s is %q, want %q", leaf, file, got, want)
+		}
+	}
+	pid := rootlessPid(m, id)
+	if procs := mustRead(t, filepath.Join(leaf, "cgroup.procs")); !strings.Contains("\n"+procs, fmt.Sprintf("\n%d\n", pid)) {
+		t.Errorf("the container's pid %d is not in %s/cgroup.procs: %q", pid, leaf, procs)
+	}
+	checkOwner(t, leaf, u.uid, u.gid)
+	m.must("rm", "-f", id)
+	if _, err := os.Stat(leaf); !os.IsNotExist(err) {
+		t.Errorf("rm -f left the cgroup %s (%v)", leaf, err)
+	}
+	for _, e := range escapes(t, openDir(t), openDir(t)) {
+		if hasFlag(e.flags, "--pids-limit") {
+			t.Run(e.attack, func(t *testing.T) { tryEscape(m.on(t), e) })
+		}
+	}
+}
+
+// cgroupV2 reports whether /sys/fs/cgroup is the unified hierarchy.
+func cgroupV2() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+}
+
+// delegate makes a cgroup v2 subtree for the user, removed at the end:
+// /sys/fs/cgroup/minidocker-tests-rootless-PID, the user's as systemd
+// delegates, with a leaf "launch" in which the user's commands start.
+func delegate(t *testing.T, u *rootlessUser) string {
+	t.Helper()
+	dir := fmt.Sprintf("/sys/fs/cgroup/minidocker-tests-rootless-%d", os.Getpid())
+	launch := filepath.Join(dir, "launch")
+	if err := os.WriteFile("/sys/fs/cgroup/cgroup.subtree_control", []byte("+memory +pids +cpu"), 0); err != nil {
+		t.Fatalf("enable memory, pids and cpu at the root: %v", err)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, d := range []string{launch, dir} {
+			waitFor(t, func() bool { err := unix.Rmdir(d); return err == nil || errors.Is(err, unix.ENOENT) })
+		}
+	})
+	for _, name := range []string{"", "cgroup.procs", "cgroup.subtree_control", "cgroup.threads"} {
+		if err := os.Chown(filepath.Join(dir, name), u.uid, u.gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(launch, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Open(launch, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd); u.cgroupFD = 0 })
+	u.cgroupFD = fd
+	return dir
+}
