@@ -11,6 +11,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 
 	"github.com/minidocker/minidocker/final/internal/cgroups"
 	"github.com/minidocker/minidocker/final/internal/rootless"
@@ -63,8 +64,8 @@ func checkRootless(s *session, o *runOptions) error {
 		return nil
 	}
 	switch {
-	case o.network == "bridge":
-		return usagef("rootless: the bridge network needs root (a bridge, veths and NAT in the host's network namespace); use --network none or --network host (a user-mode network with slirp4netns is not built yet)")
+	case o.network == "bridge" && !haveSlirp():
+		return fmt.Errorf("rootless: the bridge network needs root (a bridge, veths and NAT in the host's network namespace), or slirp4netns for a user-mode network, which is missing (Debian: apt-get install slirp4netns); or use --network none or --network host")
 	case o.privileged:
 		return usagef("rootless: --privileged is refused: it gives the host's devices, which are not yours to give")
 	case o.usernsRemap != "" && o.userns != "host":
@@ -83,6 +84,12 @@ func checkRootlessLimits(s *session, c *state.Container) error {
 		return fmt.Errorf("rootless: limits need a cgroup of yours: %w; or run without limit flags", err)
 	}
 	return nil
+}
+
+// haveSlirp reports whether slirp4netns is on PATH.
+func haveSlirp() bool {
+	_, err := exec.LookPath("slirp4netns")
+	return err == nil
 }
 
 // refuseRootless is the one-line refusal of a verb a rootless

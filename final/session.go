@@ -17,6 +17,7 @@ import (
 	"github.com/minidocker/minidocker/final/internal/image"
 	"github.com/minidocker/minidocker/final/internal/overlay"
 	"github.com/minidocker/minidocker/final/internal/rootfs"
+	"github.com/minidocker/minidocker/final/internal/rootless"
 	"github.com/minidocker/minidocker/final/internal/state"
 )
 
@@ -118,6 +119,11 @@ func (s *session) open() error {
 	images.RemoveStale() // what a killed commit or load left, whatever this command is
 	images.MaxLayerSize = s.maxLayer
 	s.rt = &container.Runtime{State: st, CgroupParent: s.cgroupParent, Rootless: s.rootless}
+	if s.rootless {
+		if s.rt.RuntimeDir, err = rootless.RuntimeDir(); err != nil {
+			return err
+		}
+	}
 	s.images = images
 	s.removed = s.rt.FinishRemovals()
 	return nil

@@ -79,7 +79,7 @@ func escapes(t *testing.T, hostOnly, ro string) []escape {
 			lifted: []lift{{flags: []string{"--privileged"}, want: "ok"}}},
 		{attack: "write /proc/sys", defence: "read-only /proc/sys", cmd: try("open_write", "/proc/sys/kernel/hostname"), want: "EROFS", rootless: "EACCES",
 			lifted: []lift{{flags: []string{"--privileged"}, want: "ok"}}},
-		{attack: "write /proc/sysrq-trigger", defence: "read-only bind", needs: "/proc/sysrq-trigger", cmd: try("open_write", "/proc/sysrq-trigger"), want: "EROFS",
+		{attack: "write /proc/sysrq-trigger", defence: "read-only bind", needs: "/proc/sysrq-trigger", cmd: try("open_write", "/proc/sysrq-trigger"), want: "EROFS", rootless: "EACCES",
 			lifted: []lift{{flags: []string{"--privileged"}, want: "ok"}}},
 		{attack: "write /sys/kernel", defence: "read-only /sys", needs: "/sys/kernel/profiling", cmd: try("open_write", "/sys/kernel/profiling"), want: "EROFS"},
 		{attack: "read /proc/kcore", defence: "masked (/dev/null over it)", needs: "/proc/kcore", cmd: try("read", "/proc/kcore"), want: "ok 0",

@@ -13,6 +13,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -21,6 +22,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -35,6 +37,7 @@ type rootlessUser struct {
 	home, runtime          string
 	subUID, subGID         [2]uint32 // start, size
 	cgroupFD               int       // >0: start commands in this cgroup (a delegated subtree's leaf)
+	tun                    string    // a tun node of the test's, bound over /dev/net/tun for the commands (userTun)
 	data                   string    // the XDG state root: $HOME/.local/share/minidocker
 	madePasswd, madeSubIDs bool
 }
@@ -223,7 +226,12 @@ func removeLinesLocked(t *testing.T, path, prefix string) {
 // group (as setpriv --reuid --regid --clear-groups), an environment with
 // HOME and XDG_RUNTIME_DIR, in the delegated cgroup when there is one.
 func (u *rootlessUser) command(cmd *exec.Cmd) {
-	cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}}
+	if u.tun != "" {
+		cmd.Args = append([]string{"helper", "asuser", fmt.Sprint(u.uid), fmt.Sprint(u.gid), u.tun, cmd.Path}, cmd.Args[1:]...)
+		cmd.Path = helperBinary
+	} else {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}}
+	}
 	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + u.home}
 	if u.runtime != "" {
 		cmd.Env = append(cmd.Env, "XDG_RUNTIME_DIR="+u.runtime)
@@ -422,7 +430,6 @@ func TestRootlessImagesAndRefusals(t *testing.T) {
 	}
 	checkOwner(t, layers[0], int(u.subUID[0])+999, int(u.subGID[0])+999)
 
-	m.fails(125, "rootless: the bridge network needs root", "run", "--rm", "base", "true")
 	m.fails(125, "rootless: --privileged is refused", "run", "--rm", "--network", "none", "--privileged", "base", "true")
 	m.fails(125, "rootless: --userns-remap is refused", "run", "--rm", "--network", "none", "--userns-remap=default", "base", "true")
 	m.must("run", "-d", "--name", "sleeper", "--network", "none", "base", "sleep", "1000")
@@ -579,4 +586,90 @@ func delegate(t *testing.T, u *rootlessUser) string {
 	t.Cleanup(func() { unix.Close(fd); u.cgroupFD = 0 })
 	u.cgroupFD = fd
 	return dir
+}
+
+// userTun gives the user's commands a /dev/net/tun they may open, as
+// Debian's udev rule makes the host's (mode 0666): a node of the test's
+// own, bound over it in a mount namespace of each command's (helper
+// asuser), so that the host's is left as it is.
+func userTun(t *testing.T, u *rootlessUser) {
+	t.Helper()
+	needProgram(t, "slirp4netns", "slirp4netns")
+	node := filepath.Join(t.TempDir(), "tun")
+	if err := unix.Mknod(node, unix.S_IFCHR|0o666, int(unix.Mkdev(10, 200))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(node, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	u.tun = node
+	t.Cleanup(func() { u.tun = "" })
+}
+
+// TestRootlessPublish runs a server in a rootless container on the
+// default network, which rootless is slirp4netns's user-mode network, and
+// publishes its port through slirp4netns's API (add_hostfwd): the test
+// connects to 127.0.0.1:PORT in its own network namespace and reads the
+// server's greeting. The container has a tap device and slirp's address,
+// reaches nothing on the test's loopback through the gateway
+// (--disable-host-loopback), and slirp4netns ends with the container.
+func TestRootlessPublish(t *testing.T) {
+	m, u := newRootlessMD(t)
+	userTun(t, u)
+	id := strings.TrimSpace(m.must("run", "-d", "-p", "127.0.0.1:18080:8080", "-v", helperVolume(t), "base", "/helper", "serve", "8080"))
+	waitFor(t, func() bool { return strings.Contains(m.run("logs", id).stdout, "listening") })
+	if ps := m.must("ps"); !strings.Contains(ps, "127.0.0.1:18080->8080/tcp") {
+		t.Errorf("ps does not show the published port:\n%s", ps)
+	}
+	var got string
+	var err error
+	m.inNetns(func() { got, err = dialLine("127.0.0.1:18080") })
+	if want := "hello from " + id[:12]; err != nil || got != want {
+		t.Errorf("through the published port: %q, %v; want %q", got, err, want)
+	}
+	if ip := strings.TrimSpace(m.must("inspect", "-f", "{{.NetworkSettings.IPAddress}}", id)); ip != "10.0.2.100" {
+		t.Errorf("inspect shows the address %q, want slirp4netns's 10.0.2.100", ip)
+	}
+	if out := m.run("run", "--rm", "-v", helperVolume(t), "base", "sh", "-c", "grep -c tap0 /proc/net/dev; /helper dial 10.0.2.2:18080 2>&1").stdout; !strings.HasPrefix(out, "1\n") || !strings.Contains(out, "unreachable") {
+		t.Errorf("a second container: %q; want a tap0 and the test's loopback out of reach", out)
+	}
+	slirps := slirpPids(t, u.uid)
+	if len(slirps) != 1 {
+		t.Errorf("slirp4netns processes of the user: %v, want the running container's one", slirps)
+	}
+	m.must("rm", "-f", id)
+	for _, pid := range slirps {
+		waitForDeath(t, pid)
+	}
+}
+
+// dialLine connects to addr and reads the first line it is sent.
+func dialLine(addr string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return strings.TrimSpace(line), err
+}
+
+// slirpPids lists the slirp4netns processes running as uid.
+func slirpPids(t *testing.T, uid int) []int {
+	t.Helper()
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		var st unix.Stat_t
+		if strings.TrimSpace(string(comm)) == "slirp4netns" && unix.Stat(fmt.Sprintf("/proc/%d", pid), &st) == nil && int(st.Uid) == uid {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }

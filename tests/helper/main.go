@@ -16,6 +16,7 @@
 //	helper print TEXT      print TEXT and a newline
 //	helper hostname        print the hostname
 //	helper tty             print what stdin is (/dev/pts/N for a terminal)
+//	helper asuser UID GID TUN PROG ARG...  as root: bind TUN over /dev/net/tun in a mount namespace of its own, become UID:GID, exec PROG (asuser.go)
 package main
 
 import (
@@ -67,6 +68,8 @@ func main() {
 	case "print":
 		fmt.Println(strings.Join(os.Args[2:], " "))
 	case "noop":
+	case "asuser":
+		asUser()
 	default:
 		usage()
 	}
@@ -74,7 +77,7 @@ func main() {
 
 // usage says how to call the helper and exits 2.
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: helper mem MB | serve PORT | dial ADDR:PORT | errno CALL... | keyring | getppid N | files N | try NAME ARG... | hold | stdin FILE | print TEXT | hostname | tty")
+	fmt.Fprintln(os.Stderr, "usage: helper mem MB | serve PORT | dial ADDR:PORT | errno CALL... | keyring | getppid N | files N | try NAME ARG... | hold | stdin FILE | print TEXT | hostname | tty | asuser UID GID TUN PROG ARG...")
 	os.Exit(2)
 }
 

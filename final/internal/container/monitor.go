@@ -25,6 +25,7 @@ import (
 	"github.com/minidocker/minidocker/final/internal/cgroups"
 	"github.com/minidocker/minidocker/final/internal/network"
 	"github.com/minidocker/minidocker/final/internal/procfs"
+	"github.com/minidocker/minidocker/final/internal/slirp"
 	"github.com/minidocker/minidocker/final/internal/state"
 )
 
@@ -104,6 +105,8 @@ type resources struct {
 	cgroup   cgroups.Manager
 	endpoint *network.Endpoint
 	etc      map[string]string
+	usernet  *slirp.Net            // a rootless container's bridge network (usernet.go)
+	ports    []network.PortMapping // its published ports
 }
 
 // acquire makes the container's cgroup, leases its network address and
@@ -119,7 +122,11 @@ func (rt *Runtime) acquire(c *state.Container) (*resources, error) {
 		return res, err
 	}
 	res.cgroup = cg
-	if c.HostConfig.NetworkMode == "bridge" {
+	if rt.userNetwork(c) {
+		if res.ports, err = userPorts(c); err != nil {
+			return res, err
+		}
+	} else if c.HostConfig.NetworkMode == "bridge" {
 		ports, err := publishedPorts(c)
 		if err != nil {
 			return res, err
@@ -129,6 +136,9 @@ func (rt *Runtime) acquire(c *state.Container) (*resources, error) {
 		}
 	}
 	res.etc, err = writeEtcFiles(rt.State.Dir(c.ID), c, res.endpoint)
+	if err == nil && rt.userNetwork(c) {
+		err = userResolvConf(res.etc["/etc/resolv.conf"])
+	}
 	return res, err
 }
 
@@ -168,6 +178,9 @@ func (rt *Runtime) startProcess(c *state.Container, res *resources, att *Attach)
 	if err == nil && res.endpoint != nil {
 		err = network.Attach(res.endpoint, proc.Pid)
 	}
+	if err == nil && rt.userNetwork(c) {
+		res.usernet, err = rt.startUserNetwork(c, proc.Pid, res.ports)
+	}
 	if err == nil {
 		err = rt.markRunning(c, proc, res)
 	}
@@ -188,6 +201,9 @@ func (rt *Runtime) markRunning(c *state.Container, proc *Process, res *resources
 		r.State = state.State{Status: "running", Running: true, Pid: proc.Pid, StartedAt: time.Now().UTC()}
 		r.Minidocker.PidStartTime = proc.StartTime
 		r.HostConfig.MaskedPaths, r.HostConfig.ReadonlyPaths = maskedPaths(r.HostConfig.Privileged)
+		if res.usernet != nil {
+			r.NetworkSettings = userNetworkSettings(res.ports)
+		}
 		if res.endpoint != nil {
 			r.NetworkSettings = networkSettings(res.endpoint)
 			data, _ := json.Marshal(res.endpoint)
@@ -208,6 +224,9 @@ func (rt *Runtime) finish(c *state.Container, res *resources, status int, cause 
 	var errs []error
 	if res != nil && res.endpoint != nil {
 		errs = append(errs, network.Release(res.endpoint))
+	}
+	if res != nil && res.usernet != nil {
+		errs = append(errs, res.usernet.Stop())
 	}
 	if res != nil && res.cgroup != nil {
 		errs = append(errs, res.cgroup.Destroy())

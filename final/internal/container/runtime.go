@@ -21,8 +21,11 @@ type Runtime struct {
 	State        *state.Store
 	CgroupParent string
 	// Rootless is a runtime inside a rootless user namespace
-	// (internal/rootless): a container without limits gets no cgroup.
-	Rootless bool
+	// (internal/rootless): a container without limits gets no cgroup,
+	// and the bridge network is slirp4netns (usernet.go), whose sockets
+	// go in RuntimeDir.
+	Rootless   bool
+	RuntimeDir string
 }
 
 // Cgroup is the manager of a container's cgroup (which need not exist).

@@ -255,6 +255,7 @@ func rootlessSystem(t *testing.T) system {
 		}
 	}
 	writeFile(t, filepath.Join(s.root, "etc/subuid"), "alice:100000:65536\n")
+	writeFile(t, filepath.Join(s.root, "dev/net/tun"), "")
 	writeFile(t, filepath.Join(s.root, "etc/subgid"), "1000:100000:65536\n")
 	must := func(err error) {
 		if err != nil {

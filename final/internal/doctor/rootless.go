@@ -156,11 +156,17 @@ func (s system) checkDelegation() Check {
 // checkSlirp: the user-mode network of rootless containers.
 func (s system) checkSlirp() Check {
 	c := Check{Name: "slirp4netns"}
-	if path, err := s.lookPath("slirp4netns"); err == nil {
-		c.OK, c.Detail = true, path
+	path, err := s.lookPath("slirp4netns")
+	if err != nil {
+		c.Detail = "not on PATH: a rootless container's network is none or host only"
+		c.Fix = "sudo apt-get install slirp4netns"
 		return c
 	}
-	c.Detail = "not on PATH: a rootless container's network is none or host only"
-	c.Fix = "sudo apt-get install slirp4netns"
+	if err := unix.Access(s.path("/dev/net/tun"), unix.R_OK|unix.W_OK); err != nil {
+		c.Detail = fmt.Sprintf("%s is there, but /dev/net/tun is not yours to open (%v): it cannot make the container's tap device", path, err)
+		c.Fix = `sudo chmod 0666 /dev/net/tun, as udev's default rule does (KERNEL=="tun", MODE="0666"); opening it gives nothing without CAP_NET_ADMIN in a network namespace`
+		return c
+	}
+	c.OK, c.Detail = true, path
 	return c
 }
