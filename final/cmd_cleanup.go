@@ -24,6 +24,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -35,6 +36,7 @@ import (
 	"github.com/minidocker/minidocker/final/internal/container"
 	"github.com/minidocker/minidocker/final/internal/network"
 	"github.com/minidocker/minidocker/final/internal/procfs"
+	"github.com/minidocker/minidocker/final/internal/rootless"
 	"github.com/minidocker/minidocker/final/internal/state"
 )
 
@@ -53,10 +55,13 @@ func runCleanup(s *session) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("cleanup needs root (try: sudo minidocker cleanup)")
 	}
-	rt := &container.Runtime{State: &state.Store{Root: s.root}, CgroupParent: s.cgroupParent}
+	rt := &container.Runtime{State: &state.Store{Root: s.root}, CgroupParent: s.cgroupParent, Rootless: s.rootless}
 	list, _, _ := rt.State.List()
 	killMonitors(list)
 	removeCgroups(rt, list)
+	if s.rootless {
+		return cleanupRootless(s)
+	}
 	removed, err := cgroups.RemoveStepLeftovers(s.cgroupParent)
 	printRemoved(removed, "cgroups", err)
 	stepDirs := stepTempDirs()
@@ -77,6 +82,25 @@ func runCleanup(s *session) error {
 			}
 			fmt.Println("removed", dir)
 		}
+	}
+	return nil
+}
+
+// cleanupRootless finishes a rootless cleanup: the user's state root and
+// what killed monitors left in the runtime directory. The steps, the
+// bridge and the host's cgroups are root's, and not looked at.
+func cleanupRootless(s *session) error {
+	if dir, err := rootless.RuntimeDir(); err == nil {
+		sockets, _ := filepath.Glob(filepath.Join(dir, "slirp-*.sock"))
+		for _, sock := range sockets {
+			_ = os.Remove(sock)
+		}
+	}
+	if _, err := os.Lstat(s.root); err == nil {
+		if err := os.RemoveAll(s.root); err != nil {
+			return err
+		}
+		fmt.Println("removed", s.root)
 	}
 	return nil
 }

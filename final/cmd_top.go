@@ -35,7 +35,7 @@ func runTop(s *session, args []string) error {
 	if err != nil {
 		return err
 	}
-	pids, err := s.rt.Cgroup(c).Pids()
+	pids, err := s.rt.Processes(c)
 	if err != nil {
 		return err
 	}

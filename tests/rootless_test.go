@@ -434,9 +434,28 @@ func TestRootlessImagesAndRefusals(t *testing.T) {
 	m.fails(125, "rootless: --userns-remap is refused", "run", "--rm", "--network", "none", "--userns-remap=default", "base", "true")
 	m.must("run", "-d", "--name", "sleeper", "--network", "none", "base", "sleep", "1000")
 	m.fails(125, "rootless: exec is not supported", "exec", "sleeper", "true")
+	if top := m.must("top", "sleeper"); !strings.Contains(top, "sleep 1000") {
+		t.Errorf("top of a container without a cgroup:\n%s", top)
+	}
 	m.must("rm", "-f", "sleeper")
 	if ps := m.must("ps", "-aq"); ps != "" {
 		t.Errorf("refused runs left containers: %s", ps)
+	}
+
+	// save, rmi, load; then cleanup kills what runs and removes the
+	// user's state root, and nothing of root's.
+	saved := filepath.Join(u.home, "saved.tar")
+	m.must("save", "-o", saved, "owned:1")
+	m.must("rmi", "owned:1")
+	m.must("load", "-i", saved)
+	if out := m.must("images"); !strings.Contains(out, "owned") {
+		t.Errorf("images after load:\n%s", out)
+	}
+	pid := rootlessPid(m, strings.TrimSpace(m.must("run", "-d", "--network", "none", "base", "sleep", "1000")))
+	m.must("cleanup")
+	waitForDeath(t, pid)
+	if _, err := os.Stat(u.data); !os.IsNotExist(err) {
+		t.Errorf("cleanup left %s (%v)", u.data, err)
 	}
 }
 

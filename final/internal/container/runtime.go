@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 
 	"github.com/minidocker/minidocker/final/internal/cgroups"
+	"github.com/minidocker/minidocker/final/internal/procfs"
 	"github.com/minidocker/minidocker/final/internal/state"
 )
 
@@ -28,9 +29,23 @@ type Runtime struct {
 	RuntimeDir string
 }
 
-// Cgroup is the manager of a container's cgroup (which need not exist).
+// Cgroup is the manager of a container's cgroup (which need not exist):
+// none for a rootless container without limits.
 func (rt *Runtime) Cgroup(c *state.Container) cgroups.Manager {
+	if rt.Rootless && c.HostConfig.Resources.IsZero() {
+		return cgroups.None{}
+	}
 	return cgroups.Load(rt.cgroupParent(c), c.ID)
+}
+
+// Processes lists a running container's processes: its cgroup's, or
+// for a container without one, its first process and those below it.
+func (rt *Runtime) Processes(c *state.Container) ([]int, error) {
+	cg := rt.Cgroup(c)
+	if len(cg.Paths()) == 0 {
+		return procfs.Descendants(c.State.Pid)
+	}
+	return cg.Pids()
 }
 
 // cgroupParent is the parent the record names: the one recorded when the

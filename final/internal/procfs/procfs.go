@@ -90,3 +90,45 @@ func Ended(pid int) bool {
 	}
 	return ended(st.State)
 }
+
+// Descendants lists pid and every process below it, as the host numbers
+// them, from the parents in /proc/PID/stat. For the first process of a
+// PID namespace that is the namespace's processes (orphans are given to
+// it). It is how a rootless container without a cgroup is listed: a
+// sibling user namespace may read /proc/PID/stat, but not the
+// /proc/PID/ns links, which need ptrace access.
+func Descendants(pid int) ([]int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	children := map[int][]int{}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if parent, err := parentOf(p); err == nil {
+			children[parent] = append(children[parent], p)
+		}
+	}
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		out = append(out, children[out[i]]...)
+	}
+	return out, nil
+}
+
+// parentOf reads field 4 of /proc/PID/stat.
+func parentOf(pid int) (int, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	i := bytes.LastIndexByte(data, ')')
+	fields := strings.Fields(string(data[i+1:]))
+	if i < 0 || len(fields) < 2 {
+		return 0, fmt.Errorf("parse /proc/%d/stat: too few fields", pid)
+	}
+	return strconv.Atoi(fields[1])
+}
