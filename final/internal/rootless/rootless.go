@@ -112,27 +112,16 @@ func Enter(args []string) (int, error) {
 	if _, err := RuntimeDir(); err != nil {
 		return 0, err
 	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		return 0, err
-	}
-	defer w.Close()
 	signals, inside, err := signalSocket()
 	if err != nil {
 		return 0, err
 	}
 	defer signals.Close()
-	cmd := exec.Command("/proc/self/exe", args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Env = append(os.Environ(), envMarker+"=wait")
-	cmd.ExtraFiles = []*os.File{r, inside} // entryFd, signalFd
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS}
-	err = cmd.Start()
-	r.Close()
-	inside.Close()
+	cmd, release, err := startBlocked(args, inside)
 	if err != nil {
-		return 0, fmt.Errorf("clone a user namespace: %w (see: minidocker doctor)", err)
+		return 0, err
 	}
+	defer release.Close()
 	if err := writeMaps(cmd.Process.Pid, m); err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
@@ -141,11 +130,34 @@ func Enter(args []string) (int, error) {
 	go serveSignals(signals)
 	stop := forwardSignals(cmd.Process)
 	defer stop()
-	if _, err := w.Write([]byte{1}); err != nil {
+	if _, err := release.Write([]byte{1}); err != nil {
 		return 0, fmt.Errorf("let the namespace's first process go: %w", err)
 	}
-	w.Close()
+	release.Close()
 	return wait(cmd), nil
+}
+
+// startBlocked starts the child half in a new user and mount namespace,
+// blocked on a pipe (entryFd) until the maps are written; the caller
+// writes a byte on release to let it go. The child gets the inside end
+// of the signal socket as signalFd.
+func startBlocked(args []string, inside *os.File) (cmd *exec.Cmd, release *os.File, err error) {
+	defer inside.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer r.Close()
+	cmd = exec.Command("/proc/self/exe", args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), envMarker+"=wait")
+	cmd.ExtraFiles = []*os.File{r, inside} // entryFd, signalFd
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return nil, nil, fmt.Errorf("clone a user namespace: %w (see: minidocker doctor)", err)
+	}
+	return cmd, w, nil
 }
 
 // checkHelpers finds newuidmap and newgidmap.

@@ -53,32 +53,18 @@ func Start(pid int, api string, ports []network.PortMapping) (*Net, error) {
 	if err != nil {
 		return nil, fmt.Errorf("slirp4netns is missing: a rootless container's default network needs it (Debian: apt-get install slirp4netns), or run with --network none or host")
 	}
-	readyR, readyW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	defer readyR.Close()
-	exitR, exitW, err := os.Pipe()
-	if err != nil {
-		readyW.Close()
-		return nil, err
-	}
 	_ = os.Remove(api)
 	var stderr bytes.Buffer
 	cmd := exec.Command(path, "--configure", "--mtu=65520", "--disable-host-loopback",
 		"--api-socket", api, "--ready-fd=3", "--exit-fd=4", strconv.Itoa(pid), "tap0")
-	cmd.ExtraFiles = []*os.File{readyW, exitR}
 	cmd.Stderr = &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	err = cmd.Start()
-	readyW.Close()
-	exitR.Close()
+	n, ready, err := start(cmd, api)
 	if err != nil {
-		exitW.Close()
-		return nil, fmt.Errorf("start %s: %w", path, err)
+		return nil, err
 	}
-	n := &Net{cmd: cmd, exitW: exitW, api: api}
-	if err := waitReady(readyR); err != nil {
+	defer ready.Close()
+	if err := waitReady(ready); err != nil {
 		n.Stop()
 		return nil, fmt.Errorf("slirp4netns for pid %d: %w: %s", pid, err, bytes.TrimSpace(stderr.Bytes()))
 	}
@@ -89,6 +75,29 @@ func Start(pid int, api string, ports []network.PortMapping) (*Net, error) {
 		}
 	}
 	return n, nil
+}
+
+// start starts cmd with its ready pipe as fd 3 and its exit pipe as fd
+// 4; it returns the read end of the first.
+func start(cmd *exec.Cmd, api string) (*Net, *os.File, error) {
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer readyW.Close()
+	exitR, exitW, err := os.Pipe()
+	if err != nil {
+		readyR.Close()
+		return nil, nil, err
+	}
+	defer exitR.Close()
+	cmd.ExtraFiles = []*os.File{readyW, exitR}
+	if err := cmd.Start(); err != nil {
+		readyR.Close()
+		exitW.Close()
+		return nil, nil, fmt.Errorf("start %s: %w", cmd.Path, err)
+	}
+	return &Net{cmd: cmd, exitW: exitW, api: api}, readyR, nil
 }
 
 // waitReady waits for the byte slirp4netns writes on --ready-fd once
