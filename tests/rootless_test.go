@@ -416,7 +416,7 @@ func checkOwner(t *testing.T, path string, uid, gid int) {
 func TestRootlessImagesAndRefusals(t *testing.T) {
 	m, u := newRootlessMD(t)
 	archive := filepath.Join(u.home, "image.tar")
-	writeTar(t, archive, u.uid, u.gid)
+	writeOwnedTar(t, archive, u.uid, u.gid)
 	m.must("import", archive, "owned:1")
 	if out := m.must("images"); !strings.Contains(out, "owned") {
 		t.Errorf("images does not list the import:\n%s", out)
@@ -459,9 +459,9 @@ func TestRootlessImagesAndRefusals(t *testing.T) {
 	}
 }
 
-// writeTar writes a one-layer archive for import: a file owned by 1000
+// writeOwnedTar writes a one-layer archive for import: a file owned by 1000
 // inside.
-func writeTar(t *testing.T, path string, uid, gid int) {
+func writeOwnedTar(t *testing.T, path string, uid, gid int) {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
