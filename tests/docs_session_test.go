@@ -123,6 +123,9 @@ func TestDocsOutputBlocksAreChecked(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(repoRoot, "docs", "*.md"))
 	labs, _ := filepath.Glob(filepath.Join(repoRoot, "docs", "labs", "*.md"))
 	files = append(append(files, labs...), filepath.Join(repoRoot, "README.md"))
+	zh, _ := filepath.Glob(filepath.Join(repoRoot, "docs", "zh-CN", "*.md"))
+	zhLabs, _ := filepath.Glob(filepath.Join(repoRoot, "docs", "zh-CN", "labs", "*.md"))
+	files = append(append(files, zh...), zhLabs...)
 	for _, file := range files {
 		src, err := os.ReadFile(file)
 		if err != nil {

@@ -23,10 +23,10 @@ func TestLinksResolve(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, target := range markdownLinks(string(data)) {
-			if problem := checkLink(page, target); problem != "" {
+		for _, l := range markdownLinks(string(data)) {
+			if problem := checkLink(page, l.target); problem != "" {
 				rel, _ := filepath.Rel(repoRoot, page)
-				t.Errorf("%s: link %q: %s", rel, target, problem)
+				t.Errorf("%s:%d: link %q: %s", rel, l.line, l.target, problem)
 			}
 		}
 	}
@@ -55,6 +55,11 @@ func TestLinksAnchorsAreSpelledAsGitHubDoes(t *testing.T) {
 		"`overlayfs: filesystem on '…' not supported as upperdir`": "overlayfs-filesystem-on--not-supported-as-upperdir",
 		"Set up, run, test":           "set-up-run-test",
 		"The [lab VM](lab/README.md)": "the-lab-vm",
+		"目标":                          "目标",
+		"`MS_REC|MS_PRIVATE` 为什么要先做":  "ms_recms_private-为什么要先做",
+		"01 — 用 clone(2) 创建命名空间":      "01--用-clone2-创建命名空间",
+		"chroot：为什么它不是一堵墙（wall）":      "chroot为什么它不是一堵墙wall",
+		"术语表（Glossary）、中文版":           "术语表glossary中文版",
 	}
 	for heading, want := range tests {
 		if got := githubAnchor(heading); got != want {
@@ -91,15 +96,29 @@ var (
 	markdownLink = regexp.MustCompile(`\]\(([^)\s]+)(?:\s+"[^"]*")?\)`)
 )
 
-// markdownLinks are the targets of a page's links, outside code.
-func markdownLinks(text string) []string {
-	text = fencedBlock.ReplaceAllString(text, "")
-	text = inlineCode.ReplaceAllString(text, "")
-	var targets []string
-	for _, m := range markdownLink.FindAllStringSubmatch(text, -1) {
-		targets = append(targets, m[1])
+// blankFences empties fenced code blocks but keeps their lines, so that
+// what is found after them keeps its line number.
+func blankFences(text string) string {
+	return fencedBlock.ReplaceAllStringFunc(text, func(block string) string {
+		return strings.Repeat("\n", strings.Count(block, "\n"))
+	})
+}
+
+// link is a link's target and the line of the page it is on.
+type link struct {
+	target string
+	line   int
+}
+
+// markdownLinks are a page's links, outside code.
+func markdownLinks(text string) []link {
+	text = blankFences(text)
+	text = inlineCode.ReplaceAllString(text, "``")
+	var links []link
+	for _, m := range markdownLink.FindAllStringSubmatchIndex(text, -1) {
+		links = append(links, link{text[m[2]:m[3]], 1 + strings.Count(text[:m[0]], "\n")})
 	}
-	return targets
+	return links
 }
 
 // checkLink says what is wrong with a link from page, or "".
