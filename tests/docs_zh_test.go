@@ -115,7 +115,7 @@ func TestDocsZhGeneratedBlocksAreTheEnglishOnes(t *testing.T) {
 			zh = copyBlocks(t, p, en, zh)
 		}
 		for _, problem := range blockDifferences(en, zh) {
-			t.Errorf("%s:%s (English: %s): run sudo make docs, or copy the block from the English page", rel(p.zh), problem, rel(p.en))
+			t.Errorf("%s:%s; English page %s: run sudo make docs, or copy the block from the English page", rel(p.zh), problem, rel(p.en))
 		}
 	}
 }
@@ -136,9 +136,9 @@ func blockDifferences(en, zh []byte) []string {
 		case i >= len(be):
 			problems = append(problems, fmt.Sprintf("%d: the block <!-- %s --> is not in the English page", bz[i].line, bz[i].marker))
 		case be[i].marker != bz[i].marker:
-			problems = append(problems, fmt.Sprintf("%d: block %d is <!-- %s -->, the English page's (line %d) is <!-- %s -->", bz[i].line, i+1, bz[i].marker, be[i].line, be[i].marker))
+			problems = append(problems, fmt.Sprintf("%d: block %d is <!-- %s -->, the English page's (English line %d) is <!-- %s -->", bz[i].line, i+1, bz[i].marker, be[i].line, be[i].marker))
 		case be[i].text != bz[i].text:
-			problems = append(problems, fmt.Sprintf("%d: the block <!-- %s --> differs from the English one (line %d)", bz[i].line, bz[i].marker, be[i].line))
+			problems = append(problems, fmt.Sprintf("%d: the block <!-- %s --> differs from the English one (English line %d)", bz[i].line, bz[i].marker, be[i].line))
 		}
 	}
 	return problems
@@ -191,7 +191,7 @@ func TestDocsZhHeadingsPairWithTheEnglishOnes(t *testing.T) {
 			continue
 		}
 		if problem := headingDifference(en, zh); problem != "" {
-			t.Errorf("%s:%s (English: %s)", rel(p.zh), problem, rel(p.en))
+			t.Errorf("%s:%s; English page %s", rel(p.zh), problem, rel(p.en))
 		}
 	}
 }
