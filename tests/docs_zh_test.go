@@ -6,9 +6,9 @@
 // "<!-- end -->"), byte for byte and in the same order: the English blocks
 // are the ones the other docs tests regenerate and check, so the Chinese
 // copies are checked through them. "make docs" (-update) copies the
-// English blocks into the Chinese chapters; it does so after the English
-// ones are rewritten, because Go runs the tests of a package file by file
-// in name order and docs_zh_test.go sorts after every other docs_*_test.go.
+// English blocks into the Chinese chapters once every test has run
+// (syncTranslations, called by runSuite), so after the English ones are
+// rewritten.
 // Links and #anchors of both editions are checked by TestLinksResolve.
 
 package tests
@@ -36,10 +36,20 @@ var anyBlock = regexp.MustCompile("(?s)<!-- ([a-z][a-z0-9-]*(?::? [^\n]*?)?) -->
 // translation is an English page and the path of its Chinese edition.
 type translation struct{ en, zh string }
 
-// translations lists every English page that must have a Chinese edition:
-// docs/*.md but the benchmarks' results, docs/labs/*.md and README.md.
+// translations lists every English page that must have a Chinese edition,
+// or skips the test where there are no docs.
 func translations(t *testing.T) []translation {
 	t.Helper()
+	pairs := translationPairs()
+	if len(pairs) == 1 {
+		t.Skip("no docs here")
+	}
+	return pairs
+}
+
+// translationPairs are docs/*.md but the benchmarks' results,
+// docs/labs/*.md and README.md, each with its Chinese edition's path.
+func translationPairs() []translation {
 	var pairs []translation
 	chapters, _ := filepath.Glob(filepath.Join(repoRoot, "docs", "*.md"))
 	for _, en := range chapters {
@@ -50,9 +60,6 @@ func translations(t *testing.T) []translation {
 	labs, _ := filepath.Glob(filepath.Join(repoRoot, "docs", "labs", "*.md"))
 	for _, en := range labs {
 		pairs = append(pairs, translation{en, filepath.Join(zhDir, "labs", filepath.Base(en))})
-	}
-	if len(pairs) == 0 {
-		t.Skip("no docs here")
 	}
 	return append(pairs, translation{filepath.Join(repoRoot, "README.md"), filepath.Join(zhDir, "README-repo.md")})
 }
@@ -112,7 +119,10 @@ func TestDocsZhGeneratedBlocksAreTheEnglishOnes(t *testing.T) {
 			continue // a missing page is TestDocsZhEveryPageInBothLanguages's to report
 		}
 		if *update {
-			zh = copyBlocks(t, p, en, zh)
+			var err error
+			if zh, err = copyBlocks(p, en, zh); err != nil {
+				t.Fatal(err)
+			}
 		}
 		for _, problem := range blockDifferences(en, zh) {
 			t.Errorf("%s:%s; English page %s: run sudo make docs, or copy the block from the English page", rel(p.zh), problem, rel(p.en))
@@ -148,15 +158,14 @@ func blockDifferences(en, zh []byte) []string {
 // pairing them by position when their markers agree, and returns the
 // result. A translation whose markers differ from the English page's is
 // left for a person to fix: the comparison then reports where.
-func copyBlocks(t *testing.T, p translation, en, zh []byte) []byte {
-	t.Helper()
+func copyBlocks(p translation, en, zh []byte) ([]byte, error) {
 	be, bz := docBlocks(en), docBlocks(zh)
 	if len(be) != len(bz) {
-		return zh
+		return zh, nil
 	}
 	for i := range be {
 		if be[i].marker != bz[i].marker {
-			return zh
+			return zh, nil
 		}
 	}
 	i := 0
@@ -166,10 +175,28 @@ func copyBlocks(t *testing.T, p translation, en, zh []byte) []byte {
 	})
 	if !bytes.Equal(out, zh) {
 		if err := os.WriteFile(p.zh, out, 0o644); err != nil {
-			t.Fatal(err)
+			return zh, err
 		}
 	}
-	return out
+	return out, nil
+}
+
+// syncTranslations copies the English pages' generated blocks into their
+// Chinese editions. runSuite calls it after the tests under -update, so
+// that blocks which any test rewrote reach the translations in one
+// "make docs", whichever test file did the rewriting.
+func syncTranslations() error {
+	for _, p := range translationPairs() {
+		en, errEn := os.ReadFile(p.en)
+		zh, errZh := os.ReadFile(p.zh)
+		if errEn != nil || errZh != nil {
+			continue
+		}
+		if _, err := copyBlocks(p, en, zh); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // headingLevels are the levels of a page's headings outside code blocks,

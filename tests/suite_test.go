@@ -102,7 +102,14 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	findFinal(binDir)
-	return m.Run()
+	code := m.Run()
+	if *update {
+		if err := syncTranslations(); err != nil { // the Chinese pages get the blocks just rewritten
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	return code
 }
 
 // buildSteps compiles every step directory of the repository into dir.
