@@ -54,14 +54,14 @@ func runDaemon(s *session, host, group string, args []string) error {
 	if !ok || !strings.HasPrefix(path, "/") {
 		return usagef("--host %q: only unix sockets are served, e.g. unix:///run/minidocker.sock", host)
 	}
-	if err := s.open(); err != nil {
-		return err
-	}
 	lock, err := lockSocket(path)
 	if err != nil {
 		return err
 	}
 	defer lock.Close()
+	if err := s.open(); err != nil {
+		return err
+	}
 	// Before the socket appears: a client that sees it may stop us.
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)

@@ -716,6 +716,16 @@ func TestDaemonOneOwnerPerSocket(t *testing.T) {
 		}()
 	}
 	running := map[int]bool{0: true, 1: true, 2: true, 3: true}
+	// Before m.start's own cleanup (which waits too): kill what still
+	// runs and collect it here, so that no process is waited for twice.
+	t.Cleanup(func() {
+		for i := range running {
+			_ = procs[i].cmd.Process.Kill()
+		}
+		for range running {
+			<-exits
+		}
+	})
 	for range 3 {
 		select {
 		case e := <-exits:
@@ -731,14 +741,23 @@ func TestDaemonOneOwnerPerSocket(t *testing.T) {
 	for i := range running {
 		survivor = i
 	}
-	conn, err := net.Dial("unix", sock)
-	if err != nil {
-		t.Fatalf("the daemon that won does not answer on %s: %v", sock, err)
-	}
-	conn.Close()
+	// The losers may end before the winner listens: wait for it to answer.
+	waitFor(t, func() bool {
+		conn, err := net.Dial("unix", sock)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	})
 	_ = procs[survivor].cmd.Process.Signal(syscall.SIGTERM)
-	if e := <-exits; e.r.code != 0 {
-		t.Errorf("the serving daemon ended with %d after SIGTERM: %s", e.r.code, e.r.stderr)
+	select {
+	case e := <-exits:
+		delete(running, e.i)
+		if e.r.code != 0 {
+			t.Errorf("the serving daemon ended with %d after SIGTERM: %s", e.r.code, e.r.stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the serving daemon (pid %d) still runs 30 s after SIGTERM", procs[survivor].cmd.Process.Pid)
 	}
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {
 		t.Errorf("the socket %s is still there after its daemon stopped (%v)", sock, err)
