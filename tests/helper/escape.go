@@ -25,6 +25,7 @@ var attempts = map[string]func(args []string) string{
 	"open_by_handle": func(a []string) string { return openByHandle(arg(a, 0)) },
 	"ptrace":         func(a []string) string { return ptraceSeize(arg(a, 0)) },
 	"mknod_open":     func(a []string) string { return mknodOpen(arg(a, 0), arg(a, 1), arg(a, 2)) },
+	"mknod_rw":       func(a []string) string { return mknodReadWrite(arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3)) },
 	"open_write":     func(a []string) string { return openWrite(arg(a, 0)) },
 	"read":           func(a []string) string { return readSize(arg(a, 0)) },
 	"chroot_escape":  func(a []string) string { return chrootEscape(arg(a, 0)) },
@@ -128,6 +129,29 @@ func mknodOpen(path, major, minor string) string {
 		unix.Close(fd)
 	}
 	return result(errnoOf(err))
+}
+
+// mknodReadWrite makes a node of type kind ("b" or "c") at path, then
+// opens it for reading and, apart, for writing (writing nothing): "read
+// ERR write ERR", what the device rules answer to each.
+func mknodReadWrite(path, kind, major, minor string) string {
+	maj, _ := strconv.Atoi(major)
+	min, _ := strconv.Atoi(minor)
+	mode := uint32(unix.S_IFCHR)
+	if kind == "b" {
+		mode = unix.S_IFBLK
+	}
+	if err := unix.Mknod(path, mode|0o600, int(unix.Mkdev(uint32(maj), uint32(min)))); err != nil {
+		return "mknod " + result(errnoOf(err))
+	}
+	open := func(flags int) string {
+		fd, err := unix.Open(path, flags|unix.O_CLOEXEC, 0)
+		if err == nil {
+			unix.Close(fd)
+		}
+		return result(errnoOf(err))
+	}
+	return "read " + open(unix.O_RDONLY) + " write " + open(unix.O_WRONLY)
 }
 
 // openWrite opens path for writing and closes it, writing nothing.

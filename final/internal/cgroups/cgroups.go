@@ -45,6 +45,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/minidocker/minidocker/final/internal/cgroups/devices"
 )
 
 // Root is where the cgroup filesystems are mounted.
@@ -87,7 +89,7 @@ func IsV2() bool {
 }
 
 // New makes the cgroup parent/name with the limits r; restrictDevices
-// limits device access to Docker's default list (v1 only; see devices.go).
+// limits device access to Docker's default list (see devices.go).
 // On failure nothing is left behind.
 func New(parent, name string, r Resources, restrictDevices bool) (Manager, error) {
 	if err := CheckParent(parent); err != nil {
@@ -96,10 +98,13 @@ func New(parent, name string, r Resources, restrictDevices bool) (Manager, error
 	if !validName(name) {
 		return nil, fmt.Errorf("cgroup name %q: must be one path component", name)
 	}
+	if restrictDevices {
+		r.DeviceRules = devices.Default
+	}
 	if IsV2() {
 		return newV2(parent, name, r)
 	}
-	return newV1(parent, name, r, restrictDevices)
+	return newV1(parent, name, r)
 }
 
 // NewPath makes the cgroup at path, whole, as an OCI config's
@@ -114,7 +119,7 @@ func NewPath(path string, r Resources) (Manager, error) {
 	if IsV2() {
 		return newV2(parent, name, r)
 	}
-	return newV1(parent, name, r, false)
+	return newV1(parent, name, r)
 }
 
 // LoadPath is Load for a cgroup NewPath made.

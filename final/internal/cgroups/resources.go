@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/minidocker/minidocker/final/internal/cgroups/devices"
 )
 
 // MinimumMemory is the smallest -m that Docker accepts.
@@ -47,6 +49,10 @@ type Resources struct {
 	// what an OCI config sets that Docker's flags do not; each names the
 	// files of the host's version (the caller asks IsV2).
 	Files []File `json:"-"`
+	// DeviceRules, when not nil, are the devices the container may make
+	// and open (see the devices package); nil leaves the device
+	// controller as the parent has it. New sets Docker's default list.
+	DeviceRules []devices.Rule `json:"-"`
 }
 
 // File is one value for one cgroup file: Controller "memory", Name

@@ -28,7 +28,7 @@ type v1 struct {
 var alwaysV1 = []string{"memory", "pids", "cpu", "cpuacct", "devices"}
 
 // newV1 makes the directories, writes the limits and device rules.
-func newV1(parent, name string, r Resources, restrictDevices bool) (Manager, error) {
+func newV1(parent, name string, r Resources) (Manager, error) {
 	c := &v1{parent: parent, name: name, dirs: map[string]string{}}
 	want := settingsV1(r)
 	needed := append([]string{}, alwaysV1...)
@@ -39,8 +39,8 @@ func newV1(parent, name string, r Resources, restrictDevices bool) (Manager, err
 	if err == nil {
 		err = c.apply(want)
 	}
-	if err == nil && restrictDevices {
-		err = restrictDevicesV1(c.dirs["devices"])
+	if err == nil && r.DeviceRules != nil {
+		err = writeDevicesV1(c.dirs["devices"], r.DeviceRules)
 	}
 	if err != nil {
 		return nil, errors.Join(err, c.Destroy())

@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/minidocker/minidocker/final/internal/cgroups/devices"
 )
 
 // v2 is a container's cgroup on a v2 host.
@@ -23,8 +25,8 @@ type v2 struct {
 	parent string // as given, e.g. /minidocker
 }
 
-// newV2 enables the controllers down to parent, makes the leaf and writes
-// the limits.
+// newV2 enables the controllers down to parent, makes the leaf, writes
+// the limits and attaches the device program.
 func newV2(parent, name string, r Resources) (Manager, error) {
 	want := settingsV2(r)
 	needed := []string{"memory", "pids", "cpu"}
@@ -54,6 +56,11 @@ func newV2(parent, name string, r Resources) (Manager, error) {
 			continue // no swap accounting on this kernel
 		}
 		if err := writeFile(path, s.value); err != nil {
+			return nil, errors.Join(err, c.Destroy())
+		}
+	}
+	if r.DeviceRules != nil {
+		if err := devices.Attach(c.dir, r.DeviceRules); err != nil {
 			return nil, errors.Join(err, c.Destroy())
 		}
 	}

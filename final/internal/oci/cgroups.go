@@ -17,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/minidocker/minidocker/final/internal/cgroups"
+	"github.com/minidocker/minidocker/final/internal/cgroups/devices"
 )
 
 // CgroupPath is the cgroup linux.cgroupsPath names. An absolute path is
@@ -43,7 +44,7 @@ func CgroupPath(cfg *specs.Spec, id string) (string, error) {
 func Resources(r *specs.LinuxResources) (cgroups.Resources, error) {
 	var out cgroups.Resources
 	if r == nil {
-		return out, nil
+		r = &specs.LinuxResources{} // no limits, but the default devices
 	}
 	v2 := cgroups.IsV2()
 	add := func(ctrl, file, value string) {
@@ -73,10 +74,9 @@ func Resources(r *specs.LinuxResources) (cgroups.Resources, error) {
 			add("net_prio", "net_prio.ifpriomap", fmt.Sprintf("%s %d", p.Name, p.Priority))
 		}
 	}
-	if !v2 {
-		devices(r.Devices, add)
-	}
-	return out, nil
+	var err error
+	out.DeviceRules, err = deviceRules(r.Devices)
+	return out, err
 }
 
 // memory maps the memory limits.
@@ -205,35 +205,33 @@ func blockIO(b *specs.LinuxBlockIO, v2 bool, add func(ctrl, file, value string))
 	}
 }
 
-// devices maps the device rules to v1's devices.allow and devices.deny,
-// in order, then cgroups.AllowedDevices. On v2 they would need an eBPF program; minidocker does not
-// load one (docs/11-oci-runtime.md).
-func devices(rules []specs.LinuxDeviceCgroup, add func(ctrl, file, value string)) {
+// deviceRules is the config's device list as the cgroup takes it: from
+// nothing allowed, the config's rules in order, then (as runc does) the
+// runtime-spec's default devices and mknod of any node, whatever the
+// config denied. The same list is written to v1's files and compiled into
+// v2's program.
+func deviceRules(rules []specs.LinuxDeviceCgroup) ([]devices.Rule, error) {
+	out := []devices.Rule{devices.DenyAll}
 	for _, d := range rules {
-		file := "devices.deny"
-		if d.Allow {
-			file = "devices.allow"
+		r := devices.Rule{Allow: d.Allow, Type: 'a', Major: devices.Wildcard, Minor: devices.Wildcard, Access: d.Access}
+		if len(d.Type) == 1 {
+			r.Type = d.Type[0]
+		} else if d.Type != "" {
+			r.Type = 0 // refused by Check
 		}
-		kind := d.Type
-		if kind == "" {
-			kind = "a"
-		}
-		major, minor := "*", "*"
 		if d.Major != nil && *d.Major >= 0 {
-			major = strconv.FormatInt(*d.Major, 10)
+			r.Major = *d.Major
 		}
 		if d.Minor != nil && *d.Minor >= 0 {
-			minor = strconv.FormatInt(*d.Minor, 10)
+			r.Minor = *d.Minor
 		}
-		access := d.Access
-		if access == "" {
-			access = "rwm"
+		if r.Access == "" {
+			r.Access = "rwm"
 		}
-		add("devices", file, fmt.Sprintf("%s %s:%s %s", kind, major, minor, access))
+		if err := r.Check(); err != nil {
+			return nil, fmt.Errorf("linux.resources.devices: %w", err)
+		}
+		out = append(out, r)
 	}
-	// As runc does, the default devices (runtime-spec: "Default Devices")
-	// and mknod of any node stay allowed whatever the config denies.
-	for _, rule := range cgroups.AllowedDevices {
-		add("devices", "devices.allow", rule)
-	}
+	return append(out, devices.Default[1:]...), nil
 }

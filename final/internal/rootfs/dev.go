@@ -4,9 +4,9 @@
 // a tmpfs with only the devices Docker allows, each bind-mounted from the
 // host's /dev rather than made with mknod, so that the tmpfs itself can be
 // nodev: a node that root inside makes there later (CAP_MKNOD is in
-// Docker's default set) cannot be opened. This is how minidocker keeps
-// host devices out of reach on cgroup v2, where device rules would need an
-// eBPF program; on v1 the devices cgroup says the same a second time.
+// Docker's default set) cannot be opened. The cgroup's device rules
+// (cgroups/devices: v1's files, v2's eBPF program) say the same a second
+// time, and hold where nodev does not: a filesystem the container mounts.
 
 package rootfs
 
