@@ -89,8 +89,23 @@ func Load(prog []Insn) (int, error) {
 	return -1, fmt.Errorf("bpf(BPF_PROG_LOAD) of the device program (%d instructions): %w", len(prog), err)
 }
 
-// load is one BPF_PROG_LOAD, with a log buffer when log is not nil.
+// load is BPF_PROG_LOAD, with a log buffer when log is not nil. The
+// verifier gives up with EAGAIN when a signal arrives while it works, and
+// the Go runtime signals its threads (preemption): so EAGAIN is tried
+// again, as cilium/ebpf does.
 func load(prog []Insn, log []byte) (int, error) {
+	var fd int
+	var err error
+	for try := 0; try < 100; try++ {
+		if fd, err = loadOnce(prog, log); !errors.Is(err, unix.EAGAIN) {
+			break
+		}
+	}
+	return fd, err
+}
+
+// loadOnce is one BPF_PROG_LOAD.
+func loadOnce(prog []Insn, log []byte) (int, error) {
 	code := Encode(prog)
 	license := []byte("Apache\x00")
 	attr := progLoadAttr{
