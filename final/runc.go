@@ -55,7 +55,7 @@ type runcVerb struct {
 // runcVerbs is the OCI command line's verbs.
 var runcVerbs = []*runcVerb{
 	ociCreateVerb, ociStartVerb, ociStateVerb, ociKillVerb, ociDeleteVerb, ociRunVerb,
-	ociExecVerb, ociPsVerb, ociListVerb, ociSpecVerb, ociFeaturesVerb,
+	ociExecVerb, ociPsVerb, ociListVerb, ociSpecVerb, ociFeaturesVerb, ociPauseVerb, ociResumeVerb,
 }
 
 // runcMain is main for the OCI runtime; it returns the exit status.

@@ -80,7 +80,7 @@ func ociKill(g *runcGlobals, id string, sig unix.Signal, all bool) error {
 	if err != nil {
 		return err
 	}
-	if st := store.Status(rec); st != specs.StateCreated && st != specs.StateRunning {
+	if st := store.Status(rec); st != specs.StateCreated && st != specs.StateRunning && st != oci.StatePaused {
 		return fmt.Errorf("cannot kill container %s: it is %s", id, st)
 	}
 	pids := []int{rec.Pid}
@@ -132,12 +132,12 @@ func ociDelete(g *runcGlobals, id string, force bool) error {
 		return err
 	}
 	switch st := store.Status(rec); {
-	case (st == specs.StateRunning || st == specs.StateCreated) && !force:
+	case (st == specs.StateRunning || st == specs.StateCreated || st == oci.StatePaused) && !force:
 		// The runtime-spec: delete of a container that is not stopped is an
 		// error (runc kills a created one; the spec's suite checks this).
 		return fmt.Errorf("cannot delete container %s: it is %s; kill it first, or give --force", id, st)
-	case st == specs.StateCreated || st == specs.StateRunning:
-		if err := killAndWait(rec); err != nil {
+	case st == specs.StateCreated || st == specs.StateRunning || st == oci.StatePaused:
+		if err := killAndWait(rec, cgroups.LoadPath(rec.Cgroup)); err != nil {
 			return err
 		}
 	}
@@ -161,10 +161,11 @@ func ociDelete(g *runcGlobals, id string, force bool) error {
 // killTimeout is how long delete waits for a SIGKILLed process to end.
 const killTimeout = 10 * time.Second
 
-// killAndWait SIGKILLs the container's process and waits until it has
-// ended: through a pidfd (pidfd_open(2)), which becomes readable when the
-// process exits, even though it is not this process's child.
-func killAndWait(rec *oci.Record) error {
+// killAndWait SIGKILLs the container's process, thaws its cgroup if it
+// is paused (on v1 a frozen process dies only once thawed), and waits
+// until it has ended: through a pidfd (pidfd_open(2)), which becomes
+// readable when the process exits, even though it is not this process's child.
+func killAndWait(rec *oci.Record, cg cgroups.Manager) error {
 	pidfd, err := unix.PidfdOpen(rec.Pid, 0)
 	if err != nil {
 		return nil // gone already
@@ -175,6 +176,11 @@ func killAndWait(rec *oci.Record) error {
 	}
 	if err := unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("kill %d: %w", rec.Pid, err)
+	}
+	if cg.Frozen() {
+		if err := cg.Freeze(false); err != nil {
+			return err
+		}
 	}
 	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
 	for deadline := time.Now().Add(killTimeout); time.Now().Before(deadline); {

@@ -146,6 +146,34 @@ build() {
 		go build -o "$root/minidocker/bin/" "${mains[@]}"
 	fi
 	say "built $pkg and ${#mains[@]} programs: ${mains[*]:-none}"
+	build_runtime_tools
+}
+
+# build_runtime_tools packs the runtime-tools validation programs that can
+# pass on cgroup v2 (tests/testdata/runtime-tools/expected-pass-v2.txt),
+# runtimetest and the suite's rootfs into /minidocker/runtime-tools.tar.zst,
+# for TestOCIRuntimeToolsSuite: the VM has no Go and no network to build
+# them. Each is a static program of about 4.7 MB, mostly the same bytes, so
+# zstd with a long window packs them all into a few MB, which the test
+# unpacks. Without the module proxy or zstd the suite skips in the VM.
+build_runtime_tools() {
+	[ "$pkg" = ./tests ] || return 0
+	local dir=tests/testdata/runtime-tools out=$work/runtime-tools module g pkgs=()
+	command -v zstd >/dev/null || { say "no zstd: the runtime-tools suite will skip in the VM"; return 0; }
+	for g in $(grep -v '^#' "$dir/expected-pass-v2.txt"); do
+		pkgs+=("github.com/opencontainers/runtime-tools/validation/$g")
+	done
+	mkdir -p "$out"
+	if ! (cd "$dir" && GOFLAGS=-mod=mod GOWORK=off go build -ldflags='-s -w' -o "$out/" "${pkgs[@]}" github.com/opencontainers/runtime-tools/cmd/runtimetest); then
+		say "cannot build the runtime-tools suite (it needs the Go module proxy): it will skip in the VM"
+		return 0
+	fi
+	module=$(cd "$dir" && GOFLAGS=-mod=mod GOWORK=off go list -m -f '{{.Dir}}' github.com/opencontainers/runtime-tools)
+	# The programs unpack it with "tar -xf rootfs-amd64.tar.gz"; busybox's
+	# tar does not detect gzip, so the VM gets a plain tar by that name.
+	gzip -dc "$module/rootfs-amd64.tar.gz" >"$out/rootfs-amd64.tar.gz"
+	tar -C "$out" -cf - . | zstd -q -3 --long=24 -o "$root/minidocker/runtime-tools.tar.zst"
+	say "packed ${#pkgs[@]} runtime-tools groups into $(du -h "$root/minidocker/runtime-tools.tar.zst" | cut -f1)"
 }
 
 # stage fills $root with busybox, /etc and the sources, then packs it.
@@ -180,20 +208,28 @@ stage() {
 # stage_host_programs copies the host programs the tests need and the VM
 # lacks (MINIDOCKER_VM_HOST_PROGRAMS, default docker-registry for the
 # registry tests, newuidmap, newgidmap and slirp4netns for the rootless
-# ones) into /bin, with the shared libraries ldd names, at the same paths:
-# a dynamically linked program finds its loader and libc as on the host.
-# Modes are kept (cp -p): newuidmap and newgidmap are setuid root, and the
-# initramfs makes every file root's. A program the host lacks is left out
-# (its tests then skip).
+# ones, podman and conmon for TestOCIPodman) into /bin, with the shared
+# libraries ldd names, at the same paths: a dynamically linked program
+# finds its loader and libc as on the host. Modes are kept (cp -p):
+# newuidmap and newgidmap are setuid root, and the initramfs makes every
+# file root's. podman also gets its configuration (/etc/containers,
+# /usr/share/containers: the signature policy that import reads, the
+# seccomp profile). A program the host lacks is left out (its tests then
+# skip).
 stage_host_programs() {
-	local name path lib
-	for name in ${MINIDOCKER_VM_HOST_PROGRAMS-docker-registry newuidmap newgidmap slirp4netns}; do
+	local name path lib dir
+	for name in ${MINIDOCKER_VM_HOST_PROGRAMS-docker-registry newuidmap newgidmap slirp4netns podman conmon}; do
 		path=$(command -v "$name") || { say "no $name on this host: its tests will skip in the VM"; continue; }
 		cp -p "$path" "$root/bin/$name"
 		for lib in $(ldd "$path" 2>/dev/null | grep -o '/[^ ]*'); do
 			mkdir -p "$root$(dirname "$lib")"
 			cp -L "$lib" "$root$lib"
 		done
+		if [ "$name" = podman ]; then
+			for dir in /etc/containers /usr/share/containers; do
+				[ ! -d "$dir" ] || { mkdir -p "$root$(dirname "$dir")" && cp -r "$dir" "$root$dir"; }
+			done
+		fi
 	done
 }
 

@@ -77,6 +77,11 @@ type Manager interface {
 	Stats() (Stats, error)
 	// Pids lists the processes in the cgroup.
 	Pids() ([]int, error)
+	// Freeze stops every process in the cgroup (true) or lets them go on
+	// (false), and returns once the kernel says it is done (freezer.go).
+	Freeze(frozen bool) error
+	// Frozen reports whether the cgroup is frozen.
+	Frozen() bool
 	// Destroy kills what is left in the cgroup and removes its directories.
 	Destroy() error
 }

@@ -53,6 +53,9 @@ type Resources struct {
 	// and open (see the devices package); nil leaves the device
 	// controller as the parent has it. New sets Docker's default list.
 	DeviceRules []devices.Rule `json:"-"`
+	// Freezable asks for a directory in v1's freezer hierarchy too, when
+	// it is mounted, for pause and resume (v2 can always freeze).
+	Freezable bool `json:"-"`
 }
 
 // File is one value for one cgroup file: Controller "memory", Name

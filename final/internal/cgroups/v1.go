@@ -35,6 +35,9 @@ func newV1(parent, name string, r Resources) (Manager, error) {
 	for _, s := range want {
 		needed = append(needed, s.controller)
 	}
+	if r.Freezable && mountedV1("freezer") {
+		needed = append(needed, "freezer")
+	}
 	err := c.makeDirs(needed)
 	if err == nil {
 		err = c.apply(want)
@@ -51,13 +54,19 @@ func newV1(parent, name string, r Resources) (Manager, error) {
 // loadV1 finds the directories an existing cgroup has.
 func loadV1(parent, name string) *v1 {
 	c := &v1{parent: parent, name: name, dirs: map[string]string{}}
-	for _, ctrl := range append(alwaysV1, "cpuset", "blkio", "hugetlb", "net_cls", "net_prio") {
+	for _, ctrl := range append(alwaysV1, "cpuset", "blkio", "hugetlb", "net_cls", "net_prio", "freezer") {
 		dir := filepath.Join(Root, ctrl, parent, name)
 		if _, err := os.Stat(dir); err == nil {
 			c.dirs[ctrl] = dir
 		}
 	}
 	return c
+}
+
+// mountedV1 reports whether the controller's v1 hierarchy is mounted.
+func mountedV1(ctrl string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(filepath.Join(Root, ctrl), &st) == nil && st.Type == unix.CGROUP_SUPER_MAGIC
 }
 
 // makeDirs makes the cgroup's directory in each needed controller's tree.

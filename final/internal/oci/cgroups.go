@@ -42,7 +42,7 @@ func CgroupPath(cfg *specs.Spec, id string) (string, error) {
 
 // Resources converts linux.resources to minidocker's cgroups.Resources.
 func Resources(r *specs.LinuxResources) (cgroups.Resources, error) {
-	var out cgroups.Resources
+	out := cgroups.Resources{Freezable: true} // for pause and resume
 	if r == nil {
 		r = &specs.LinuxResources{} // no limits, but the default devices
 	}

@@ -23,6 +23,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/minidocker/minidocker/final/internal/cgroups"
 	"golang.org/x/sys/unix"
 
 	"github.com/minidocker/minidocker/final/internal/procfs"
@@ -176,8 +178,16 @@ func (s *Store) Status(r *Record) specs.ContainerState {
 	if _, err := os.Stat(s.Fifo(r.ID)); err == nil {
 		return specs.StateCreated
 	}
+	if cgroups.LoadPath(r.Cgroup).Frozen() {
+		return StatePaused
+	}
 	return specs.StateRunning
 }
+
+// StatePaused is a running container whose cgroup is frozen (`pause`).
+// The runtime-spec names no such status; runc reports it, and podman and
+// containerd read it.
+const StatePaused specs.ContainerState = "paused"
 
 // State is the record as the runtime-spec's state (`state`, and the hooks' stdin).
 func (s *Store) State(r *Record) specs.State {

@@ -30,8 +30,8 @@ const Wildcard = -1
 // written and made.
 type Rule struct {
 	Allow        bool
-	Type         byte  // 'c' character, 'b' block, 'a' both
-	Major, Minor int64 // Wildcard for any
+	Type         byte   // 'c' character, 'b' block, 'a' both
+	Major, Minor int64  // Wildcard for any
 	Access       string // a subset of "rwm"
 }
 
