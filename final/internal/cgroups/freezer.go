@@ -12,6 +12,7 @@
 package cgroups
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,30 +23,54 @@ import (
 // freezeTimeout is how long Freeze waits for the kernel.
 const freezeTimeout = 10 * time.Second
 
-// Freeze freezes (or thaws) the v1 cgroup through freezer.state.
+// Freeze freezes (or thaws) the v1 cgroup through freezer.state. A task
+// that cannot be frozen where it is (in the middle of an execve that
+// waits for its other threads, or a vfork) keeps the cgroup FREEZING;
+// as runc does, the freeze is let go and asked again every 50 tries,
+// which lets such a task move on. If it never completes, the cgroup is
+// thawed again, so that nothing stays half frozen.
 func (c *v1) Freeze(frozen bool) error {
 	dir := c.dirs["freezer"]
 	if dir == "" {
 		return fmt.Errorf("cgroup v1: no freezer directory for %s: mount the freezer controller at %s/freezer", c.name, Root)
 	}
-	want := "THAWED"
-	if frozen {
-		want = "FROZEN"
-	}
 	file := filepath.Join(dir, "freezer.state")
-	if err := writeFile(file, want); err != nil {
-		return err
+	if !frozen {
+		return setAndWait(file, "THAWED")
 	}
-	return waitFor(file, func(s string) bool { return s == want })
+	for try, deadline := 0, time.Now().Add(freezeTimeout); time.Now().Before(deadline); try++ {
+		if try%50 == 49 {
+			if err := setAndWait(file, "THAWED"); err != nil {
+				return err
+			}
+		}
+		if err := writeFile(file, "FROZEN"); err != nil {
+			return err
+		}
+		time.Sleep(time.Millisecond)
+		if data, err := os.ReadFile(file); err == nil && strings.TrimSpace(string(data)) == "FROZEN" {
+			return nil
+		}
+	}
+	return errors.Join(fmt.Errorf("%s: still FREEZING after %s", file, freezeTimeout), setAndWait(file, "THAWED"))
 }
 
-// Frozen reads freezer.state.
+// setAndWait writes state to freezer.state and waits until it reads so.
+func setAndWait(file, state string) error {
+	if err := writeFile(file, state); err != nil {
+		return err
+	}
+	return waitFor(file, func(s string) bool { return s == state })
+}
+
+// Frozen reports whether freezer.state is FROZEN, or FREEZING: frozen in
+// part, which must be thawed as well before its processes can die.
 func (c *v1) Frozen() bool {
 	if c.dirs["freezer"] == "" {
 		return false
 	}
 	data, err := os.ReadFile(filepath.Join(c.dirs["freezer"], "freezer.state"))
-	return err == nil && strings.TrimSpace(string(data)) == "FROZEN"
+	return err == nil && strings.TrimSpace(string(data)) != "THAWED"
 }
 
 // Freeze freezes (or thaws) the v2 cgroup through cgroup.freeze.
