@@ -212,12 +212,10 @@ stage() {
 # libraries ldd names, at the same paths: a dynamically linked program
 # finds its loader and libc as on the host. Modes are kept (cp -p):
 # newuidmap and newgidmap are setuid root, and the initramfs makes every
-# file root's. podman also gets its configuration (/etc/containers,
-# /usr/share/containers: the signature policy that import reads, the
-# seccomp profile). A program the host lacks is left out (its tests then
-# skip).
+# file root's. podman also gets its configuration (stage_podman_config).
+# A program the host lacks is left out (its tests then skip).
 stage_host_programs() {
-	local name path lib dir
+	local name path lib
 	for name in ${MINIDOCKER_VM_HOST_PROGRAMS-docker-registry newuidmap newgidmap slirp4netns podman conmon}; do
 		path=$(command -v "$name") || { say "no $name on this host: its tests will skip in the VM"; continue; }
 		cp -p "$path" "$root/bin/$name"
@@ -226,11 +224,24 @@ stage_host_programs() {
 			cp -L "$lib" "$root$lib"
 		done
 		if [ "$name" = podman ]; then
-			for dir in /etc/containers /usr/share/containers; do
-				[ ! -d "$dir" ] || { mkdir -p "$root$(dirname "$dir")" && cp -r "$dir" "$root$dir"; }
-			done
+			stage_podman_config
 		fi
 	done
+}
+
+# stage_podman_config copies podman's configuration (the signature policy
+# that import reads, the seccomp profile) and makes minidocker the VM's
+# default OCI runtime: podman checks for one even to pull, and the VM has
+# no crun or runc. The tests that run containers name theirs.
+stage_podman_config() {
+	local dir
+	for dir in /etc/containers /usr/share/containers; do
+		[ ! -d "$dir" ] || { mkdir -p "$root$(dirname "$dir")" && cp -r "$dir" "$root$dir"; }
+	done
+	mkdir -p "$root/etc/containers" "$root/usr/local/bin"
+	ln -sf /minidocker/bin/final "$root/usr/local/bin/minidocker-runc"
+	printf '%s\n' '# run-tests.sh: minidocker is the VM'"'"'s OCI runtime.' '[engine]' 'runtime = "minidocker"' \
+		'[engine.runtimes]' 'minidocker = ["/usr/local/bin/minidocker-runc"]' >"$root/etc/containers/containers.conf"
 }
 
 # kernel_args prints the test binary's flags quoted for the kernel command line.
