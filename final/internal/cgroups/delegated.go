@@ -14,6 +14,7 @@
 package cgroups
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -88,3 +89,11 @@ func (None) Pids() ([]int, error) { return nil, nil }
 
 // Destroy has nothing to remove.
 func (None) Destroy() error { return nil }
+
+// Freeze cannot freeze what has no cgroup.
+func (None) Freeze(bool) error {
+	return errors.New("a rootless container without limits has no cgroup to freeze")
+}
+
+// Frozen is false: nothing to freeze.
+func (None) Frozen() bool { return false }

@@ -116,7 +116,11 @@ func (rt *Runtime) acquire(c *state.Container) (*resources, error) {
 	var cg cgroups.Manager = cgroups.None{}
 	var err error
 	if !rt.Rootless || !c.HostConfig.Resources.IsZero() {
-		cg, err = cgroups.New(rt.cgroupParent(c), c.ID, c.HostConfig.Resources, !c.HostConfig.Privileged)
+		// No device rules for a rootless container: its user cannot load
+		// the v2 program (bpf(2) needs CAP_BPF), and in its user namespace
+		// mknod is refused anyway, so no node of the host's can be made.
+		restrictDevices := !c.HostConfig.Privileged && !rt.Rootless
+		cg, err = cgroups.New(rt.cgroupParent(c), c.ID, c.HostConfig.Resources, restrictDevices)
 	}
 	if err != nil {
 		return res, err
