@@ -190,6 +190,17 @@ func pidStatus(t *testing.T, pid int, name string) string {
 	return statusField(t, string(data), name)
 }
 
+// waitHelper waits until the container's process runs /helper: start
+// returns once the process is released, and the rest of its setup
+// (privileges dropped, limits set) and the execve follow.
+func waitHelper(t *testing.T, pid int) {
+	t.Helper()
+	waitFor(t, func() bool {
+		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+		return strings.HasSuffix(exe, "/helper")
+	})
+}
+
 func TestOCILifecycle(t *testing.T) {
 	r := newOCI(t)
 	bundle := r.ociBundle(nil)
@@ -223,11 +234,7 @@ func TestOCILifecycle(t *testing.T) {
 	if st2 := r.state("life"); st2.Status != specs.StateRunning || st2.Pid != st.Pid {
 		t.Fatalf("after start: state %+v, want running with pid %d", st2, st.Pid)
 	}
-	// start returns once the process is released; the execve follows.
-	waitFor(t, func() bool {
-		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", st.Pid))
-		return strings.HasSuffix(exe, "/helper")
-	})
+	waitHelper(t, st.Pid)
 	r.fails(1, "running", "start", "life")
 	r.fails(1, "running", "delete", "life")
 
@@ -264,7 +271,7 @@ func TestOCIConfigApplied(t *testing.T) {
 	bundle := r.ociBundle(func(c *specs.Spec) {
 		c.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps, Inheritable: caps, Ambient: caps}
 		c.Process.OOMScoreAdj = &adj
-		c.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 512, Soft: 256}}
+		c.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 512, Soft: 256}, {Type: "RLIMIT_CORE", Hard: 8192, Soft: 4096}}
 		c.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit}
 		c.Linux.Resources.Pids = &specs.LinuxPids{Limit: pids}
 		c.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
@@ -285,6 +292,7 @@ func TestOCIConfigApplied(t *testing.T) {
 		}
 	}
 	r.must("start", "cfg")
+	waitHelper(t, pid) // the sets and limits below are the command's
 	// CAP_KILL is 5, CAP_NET_BIND_SERVICE 10: every set is exactly these two.
 	for _, set := range []string{"CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb"} {
 		if got := pidStatus(t, pid, set); got != "0000000000000420" {
@@ -298,8 +306,13 @@ func TestOCIConfigApplied(t *testing.T) {
 		t.Errorf("oom_score_adj: %q, want 300", data)
 	}
 	var lim unix.Rlimit
-	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, nil, &lim); err != nil || lim.Cur != 256 || lim.Max != 512 {
-		t.Errorf("RLIMIT_NOFILE of the container: %+v (%v), want 256/512", lim, err)
+	// The helper is a Go program, and Go raises its own soft NOFILE limit
+	// to the hard one at start: only the hard limit is the runtime's then.
+	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, nil, &lim); err != nil || lim.Max != 512 {
+		t.Errorf("RLIMIT_NOFILE of the container: %+v (%v), want a hard limit of 512", lim, err)
+	}
+	if err := unix.Prlimit(pid, unix.RLIMIT_CORE, nil, &lim); err != nil || lim.Cur != 4096 || lim.Max != 8192 {
+		t.Errorf("RLIMIT_CORE of the container: %+v (%v), want 4096/8192", lim, err)
 	}
 	if host := r.must("exec", "cfg", "/helper", "hostname"); strings.TrimSpace(host) != "ocibox" {
 		t.Errorf("hostname inside: %q, want ocibox", host)
