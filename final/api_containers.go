@@ -106,8 +106,8 @@ func (a *api) listContainers(w http.ResponseWriter, r *http.Request) {
 	}
 	all := boolParam(r, "all")
 	out := []containerSummary{}
-	for _, c := range list {
-		if (all || container.Running(c)) && match(c) {
+	for _, sum := range list {
+		if c := sum.Record(); (all || container.Running(c)) && match(c) {
 			out = append(out, newContainerSummary(c))
 		}
 	}

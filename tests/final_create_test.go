@@ -72,3 +72,38 @@ func procStatusField(pid int, name string) string {
 	}
 	return ""
 }
+
+// TestFinalLookupReadsOnlyItsRecord checks that a name, an id or an id
+// prefix is resolved by reading that container's record alone: another
+// container's unreadable record does not stop inspect, stop or rm of
+// this one (it did while every lookup read every record, which also made
+// `rm` of N containers cost N² record reads).
+func TestFinalLookupReadsOnlyItsRecord(t *testing.T) {
+	m := newMD(t)
+	good := strings.TrimSpace(m.must("create", "--name", "good", "--network", "none", "base", "true"))
+	bad := strings.TrimSpace(m.must("create", "--name", "bad", "--network", "none", "base", "true"))
+	record := filepath.Join(m.root, "containers", bad, "config.json")
+	saved, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(record, []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	prefix := good[:1]
+	for strings.HasPrefix(bad, prefix) {
+		prefix = good[:len(prefix)+1]
+	}
+	for _, ref := range []string{"good", good, prefix} {
+		if info := m.inspect(ref); field(info, "Id") != good {
+			t.Errorf("inspect %s: Id %v, want %s", ref, field(info, "Id"), good)
+		}
+	}
+	m.fails(1, "corrupt record", "inspect", "bad")
+	m.must("stop", "good")
+	m.must("rm", prefix)
+	if err := os.WriteFile(record, saved, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m.must("rm", "bad")
+}

@@ -145,14 +145,17 @@ type IDMapping struct {
 }
 
 // Status is the STATUS column of ps, e.g. "Up 3 minutes" or "Exited (0) 2 seconds ago".
-func (c *Container) Status() string {
-	switch c.State.Status {
+func (c *Container) Status() string { return c.State.Line() }
+
+// Line says the state as ps's STATUS column does.
+func (s State) Line() string {
+	switch s.Status {
 	case "running":
-		return "Up " + HumanDuration(time.Since(c.State.StartedAt))
+		return "Up " + HumanDuration(time.Since(s.StartedAt))
 	case "exited":
-		return "Exited (" + strconv.Itoa(c.State.ExitCode) + ") " + HumanDuration(time.Since(c.State.FinishedAt)) + " ago"
+		return "Exited (" + strconv.Itoa(s.ExitCode) + ") " + HumanDuration(time.Since(s.FinishedAt)) + " ago"
 	}
-	return strings.ToUpper(c.State.Status[:1]) + c.State.Status[1:]
+	return strings.ToUpper(s.Status[:1]) + s.Status[1:]
 }
 
 // HumanDuration says a duration the way docker ps does.

@@ -266,21 +266,24 @@ func (s *Store) List() (list []*Container, incomplete []string, err error) {
 }
 
 // Find resolves what a user typed: a name, a full id, or a unique prefix of
-// an id. An ambiguous prefix is refused, naming the candidates.
+// an id. An ambiguous prefix is refused, naming the candidates. It reads
+// at most the records it may return: a full id's, a name's through the
+// names index, or those whose directory name starts with the prefix; so
+// that `rm` of a thousand containers costs a thousand lookups, not a
+// thousand listings of every record.
 func (s *Store) Find(ref string) (*Container, error) {
-	list, _, err := s.List()
+	ref = strings.TrimPrefix(ref, "/")
+	if ref == "" || strings.ContainsAny(ref, "/") || strings.HasPrefix(ref, ".") {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
+	}
+	for _, id := range []string{ref, s.NameInUse(ref)} {
+		if c, err := s.Get(id); id != "" && !errors.Is(err, ErrNotFound) {
+			return c, err // a full id or a name (or its record's error)
+		}
+	}
+	matches, err := s.withPrefix(ref)
 	if err != nil {
 		return nil, err
-	}
-	ref = strings.TrimPrefix(ref, "/")
-	var matches []*Container
-	for _, c := range list {
-		if c.ID == ref || c.Name == ref {
-			return c, nil
-		}
-		if ref != "" && strings.HasPrefix(c.ID, ref) {
-			matches = append(matches, c)
-		}
 	}
 	switch len(matches) {
 	case 1:
@@ -293,6 +296,31 @@ func (s *Store) Find(ref string) (*Container, error) {
 		ids = append(ids, Short(c.ID))
 	}
 	return nil, fmt.Errorf("%q matches %d containers (%s): give more of the id", ref, len(matches), strings.Join(ids, ", "))
+}
+
+// withPrefix reads the records whose id starts with prefix, newest first;
+// only their directory names are read of the others.
+func (s *Store) withPrefix(prefix string) ([]*Container, error) {
+	entries, err := os.ReadDir(filepath.Join(s.Root, "containers"))
+	if err != nil {
+		return nil, err
+	}
+	var list []*Container
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		c, err := s.Get(e.Name())
+		if errors.Is(err, ErrNotFound) {
+			continue // a create that has not saved its record, or a removal
+		}
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, c)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Created.After(list[j].Created) })
+	return list, nil
 }
 
 // NameInUse returns the id of the container called name, or "". It reads

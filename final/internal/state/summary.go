@@ -97,6 +97,9 @@ func stampOf(path string) (stamp, bool) {
 	return stamp{Ino: st.Ino, Size: uint64(st.Size), Mtime: st.Mtim.Nano()}, true
 }
 
+// SummaryOf is what ps shows of a record.
+func SummaryOf(c *Container) Summary { return summarize(c, stamp{}) }
+
 // summarize keeps what ps needs of a record.
 func summarize(c *Container, s stamp) Summary {
 	return Summary{
