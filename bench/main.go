@@ -5,6 +5,7 @@
 //	benchtool spec BUNDLE ROOTFS CGROUP    turn `runc spec` output into a /bin/true bundle
 //	benchtool time [flags] NAME=CMD ...    time commands round-robin, append to a TSV file
 //	benchtool report TSV MD SVG            medians, spread and ratios: a markdown table and a plot
+//	benchtool diff TSV                     per group, the median of the rounds' differences to its first command
 //
 // Commands are timed alternately (A B C A B C …), not one after the
 // other (A A A … B B B …), so that whatever drifts during the run (the
@@ -38,6 +39,8 @@ func main() {
 		err = runTime(os.Args[2:])
 	case "report":
 		err = runReport(os.Args[2:])
+	case "diff":
+		err = runDiff(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown verb %q", os.Args[1])
 	}
@@ -206,6 +209,7 @@ func summarize(v []float64) stats {
 // row is one line of the results: a command of a group and its stats.
 type row struct {
 	group, name string
+	samples     []float64 // in the order they were timed: one per round
 	stats
 }
 
@@ -237,7 +241,7 @@ func readResults(path string) ([]row, error) {
 	var rows []row
 	for _, key := range order {
 		group, name, _ := strings.Cut(key, "\t")
-		rows = append(rows, row{group: group, name: name, stats: summarize(samples[key])})
+		rows = append(rows, row{group: group, name: name, samples: samples[key], stats: summarize(samples[key])})
 	}
 	return rows, sc.Err()
 }

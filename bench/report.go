@@ -38,8 +38,11 @@ func groups(rows []row) (names []string, by map[string][]row) {
 	return names, by
 }
 
-// markdown is one table per group; the last column is minidocker's
-// median divided by this row's (below 1: minidocker is faster).
+// markdown is one table per group; the last columns are minidocker's
+// median divided by this row's (below 1: minidocker is faster), and the
+// median of the same ratio taken round by round: each round times every
+// command once, close together, so a ratio within a round is spared the
+// drift between rounds that a busy machine brings.
 func markdown(rows []row) string {
 	var b strings.Builder
 	names, by := groups(rows)
@@ -47,14 +50,48 @@ func markdown(rows []row) string {
 		rs := by[g]
 		ours := rs[0] // the first command of a group is minidocker's
 		fmt.Fprintf(&b, "**%s**\n\n", g)
-		fmt.Fprintf(&b, "| command | median | p25–p75 | min–max | n | %s ÷ this |\n|---|---:|---:|---:|---:|---:|\n", ours.name)
+		fmt.Fprintf(&b, "| command | median | p25–p75 | min–max | n | %s ÷ this | the same, round by round |\n|---|---:|---:|---:|---:|---:|---:|\n", ours.name)
 		for _, r := range rs {
-			fmt.Fprintf(&b, "| %s | %s | %s–%s | %s–%s | %d | %.2f |\n", r.name, ms(r.median),
-				ms(r.p25), ms(r.p75), ms(r.min), ms(r.max), r.n, ours.median/r.median)
+			fmt.Fprintf(&b, "| %s | %s | %s–%s | %s–%s | %d | %.2f | %.2f |\n", r.name, ms(r.median),
+				ms(r.p25), ms(r.p75), ms(r.min), ms(r.max), r.n, ours.median/r.median, pairedRatio(ours, r))
 		}
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// runDiff prints, for each group, the median over rounds of its first
+// command's time minus each other command's: what the first one adds.
+func runDiff(args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("usage: diff RESULTS.tsv")
+	}
+	rows, err := readResults(args[0])
+	if err != nil {
+		return err
+	}
+	names, by := groups(rows)
+	for _, g := range names {
+		first := by[g][0]
+		for _, r := range by[g][1:] {
+			var d []float64
+			for i := 0; i < len(first.samples) && i < len(r.samples); i++ {
+				d = append(d, first.samples[i]-r.samples[i])
+			}
+			s := summarize(d)
+			fmt.Printf("%s: %s − %s, round by round: median %+.1f ms (p25 %+.1f, p75 %+.1f, n=%d)\n", g, first.name, r.name, s.median, s.p25, s.p75, s.n)
+		}
+	}
+	return nil
+}
+
+// pairedRatio is the median over rounds of a's sample ÷ b's sample.
+func pairedRatio(a, b row) float64 {
+	var ratios []float64
+	for i := 0; i < len(a.samples) && i < len(b.samples); i++ {
+		ratios = append(ratios, a.samples[i]/b.samples[i])
+	}
+	return summarize(ratios).median
 }
 
 // ms formats milliseconds with a precision that suits their size.

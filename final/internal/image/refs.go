@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // ErrAmbiguous is wrapped by the error for an id prefix that matches several images.
@@ -134,7 +135,7 @@ func NormalizeRef(ref string) (string, error) {
 	if err := checkName(name); err != nil {
 		return "", fmt.Errorf("%q is not a valid repository/tag: %w", ref, err)
 	}
-	if !tagPattern.MatchString(tag) {
+	if !tagPattern().MatchString(tag) {
 		return "", fmt.Errorf("%q is not a valid repository/tag: invalid reference format: a tag is up to 128 letters, digits and . _ - and does not start with . or -", ref)
 	}
 	name = strings.TrimPrefix(name, "docker.io/")
@@ -146,14 +147,21 @@ func NormalizeRef(ref string) (string, error) {
 }
 
 // The grammar of distribution/reference, which Docker parses names with.
+// Compiled on first use, not at start: a regexp is tens of kilobytes, and
+// every minidocker process (a monitor stays for the container's life)
+// would carry them whether it parses a name or not.
 var (
 	// componentPattern is one path component of a repository name.
-	componentPattern = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$`)
+	componentPattern = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$`)
+	})
 	// domainPattern is a registry host (a DNS name or an IPv6 address in
 	// brackets), with an optional port.
-	domainPattern = regexp.MustCompile(`^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$`)
+	domainPattern = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$`)
+	})
 	// tagPattern is a tag.
-	tagPattern = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
+	tagPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[\w][\w.-]{0,127}$`) })
 )
 
 // maxNameLength is the longest repository name Docker accepts.
@@ -171,16 +179,16 @@ func checkName(name string) error {
 	}
 	path := name
 	if first, rest, ok := strings.Cut(name, "/"); ok && (strings.ContainsAny(first, ".:") || first == "localhost" || strings.ToLower(first) != first) {
-		if !domainPattern.MatchString(first) {
+		if !domainPattern().MatchString(first) {
 			return errors.New("invalid reference format")
 		}
 		path = rest
 	}
 	for _, part := range strings.Split(path, "/") {
-		if componentPattern.MatchString(part) {
+		if componentPattern().MatchString(part) {
 			continue
 		}
-		if componentPattern.MatchString(strings.ToLower(part)) {
+		if componentPattern().MatchString(strings.ToLower(part)) {
 			return errors.New("invalid reference format: repository name must be lowercase")
 		}
 		return errors.New("invalid reference format")

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // dockerHub is the registry a name without a host means.
@@ -161,7 +162,10 @@ func validHost(h string) bool {
 
 // componentPattern is one path component, as distribution/reference has it:
 // runs of lower-case letters and digits joined by ".", "_", "__" or dashes.
-var componentPattern = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$`)
+// Compiled on first use, as image's (a monitor never needs it).
+var componentPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$`)
+})
 
 // validPath checks the path: components as componentPattern says, so no
 // "..", no upper case, no empty component.
@@ -170,7 +174,7 @@ func validPath(p string) bool {
 		return false
 	}
 	for _, part := range strings.Split(p, "/") {
-		if !componentPattern.MatchString(part) {
+		if !componentPattern().MatchString(part) {
 			return false
 		}
 	}
