@@ -88,6 +88,7 @@ func runTime(args []string) error {
 	warmup := fs.Int("warmup", 2, "untimed rounds first")
 	group := fs.String("group", "", "the table this belongs to")
 	out := fs.String("out", "", "TSV file to append to")
+	cpu := fs.Bool("cpu", false, "record the command's CPU time (user + system, its reaped children included), not wall time")
 	var before, after multiFlag
 	fs.Var(&before, "before", "NAME=SHELL to run before each timing of NAME")
 	fs.Var(&after, "after", "NAME=SHELL to run after each timing of NAME")
@@ -106,7 +107,7 @@ func runTime(args []string) error {
 			if err := shell(before.get(name)); err != nil {
 				return fmt.Errorf("%s: before: %w", name, err)
 			}
-			ms, err := timeOnce(cmds[i])
+			ms, err := timeOnce(cmds[i], *cpu)
 			if err != nil {
 				return fmt.Errorf("%s: %s: %w", name, cmds[i], err)
 			}
@@ -127,8 +128,11 @@ func runTime(args []string) error {
 }
 
 // timeOnce runs one command (split on spaces, no shell in between) and
-// returns its wall time in milliseconds; output goes to /dev/null.
-func timeOnce(cmdline string) (float64, error) {
+// returns its wall time, or with cpu its CPU time, in milliseconds;
+// output goes to /dev/null. CPU time is what to read on a machine shared
+// with other jobs: a longer command is more often preempted for a whole
+// time slice, which inflates wall-time ratios.
+func timeOnce(cmdline string, cpu bool) (float64, error) {
 	argv := strings.Fields(cmdline)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	var stderr strings.Builder
@@ -136,6 +140,9 @@ func timeOnce(cmdline string) (float64, error) {
 	start := time.Now()
 	err := cmd.Run()
 	ms := float64(time.Since(start).Microseconds()) / 1000
+	if cpu && cmd.ProcessState != nil {
+		ms = float64((cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Microseconds()) / 1000
+	}
 	if err != nil {
 		return 0, fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
 	}

@@ -104,6 +104,7 @@ for rt in runc crun; do
 	$TOOL spec "$WORK/bundle-$rt" "$ROOTFS" "/minidocker-bench/$rt"
 done
 
+LOAD_BEFORE=$(cut -d' ' -f1 /proc/loadavg) # how busy the machine was: in the report
 section() { echo "== $1"; }
 timeit() { $TOOL time -out "$TSV" "$@"; }
 
@@ -131,9 +132,9 @@ timeit -group "3. commit a container that wrote 100 MB" -runs 7 -warmup 1 \
 	"podman commit=$PODMAN commit -q c100 bench-commit"
 
 section "4. ps -a and run with 10 and with 1,000 containers"
-make_containers() { # ROOT-COMMAND N: N exited containers; the first alone (it makes base)
+make_containers() { # ROOT-COMMAND N: one exited container (it makes base), N-1 created ones (bench/scale.sh has more)
 	$1 run --network none base /bin/true 2>/dev/null
-	seq $(($2 - 1)) | xargs -P 4 -I{} $1 run --network none base /bin/true
+	seq $(($2 - 1)) | xargs -P 2 -I{} $1 create --network none base /bin/true >/dev/null
 }
 make_containers "$MD10" 10
 make_containers "$MD1000" 1000
@@ -175,7 +176,8 @@ $TOOL report "$TSV" "$WORK/table.md" "$REPO/docs/benchmarks.svg"
 	echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo),"
 	echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r),"
 	echo "cgroup v1, state on $(df -T "$WORK" | awk 'NR==2 {print $2}'); $(go version | cut -d' ' -f3),"
-	echo "runc $(runc --version | awk 'NR==1 {print $3}'), crun $(crun --version | awk 'NR==1 {print $3}'), podman $(podman --version | awk '{print $3}')."
+	echo "runc $(runc --version | awk 'NR==1 {print $3}'), crun $(crun --version | awk 'NR==1 {print $3}'), podman $(podman --version | awk '{print $3}');"
+	echo "load average (1 min) $LOAD_BEFORE at the start, $(cut -d' ' -f1 /proc/loadavg) at the end, on $(nproc) cores."
 	echo
 	cat "$WORK/table.md"
 } >"$WORK/section.md"

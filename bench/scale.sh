@@ -2,7 +2,8 @@
 # bench/scale.sh: does minidocker stay flat as containers pile up? Times,
 # alternately and side by side in one run:
 #
-#   ps -a with 10, 1,000 and 10,000 containers in the state root;
+#   ps -a with 10, 1,000 and 10,000 containers in the state root (wall
+#   time, then CPU time);
 #   run --rm --network none with 10 and with 1,000;
 #   rm -f of 100 and of 1,000 containers (one command each);
 #   cleanup of a root with 100 and with 1,000 containers.
@@ -81,6 +82,10 @@ timeit -group "ps -a with 10, 1,000 and 10,000 containers" -runs "$RUNS" -warmup
 	"ps -a, 1,000=$MD $WORK/r1000 ps -a" \
 	"ps -a, 10=$MD $WORK/r10 ps -a" \
 	"ps -a, 10,000=$MD $WORK/r10000 ps -a"
+timeit -cpu -group "ps -a with 10, 1,000 and 10,000 containers, CPU time" -runs "$RUNS" -warmup 2 \
+	"ps -a, 1,000, CPU=$MD $WORK/r1000 ps -a" \
+	"ps -a, 10, CPU=$MD $WORK/r10 ps -a" \
+	"ps -a, 10,000, CPU=$MD $WORK/r10000 ps -a"
 timeit -group "run --rm --network none with 10 and 1,000 containers" -runs "$RUNS" -warmup 2 \
 	"run, 1,000=$MD $WORK/r1000 run --rm --network none base /bin/true" \
 	"run, 10=$MD $WORK/r10 run --rm --network none base /bin/true"
