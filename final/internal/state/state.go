@@ -276,9 +276,12 @@ func (s *Store) Find(ref string) (*Container, error) {
 	if ref == "" || strings.ContainsAny(ref, "/") || strings.HasPrefix(ref, ".") {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
 	}
-	for _, id := range []string{ref, s.NameInUse(ref)} {
-		if c, err := s.Get(id); id != "" && !errors.Is(err, ErrNotFound) {
-			return c, err // a full id or a name (or its record's error)
+	for _, id := range []string{ref, s.NameInUse(ref)} { // a full id, then a name
+		if id == "" {
+			continue
+		}
+		if c, err := s.Get(id); !errors.Is(err, ErrNotFound) {
+			return c, err
 		}
 	}
 	matches, err := s.withPrefix(ref)
