@@ -7,7 +7,9 @@
 #          root, which takes down a kept bridge no lease uses), so that
 #          the bridged run makes the bridge, ip_forward and the NAT table.
 #
-# Prints the tables and the load of the machine before and after
+# Then the same two pairs again, in CPU time (user + system), which the
+# waiting for a CPU on a busy machine does not inflate. Prints the tables,
+# the differences round by round, and the load of the machine before and after
 # (docs/benchmarks.md, "Where a bridged start's time goes"). Usage:
 #
 #   sudo env "PATH=$PATH" bench/bridge.sh     (RUNS=30 by default)
@@ -58,6 +60,15 @@ timeit -group "run --rm /bin/true, the first container (bridge and NAT made)" -r
 	-before "bridge, first=$TEARDOWN" -before "none, first=$TEARDOWN" \
 	"bridge, first=$MD run --rm base /bin/true" \
 	"none, first=$MD run --rm --network none base /bin/true"
+# CPU time (user + system of run and the child it reaps): what the bridge
+# costs in work, which a busy machine's waiting for a CPU does not blur.
+timeit -cpu -group "CPU time of run --rm /bin/true, the bridge kept" -runs "$RUNS" -warmup 2 \
+	"bridge, CPU=$MD run --rm base /bin/true" \
+	"none, CPU=$MD run --rm --network none base /bin/true"
+timeit -cpu -group "CPU time of run --rm /bin/true, the first container" -runs "$RUNS" -warmup 2 \
+	-before "bridge, first, CPU=$TEARDOWN" -before "none, first, CPU=$TEARDOWN" \
+	"bridge, first, CPU=$MD run --rm base /bin/true" \
+	"none, first, CPU=$MD run --rm --network none base /bin/true"
 echo "load after: $(load)"
 "$WORK/benchtool" report "$WORK/results.tsv" "$WORK/table.md" "$WORK/plot.svg"
 cat "$WORK/table.md"
