@@ -9,25 +9,37 @@
 #   sudo env "PATH=$PATH" bench/monitor.sh     (N=100 by default)
 #
 # Extra environment (GOGC=…, GOMEMLIMIT=…, GODEBUG=…) reaches the monitors,
-# which inherit it from `run -d`. Needs root; everything is under one
-# /var/tmp/minidocker-bench-monitor.* directory, cgroups under
+# which inherit it from `run -d`. Needs root. Runs in a mount and network
+# namespace of its own (tmpfs /run, TMPDIR of its own); everything else is
+# under one /var/tmp/minidocker-bench-monitor.* directory, cgroups under
 # /minidocker-bench-monitor, and all of it goes at the end.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 N=${N:-100}
 CG=/minidocker-bench-monitor
-[[ $(id -u) == 0 ]] || { echo 'bench/monitor.sh needs root: sudo env "PATH=$PATH" bench/monitor.sh' >&2; exit 1; }
-WORK=$(mktemp -d /var/tmp/minidocker-bench-monitor.XXXXXX)
+if [[ "${1:-}" != --inside ]]; then
+	[[ $(id -u) == 0 ]] || { echo 'bench/monitor.sh needs root: sudo env "PATH=$PATH" bench/monitor.sh' >&2; exit 1; }
+	WORK=$(mktemp -d /var/tmp/minidocker-bench-monitor.XXXXXX)
+	export WORK N
+	cleanup_outside() {
+		find /sys/fs/cgroup/*$CG -depth -type d -exec rmdir {} + 2>/dev/null || true
+		rm -rf "$WORK"
+	}
+	trap cleanup_outside EXIT
+	trap 'exit 130' INT TERM
+	(cd "$REPO" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$WORK/minidocker" ./final)
+	# Its own mount and network namespace, /run and TMPDIR: cleanup at the
+	# end then touches no one else's network state or steps' directories.
+	unshare --mount --net --propagation private bash "$0" --inside
+	exit $?
+fi
+mount -t tmpfs bench /run
+export TMPDIR=$WORK/tmp
+mkdir -p "$TMPDIR"
 MD=("$WORK/minidocker" --cgroup-parent "$CG" --root "$WORK/root")
-cleanup() {
-	"${MD[@]}" cleanup >/dev/null 2>&1 || true
-	find /sys/fs/cgroup/*$CG -depth -type d -exec rmdir {} + 2>/dev/null || true
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap '"${MD[@]}" cleanup >/dev/null 2>&1 || true' EXIT
 trap 'exit 130' INT TERM
-(cd "$REPO" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$WORK/minidocker" ./final)
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
 "${MD[@]}" run --rm --network none base /bin/true 2>/dev/null # makes the base image
 for _ in $(seq "$N"); do "${MD[@]}" run -d --network none base sleep 3600 >/dev/null; done
