@@ -9,9 +9,12 @@
 # What it does, in order, each part checked before it is changed:
 #
 #   packages   util-linux procps iproute2 e2fsprogs git make sudo: what the
-#              steps and the tests call. Never busybox: step03 must build
-#              its rootfs from the host's own binaries, and uses busybox
-#              instead whenever one is on PATH.
+#              steps and the tests call; binutils (readelf), attr
+#              (getfattr), nftables (nft) and curl: what the chapters'
+#              experiments call (tests/docs_commands_test.go checks that
+#              every command the docs show is here). Never busybox:
+#              step03 must build its rootfs from the host's own binaries,
+#              and uses busybox instead whenever one is on PATH.
 #   go         a Go >= 1.22 (go.mod says "go 1.22"): one already here (on
 #              PATH, /usr/local/go/bin, /usr/lib/go-1.NN), else the
 #              distribution's golang-go or golang-1.NN-go if new enough,
@@ -52,7 +55,7 @@ set -euo pipefail
 readonly DEFAULT_SUDO_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/snap/bin
 readonly GO_MIN_MINOR=22
 readonly GRUB_DROPIN=/etc/default/grub.d/90-minidocker-cgroup.cfg
-readonly PACKAGES=(util-linux procps iproute2 e2fsprogs git make sudo)
+readonly PACKAGES=(util-linux procps iproute2 e2fsprogs git make sudo binutils attr nftables curl)
 readonly QEMU_PACKAGES=(qemu-system-x86 xz-utils zstd)
 
 started=$SECONDS
@@ -160,7 +163,7 @@ unfit_name() {
 check_machine() {
 	[ "$(id -u)" = 0 ] || die "run me as root: sudo bash $0"
 	if ! command -v apt-get >/dev/null || ! command -v dpkg-query >/dev/null; then
-		die "this machine has no apt: install by hand what lab/README.md lists (Go >= 1.$GO_MIN_MINOR, util-linux, procps, iproute2, e2fsprogs, git, make, sudo)"
+		die "this machine has no apt: install by hand what lab/README.md lists (Go >= 1.$GO_MIN_MINOR, ${PACKAGES[*]})"
 	fi
 	local name=unknown
 	# shellcheck disable=SC1091 # the machine's own file

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# lab/walk/run.sh: boot a systemd Debian as the lab VM would be and walk the
+# learner's path in it (make lab-walk; docs/labs/lab-walk.md). As root:
+#
+#   bash lab/walk/run.sh
+#
+#   1. image  lab/walk/image.sh builds a Debian 12 disk image with
+#             debootstrap, from this machine's apt mirror, into the cache,
+#             once per key: a hash of image.sh, the mirror, the Go version
+#             and the kernel package. Later runs reuse it (a copy-on-write
+#             overlay per run; the image itself is never written).
+#   2. share  the repository's tracked and new files, owned by uid 1000 as
+#             Vagrant's synced folder belongs to the vagrant user, on a
+#             second disk that the VM mounts at /vagrant.
+#   3. boot   QEMU (TCG: no KVM here), 2 CPUs and 2 GiB like the
+#             Vagrantfile, user-mode network (the VM reaches the apt mirror
+#             the way this machine does), the image's own kernel and initrd.
+#   4. walk   systemd starts lab-walk.service, which runs lab/walk/guest.sh
+#             from /vagrant: provision twice, the learner's runs, the checks.
+#             Its "walk:" lines are printed here as they come; on a failure
+#             the tail of the console follows. The exit status is the walk's.
+#
+# Settings (environment):
+#   MINIDOCKER_VM_CACHE         cache directory (default /var/cache/minidocker-vm,
+#                               shared with tests/vm; the image lives in lab-walk/)
+#   MINIDOCKER_WALK_MIRROR      Debian mirror (default: this machine's, from apt)
+#   MINIDOCKER_WALK_TIMEOUT     seconds the VM may run (default 1500)
+#   MINIDOCKER_WALK_KEEP=1      keep the work directory (console log, disks)
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$repo"
+export PATH=$PATH:/usr/local/go/bin
+
+cache=${MINIDOCKER_VM_CACHE:-/var/cache/minidocker-vm}/lab-walk
+timeout=${MINIDOCKER_WALK_TIMEOUT:-1500}
+exit_marker=MINIDOCKER-WALK-EXIT=
+
+say() { echo "lab-walk: $*"; }
+die() { say "error: $*" >&2; exit 1; }
+
+# need installs the Debian packages whose commands are missing.
+need() {
+	local missing=() pair
+	for pair in "$@"; do
+		command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
+	done
+	[ ${#missing[@]} -eq 0 ] && return
+	say "installing ${missing[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >"$work/apt.log" 2>&1 ||
+		{ apt-get update -q >>"$work/apt.log" 2>&1 &&
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$work/apt.log" 2>&1; } ||
+		{ tail -n 20 "$work/apt.log" >&2; die "could not install ${missing[*]}"; }
+}
+
+# mirror prints the Debian mirror apt uses here: the first URI of a
+# bookworm "main" source, in deb822 or one-line form.
+mirror() {
+	[ -n "${MINIDOCKER_WALK_MIRROR:-}" ] && { echo "$MINIDOCKER_WALK_MIRROR"; return; }
+	local m
+	m=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '
+		/^URIs:/ { uri = $2 } /^Suites:/ { suites = $0 }
+		/^$/ { if (suites ~ /bookworm( |$)/ && uri != "") { print uri; exit } uri = ""; suites = "" }
+		END { if (suites ~ /bookworm( |$)/ && uri != "") print uri }' | head -n 1)
+	[ -n "$m" ] || m=$(grep -hE '^deb +(\[[^]]*\] +)?[a-z]+://[^ ]+ +bookworm +' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+		sed -E 's/^deb +(\[[^]]*\] +)?//' | awk '{print $1; exit}')
+	echo "${m:-http://deb.debian.org/debian}"
+}
+
+# image sets img to the cached image directory for the current key,
+# building it when missing.
+image() {
+	local key kpkg gov
+	kpkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }')
+	gov=$(go env GOVERSION)
+	key=$( {
+		cat lab/walk/image.sh
+		echo "$mir $gov $kpkg"
+	} | sha256sum | cut -c1-16)
+	img=$cache/$key
+	mkdir -p "$cache"
+	exec 9>"$cache/.lock"
+	flock 9
+	if [ -e "$img/.complete" ]; then
+		say "image: cached ($img; Debian 12 from $mir, $gov, $kpkg)"
+	else
+		local t=$SECONDS tmp
+		say "image: building $img (Debian 12 from $mir, $gov, $kpkg)"
+		tmp=$(mktemp -d "$cache/.build.XXXXXX")
+		bash lab/walk/image.sh "$tmp" "$mir" "$repo" || { rm -rf "$tmp"; die "the image build failed"; }
+		# One image at a time: a new key replaces the old images.
+		find "$cache" -mindepth 1 -maxdepth 1 ! -name '.*' -exec rm -rf {} +
+		mv "$tmp" "$img"
+		touch "$img/.complete"
+		say "image: built in $((SECONDS - t))s"
+	fi
+	exec 9>&-
+}
+
+# share puts the repository on an ext4 disk of its own, owned by uid 1000.
+share() {
+	mkdir "$work/src"
+	(git ls-files -z -co --exclude-standard 2>/dev/null || find . -path ./.git -prune -o -print0) |
+		tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C "$work/src"
+	chown -R 1000:1000 "$work/src"
+	mke2fs -q -t ext4 -L vagrant -E root_owner=1000:1000 -d "$work/src" "$work/vagrant.img" 2G
+	qemu-img create -q -f qcow2 -F raw -b "$img/disk.raw" "$work/root.qcow2"
+}
+
+# boot runs the VM and streams its "walk:" lines; sets vm_exit.
+boot() {
+	local log=$work/console.log start=$SECONDS
+	: >"$log"
+	qemu-system-x86_64 -accel tcg -cpu max -M pc -smp 2 -m 2048 -nographic -no-reboot \
+		-kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
+		-append "console=ttyS0 root=LABEL=lab-root rw panic=-1 quiet" \
+		-drive "file=$work/root.qcow2,if=virtio,format=qcow2" \
+		-drive "file=$work/vagrant.img,if=virtio,format=raw" \
+		-netdev user,id=net0 -device virtio-net-pci,netdev=net0 \
+		</dev/null >"$log" 2>&1 &
+	qpid=$!
+	tail -n +1 -F --pid="$qpid" "$log" 2>/dev/null | sed -u -n -e 's/\r$//' -e '/^walk: /p' -e "/^$exit_marker/q" &
+	local tpid=$!
+	while kill -0 "$qpid" 2>/dev/null; do
+		if ((SECONDS - start >= timeout)); then
+			say "timeout: the VM ran ${timeout}s (MINIDOCKER_WALK_TIMEOUT): killing QEMU"
+			kill "$qpid"
+		fi
+		sleep 1
+	done
+	wait "$qpid" || say "QEMU exited with status $?"
+	qpid=
+	wait "$tpid" || true
+	say "the VM ran $((SECONDS - start))s"
+	vm_exit=$(tr -d '\r' <"$log" | grep -ao "^$exit_marker[0-9]*" | tail -n 1 | cut -d= -f2) || vm_exit=
+}
+
+cleanup() {
+	[ -z "${qpid:-}" ] || kill "$qpid" 2>/dev/null || true
+	if [ -n "${MINIDOCKER_WALK_KEEP:-}" ]; then say "work directory kept: $work"; else rm -rf "$work"; fi
+}
+
+main() {
+	local t0=$SECONDS
+	[ "$(id -u)" = 0 ] || die "run me as root (debootstrap, chroot): sudo make lab-walk"
+	work=$(mktemp -d "${TMPDIR:-/tmp}/lab-walk.XXXXXX")
+	qpid=
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+	need debootstrap:debootstrap qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils mke2fs:e2fsprogs
+	mir=$(mirror)
+	image
+	share
+	boot
+	if [ "$vm_exit" != 0 ]; then
+		[ -n "$vm_exit" ] || say "the console has no ${exit_marker}<code> line: the VM stopped before the walk ended"
+		say "the console's last lines:"
+		tr -d '\r' <"$work/console.log" | tail -n 60 | sed 's/^/  | /'
+		say "FAIL after $((SECONDS - t0))s"
+		return 1
+	fi
+	say "ok after $((SECONDS - t0))s"
+}
+
+main "$@"
