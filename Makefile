@@ -1,7 +1,7 @@
 # minidocker: the steps are run with "sudo go run ./stepNN-..."; these
 # targets run the tests. Both need root.
 
-.PHONY: test test-v2 docs vet lab-check bench grade grade-sums slides
+.PHONY: test test-v2 docs vet lab-check lab-walk bench grade grade-sums slides
 
 # The behaviour suite, the drift check and the docs check, on this kernel.
 test:
@@ -23,6 +23,12 @@ vet:
 # The lab VM's Vagrantfile and lab/provision.sh, checked here without a VM (lab/README.md). Needs root.
 lab-check:
 	bash lab/check-provision.sh
+
+# The lab VM booted for real: a systemd Debian under QEMU, provisioned as
+# Vagrant would, the learner's path walked with sudo (docs/labs/lab-walk.md).
+# Needs root; about 10 minutes, plus 5 to 8 the first time (the image).
+lab-walk:
+	bash lab/walk/run.sh
 
 # minidocker against runc, crun and podman (installs them from Debian; several
 # minutes; not part of test). Rewrites docs/benchmarks.md's results and plot.

@@ -45,12 +45,18 @@ in_root() {
 			exec chroot "$r" "$@"' sh "$root" "$@"
 }
 
+# bootstrap runs debootstrap into $root, its log kept beside the image.
 bootstrap() {
 	say "debootstrap bookworm from $mirror (a few minutes)"
-	debootstrap --variant=minbase --include="$INCLUDE" bookworm "$root" "$mirror" >"$out/debootstrap.log" 2>&1 ||
+	# In a mount namespace of its own: the /proc and /sys it mounts in the
+	# tree go away with it, even when it is killed.
+	unshare -m --propagation private -- debootstrap --variant=minbase --include="$INCLUDE" bookworm "$root" "$mirror" \
+		>"$out/debootstrap.log" 2>&1 ||
 		{ tail -n 30 "$out/debootstrap.log" >&2; exit 1; }
 }
 
+# configure makes the tree a bootable lab machine: names, disks, network,
+# the learner, the walk's unit.
 configure() {
 	echo minidocker-lab >"$root/etc/hostname"
 	printf '127.0.0.1 localhost\n127.0.1.1 minidocker-lab\n::1 localhost\n' >"$root/etc/hosts"
@@ -78,6 +84,7 @@ configure() {
 # walk runs from its unit.
 passwd_root_locked() { in_root passwd -l root >/dev/null; }
 
+# walk_unit installs lab-walk.service, which runs the walk from /vagrant.
 walk_unit() {
 	cat >"$root/etc/systemd/system/lab-walk.service" <<-'EOF'
 		[Unit]
@@ -99,6 +106,7 @@ walk_unit() {
 	in_root systemctl mask serial-getty@ttyS0.service getty@tty1.service >/dev/null 2>&1
 }
 
+# copy_go puts the host's Go where a tarball install would put it.
 copy_go() {
 	say "copying $(go env GOROOT) into the image as /usr/local/go"
 	mkdir -p "$root/usr/local"
@@ -136,9 +144,15 @@ pack() {
 	rm -rf "$root"
 }
 
-mkdir -p "$out"
-bootstrap
-configure
-copy_go
-warm_go
-pack
+# main builds the image; in a function, so that bash has read the whole file
+# before it runs any of it.
+main() {
+	mkdir -p "$out"
+	bootstrap
+	configure
+	copy_go
+	warm_go
+	pack
+}
+
+main

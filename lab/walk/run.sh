@@ -104,6 +104,9 @@ share() {
 		tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C "$work/src"
 	chown -R 1000:1000 "$work/src"
 	mke2fs -q -t ext4 -L vagrant -E root_owner=1000:1000 -d "$work/src" "$work/vagrant.img" 2G
+	# A synced folder has no lost+found (root's, mode 700: "go build ./..."
+	# as the learner cannot read it).
+	debugfs -w -R 'rmdir lost+found' "$work/vagrant.img" >/dev/null 2>&1
 	qemu-img create -q -f qcow2 -F raw -b "$img/disk.raw" "$work/root.qcow2"
 }
 
@@ -135,11 +138,14 @@ boot() {
 	vm_exit=$(tr -d '\r' <"$log" | grep -ao "^$exit_marker[0-9]*" | tail -n 1 | cut -d= -f2) || vm_exit=
 }
 
+# cleanup stops QEMU if it still runs and removes the work directory.
 cleanup() {
 	[ -z "${qpid:-}" ] || kill "$qpid" 2>/dev/null || true
 	if [ -n "${MINIDOCKER_WALK_KEEP:-}" ]; then say "work directory kept: $work"; else rm -rf "$work"; fi
 }
 
+# main runs the four phases; everything is in functions so that bash has read
+# the whole file before it runs any of it.
 main() {
 	local t0=$SECONDS
 	[ "$(id -u)" = 0 ] || die "run me as root (debootstrap, chroot): sudo make lab-walk"
