@@ -187,13 +187,11 @@ intact() {
 	done
 	find /sys/fs/cgroup -mindepth 2 -maxdepth 2 -type d -path '*/minidocker*' >"$log/cgroups.left"
 	[ ! -s "$log/cgroups.left" ] || fail "cgroups left behind" "$log/cgroups.left"
-	local state
-	state=$(systemctl is-system-running 2>/dev/null)
-	if [ "$state" != running ]; then
-		systemctl --failed --no-legend >"$log/failed" 2>&1
-		fail "systemd says $state" "$log/failed"
-	fi
-	pass "$(wc -l <"$log/mounts.after") mounts as before, / shared, one /proc, no minidocker cgroups left${added:+, controllers enabled in the root:$added}, systemd $state"
+	# The boot is not over while this unit runs (systemd says "starting"):
+	# what counts is that no unit failed.
+	systemctl list-units --failed --no-legend --plain >"$log/failed" 2>&1
+	[ ! -s "$log/failed" ] || fail "systemd has failed units" "$log/failed"
+	pass "$(wc -l <"$log/mounts.after") mounts as before, / shared, one /proc, no minidocker cgroups left${added:+, controllers enabled in the root:$added}, no failed systemd unit"
 }
 
 # main walks the path in order; the first failure ends it.

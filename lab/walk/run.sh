@@ -103,7 +103,8 @@ share() {
 	(git ls-files -z -co --exclude-standard 2>/dev/null || find . -path ./.git -prune -o -print0) |
 		tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C "$work/src"
 	chown -R 1000:1000 "$work/src"
-	mke2fs -q -t ext4 -L vagrant -E root_owner=1000:1000 -d "$work/src" "$work/vagrant.img" 2G
+	truncate -s 2G "$work/vagrant.img"
+	mke2fs -q -t ext4 -L vagrant -E root_owner=1000:1000 -d "$work/src" "$work/vagrant.img"
 	# A synced folder has no lost+found (root's, mode 700: "go build ./..."
 	# as the learner cannot read it).
 	debugfs -w -R 'rmdir lost+found' "$work/vagrant.img" >/dev/null 2>&1
