@@ -26,7 +26,7 @@ lab-check:
 
 # The lab VM booted for real: a systemd Debian under QEMU, provisioned as
 # Vagrant would, the learner's path walked with sudo (docs/labs/lab-walk.md).
-# Needs root; about 10 minutes, plus 5 to 8 the first time (the image).
+# Needs root; about 6 minutes, plus about 6 the first time (the image).
 lab-walk:
 	bash lab/walk/run.sh
 

@@ -1,13 +1,14 @@
 // Every command the docs ask the learner to type must exist on a machine
 // that lab/provision.sh prepared. The test reads the shell blocks of the
-// chapters, the labs, the troubleshooting page and the READMEs (```sh
-// blocks, and the "$ " lines of ```console blocks), takes the command of
-// each line and of each part of a pipeline or list (the first word, with
-// sudo, env, time and VAR=value set aside), and checks that it is a shell
-// builtin, one of the project's own programs, a command of a package every
-// Debian and Ubuntu system has, or a command of a package in provision.sh's
-// PACKAGES list. A command that a page tells the learner to install first
-// ("apt-get install PKG" in a shell block) counts as provided.
+// chapters, the labs, the troubleshooting page, the READMEs and the
+// translations under docs/ (```sh blocks, and the "$ " lines of ```console
+// blocks), takes the command of each line and of each part of a pipeline
+// or list (the first word, with sudo, env, time and VAR=value set aside),
+// and checks that it is a shell builtin, one of the project's own
+// programs, a command of a package every Debian and Ubuntu system has, or
+// a command of a package in provision.sh's PACKAGES list. A command that a
+// page tells the learner to install first ("apt-get install PKG" in a
+// shell block) counts as provided.
 //
 // docs/benchmarks.md is left out: bench/run.sh installs what it compares
 // against (runc, crun, podman) itself.
@@ -79,7 +80,7 @@ var basePackages = set("coreutils", "dash", "bash", "grep", "sed", "findutils", 
 // docsAskedToType lists the pages with commands for the learner.
 func docsAskedToType(t *testing.T) []string {
 	var files []string
-	for _, pattern := range []string{"docs/*.md", "docs/labs/*.md", "docs/*/*.md", "README.md", "lab/README.md"} {
+	for _, pattern := range []string{"docs/*.md", "docs/*/*.md", "docs/*/*/*.md", "README.md", "lab/README.md"} {
 		m, err := filepath.Glob(filepath.Join(repoRoot, pattern))
 		if err != nil {
 			t.Fatal(err)
