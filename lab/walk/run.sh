@@ -86,6 +86,8 @@ image() {
 	else
 		local t=$SECONDS tmp
 		say "image: building $img (Debian 12 from $mir, $gov, $kpkg)"
+		# Under the lock no other build runs: a .build.* left is from a killed one.
+		rm -rf "$cache"/.build.*
 		tmp=$(mktemp -d "$cache/.build.XXXXXX")
 		bash lab/walk/image.sh "$tmp" "$mir" "$repo" || { rm -rf "$tmp"; die "the image build failed"; }
 		# One image at a time: a new key replaces the old images.
