@@ -10,9 +10,10 @@
 #
 #   packages   util-linux procps iproute2 e2fsprogs git make sudo: what the
 #              steps and the tests call; binutils (readelf), attr
-#              (getfattr), nftables (nft) and curl: what the chapters'
-#              experiments call (tests/docs_commands_test.go checks that
-#              every command the docs show is here). Never busybox:
+#              (getfattr), nftables (nft), curl and jq: what the chapters'
+#              experiments and the teacher's pages call
+#              (tests/docs_commands_test.go checks that every command the
+#              docs show is here). Never busybox:
 #              step03 must build its rootfs from the host's own binaries,
 #              and uses busybox instead whenever one is on PATH.
 #   go         a Go >= 1.22 (go.mod says "go 1.22"): one already here (on
@@ -55,7 +56,7 @@ set -euo pipefail
 readonly DEFAULT_SUDO_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/snap/bin
 readonly GO_MIN_MINOR=22
 readonly GRUB_DROPIN=/etc/default/grub.d/90-minidocker-cgroup.cfg
-readonly PACKAGES=(util-linux procps iproute2 e2fsprogs git make sudo binutils attr nftables curl)
+readonly PACKAGES=(util-linux procps iproute2 e2fsprogs git make sudo binutils attr nftables curl jq)
 readonly QEMU_PACKAGES=(qemu-system-x86 xz-utils zstd)
 
 started=$SECONDS

@@ -152,7 +152,7 @@ func commandsOf(line string) []string {
 			cmds = append(cmds, commandsOf(strings.TrimSuffix(part[i+2:], ")"))...)
 			part = part[:i]
 		}
-		if c := firstCommand(strings.Fields(part)); c != "" {
+		if c := firstCommand(fieldsOutsideQuotes(part)); c != "" {
 			cmds = append(cmds, c)
 		}
 	}
@@ -188,6 +188,35 @@ func splitOutsideQuotes(line string) []string {
 	return append(parts, line[start:])
 }
 
+// fieldsOutsideQuotes splits on spaces outside quotes: STUDENT="Ada Lovelace"
+// is one word.
+func fieldsOutsideQuotes(s string) []string {
+	var words []string
+	var quote rune
+	word := ""
+	for _, r := range s {
+		switch {
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			}
+		case r == '\'' || r == '"':
+			quote = r
+		case r == ' ' || r == '\t':
+			if word != "" {
+				words = append(words, word)
+			}
+			word = ""
+			continue
+		}
+		word += string(r)
+	}
+	if word != "" {
+		words = append(words, word)
+	}
+	return words
+}
+
 // openQuote reports whether a line ends inside a single or double quote.
 func openQuote(line string) bool {
 	var quote rune
@@ -217,7 +246,7 @@ func firstCommand(words []string) string {
 		case strings.HasPrefix(w, "-") && i > 0 && (words[i-1] == "sudo" || strings.HasPrefix(words[i-1], "-")):
 			// an option of sudo or env (-E, --preserve-env=...)
 		case assignment.MatchString(w):
-		case strings.HasPrefix(w, "\"") && assignment.MatchString(strings.Trim(w, "\"")):
+		case strings.HasPrefix(w, "\"") && assignment.MatchString(strings.TrimPrefix(w, "\"")):
 		default:
 			return strings.Trim(w, "()")
 		}
