@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"regexp"
 	"sort"
 	"strconv"
@@ -119,11 +120,11 @@ func checkCgroupNamespace(t *testing.T, bin string) {
 }
 
 // checkReadOnlyBind: a directory bound with --ro-bind reads, refuses a
-// write, and the host's copy is unchanged. The directory is in the test's
-// working directory (tests/), since step 02 covers /tmp with a tmpfs; its
-// name starts with a dot, so make grade's checksums ignore it.
+// write, and the host's copy is unchanged. The directory is in /var/tmp:
+// step 02 covers /tmp with a tmpfs, and the repository itself may be
+// under /tmp (a CI clone).
 func checkReadOnlyBind(t *testing.T, bin string) {
-	dir, err := os.MkdirTemp(".", ".ro-bind-")
+	dir, err := os.MkdirTemp("/var/tmp", "minidocker-ro-bind-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,10 +252,15 @@ func checkReadOnly(t *testing.T, bin string) {
 }
 
 // checkNetworkHost: with --network host the container lists the links of
-// the namespace it was started in (the test's), and -p is refused.
+// the namespace it was started in, and -p is refused. Namespaces belong to
+// threads: the step is started from this locked thread, and the links are
+// read from this thread's namespace (/proc/net is the main thread's, which
+// another test may have moved into a namespace of its own).
 func checkNetworkHost(t *testing.T, bin string) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	status, out, errs := runPatched(t, bin, nil, "-q", "--network", "host", "--", "cat", "/proc/net/dev")
-	host, err := os.ReadFile("/proc/net/dev")
+	host, err := os.ReadFile("/proc/thread-self/net/dev")
 	if err != nil {
 		t.Fatal(err)
 	}
