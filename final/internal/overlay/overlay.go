@@ -17,6 +17,8 @@ package overlay
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -43,6 +45,9 @@ func Mount(lower []string, upper, work, merged string, flags uintptr) error {
 	if len(opts) > maxOptions {
 		return fmt.Errorf("mount overlay on %s: options for %d lower dirs are %d bytes, more than the kernel's limit of %d: use a shorter state directory (--root)", merged, len(lower), len(opts), maxOptions)
 	}
+	if err := ClearVolatileMarker(upper, work); err != nil {
+		return err
+	}
 	if err := unix.Mount("overlay", merged, "overlay", flags, opts); err != nil {
 		return fmt.Errorf("mount overlay on %s (%s): %w", merged, opts, err)
 	}
@@ -56,13 +61,30 @@ func Mount(lower []string, upper, work, merged string, flags uintptr) error {
 // short container more than everything else together
 // (docs/benchmarks.md). Only for a writable layer that is thrown away
 // when the container ends (--rm): its data need never reach the disk. A
-// kernel without the option gets a plain mount.
+// kernel without the option gets a plain mount; when that fails too,
+// both errors are reported, since the first is usually the real one.
 func MountVolatile(lower []string, upper, work, merged string, flags uintptr) error {
 	opts := Options(lower, upper, work) + ",volatile"
-	if len(opts) <= maxOptions && unix.Mount("overlay", merged, "overlay", flags, opts) == nil {
+	if len(opts) > maxOptions || len(lower) == 0 {
+		return Mount(lower, upper, work, merged, flags)
+	}
+	if err := ClearVolatileMarker(upper, work); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(work, bootFile), []byte(bootID()), 0o600); err != nil {
+		return fmt.Errorf("note the boot of the volatile mount of %s: %w", upper, err)
+	}
+	first := unix.Mount("overlay", merged, "overlay", flags, opts)
+	if first == nil {
 		return nil
 	}
-	return Mount(lower, upper, work, merged, flags)
+	// The kernel makes the volatile marker while it sets up the work dir,
+	// before checks that can still fail: a failed volatile attempt can
+	// leave it, and the plain mount would then fail on it (EINVAL).
+	if err := Mount(lower, upper, work, merged, flags); err != nil {
+		return fmt.Errorf("mount overlay on %s with volatile: %w; and without it: %w", merged, first, err)
+	}
+	return nil
 }
 
 // Options builds overlay's mount options; paths are escaped so that a ':'
