@@ -17,7 +17,8 @@
 // NAT tables no lease uses, with ip_forward; and what has no record at all,
 // removed by name only when no lease is left in this network namespace
 // (network.Cleanup). The steps'
-// temporary directories: those no running container uses (stepdirs.go).
+// temporary directories: those no running container uses and no running
+// step holds locked (stepdirs.go); a skipped one is named on stderr.
 
 package main
 

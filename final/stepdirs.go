@@ -13,33 +13,61 @@
 // VM), so it is found again through cleanup's own mounts of that device.
 // Mounts in cleanup's own namespace prove nothing: a killed run can leave
 // them there with nobody behind. A step that is still building its
-// directory, before its container starts, is not seen: it has no
-// container yet, and its build takes a moment.
+// directory has no container yet; it is seen by its lock instead: every
+// step holds an exclusive flock on each directory it makes for as long as
+// it lives (lockedTempDir in the steps' rootfs.go), and cleanup removes a
+// directory only once it holds that lock itself. The kernel drops a lock
+// when its holder dies, so what a step killed with SIGKILL left is free.
 
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/minidocker/minidocker/final/internal/procfs"
 )
 
 // stepTempDirs are the directories the steps make in $TMPDIR that no
-// running container uses.
+// running container uses and no running step holds; cleanup holds each
+// one's lock from here until it exits, and says which it skipped.
 func stepTempDirs() []string {
 	used := pathsInUse()
 	var out []string
 	for _, pattern := range []string{"minidocker-rootfs-*", "minidocker-container-*", "minidocker-etc-*"} {
 		found, _ := filepath.Glob(filepath.Join(os.TempDir(), pattern))
 		for _, dir := range found {
-			if !usedBelow(used, dir) {
-				out = append(out, dir)
+			if usedBelow(used, dir) {
+				continue
 			}
+			if !lockStepDir(dir) {
+				fmt.Fprintf(os.Stderr, "minidocker: skipped %s: a step that is still running holds it\n", dir)
+				continue
+			}
+			out = append(out, dir)
 		}
 	}
 	return out
+}
+
+// lockStepDir takes the step's lock on dir without waiting; false when a
+// live step holds it. Once taken, the lock is kept until cleanup exits
+// (the descriptor is left open). A directory that cannot be opened is
+// not a step's anymore and is left to the removal that follows.
+func lockStepDir(dir string) bool {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return true
+	}
+	if unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) != nil {
+		unix.Close(fd)
+		return false
+	}
+	return true
 }
 
 // pathsInUse lists the root directories of every process, and what the

@@ -63,7 +63,7 @@ func prepareLayers(rootfs string, layers []string, keep, userns bool) (data, mer
 		abs, _ := filepath.Abs(layer)
 		lower = append([]string{abs}, lower...) // a later --layer lies on top
 	}
-	dir, err := os.MkdirTemp("", "minidocker-container-")
+	dir, err := lockedTempDir("minidocker-container-")
 	if err != nil {
 		return "", "", nil, err
 	}

@@ -20,6 +20,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // rootfsCommands are the host commands copied when there is no busybox.
@@ -270,12 +272,12 @@ func prepareRootfs(given string) (string, func() error, error) {
 		host("using the root filesystem in %s", dir)
 		return dir, func() error { return nil }, nil
 	}
-	dir, err := os.MkdirTemp("", "minidocker-rootfs-")
+	dir, err := lockedTempDir("minidocker-rootfs-")
 	if err != nil {
 		return "", nil, fmt.Errorf("make a directory for the rootfs: %w", err)
 	}
 	remove := func() error { return removeRootfs(dir) }
-	// MkdirTemp makes it 0700; root of a user namespace is not the host's root.
+	// It is made 0700; root of a user namespace is not the host's root.
 	if err := os.Chmod(dir, 0o755); err != nil {
 		_ = remove()
 		return "", nil, err
@@ -285,6 +287,30 @@ func prepareRootfs(given string) (string, func() error, error) {
 		return "", nil, fmt.Errorf("build the rootfs: %w", err)
 	}
 	return dir, remove, nil
+}
+
+// lockedTempDir makes a new directory in $TMPDIR, named pattern plus a
+// random suffix, and holds an exclusive flock(2) on it until this program
+// exits: the descriptor is never closed, and the kernel drops the lock
+// when the process ends, even by kill -9. "minidocker cleanup" removes a
+// step's leftover directory only when it can take that lock itself, so
+// never one that a running step is still filling.
+func lockedTempDir(pattern string) (string, error) {
+	dir, err := os.MkdirTemp("", pattern)
+	if err != nil {
+		return "", err
+	}
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err == nil {
+		err = unix.Flock(fd, unix.LOCK_EX)
+	}
+	if err == nil {
+		_, err = os.Stat(dir) // a cleanup may have removed it before we locked it
+	}
+	if err != nil {
+		return "", fmt.Errorf("lock %s: %w", dir, err)
+	}
+	return dir, nil
 }
 
 // removeRootfs deletes a rootfs this program built, but never while

@@ -35,11 +35,11 @@ var publicResolvers = []string{"1.1.1.1", "8.8.8.8"}
 // writeEtcFiles writes the container's resolv.conf, hosts and hostname
 // into DIR/etc, for a new directory DIR, and returns DIR.
 func writeEtcFiles(hostname string, addr netip.Addr) (string, error) {
-	dir, err := os.MkdirTemp("", "minidocker-etc-")
+	dir, err := lockedTempDir("minidocker-etc-")
 	if err != nil {
 		return "", fmt.Errorf("make a directory for the /etc files: %w", err)
 	}
-	// MkdirTemp makes it 0700; root of a user namespace is not the host's root.
+	// It is made 0700; root of a user namespace is not the host's root.
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return dir, err
 	}
