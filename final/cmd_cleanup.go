@@ -57,9 +57,10 @@ func runCleanup(s *session) error {
 		return fmt.Errorf("cleanup needs root (try: sudo minidocker cleanup)")
 	}
 	rt := &container.Runtime{State: &state.Store{Root: s.root}, CgroupParent: s.cgroupParent, Rootless: s.rootless}
-	list, _, _ := rt.State.List()
+	list, _, corrupt, _ := rt.State.ListAll()
 	killMonitors(list)
 	removeCgroups(rt, list)
+	removeCorruptContainers(rt, corrupt)
 	if s.rootless {
 		return cleanupRootless(s)
 	}
@@ -149,6 +150,20 @@ func removeCgroups(rt *container.Runtime, list []*state.Container) {
 			continue
 		}
 		fmt.Println("removed the cgroup of container", c.Name)
+	}
+}
+
+// removeCorruptContainers removes the containers whose record cannot be
+// read, by what their id names (container/corrupt.go).
+func removeCorruptContainers(rt *container.Runtime, corrupt []*state.CorruptError) {
+	for _, bad := range corrupt {
+		done, err := rt.RemoveCorrupt(bad.ID)
+		for _, d := range done {
+			fmt.Printf("container %s, whose record was unreadable: %s\n", state.Short(bad.ID), d)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "minidocker:", err)
+		}
 	}
 }
 

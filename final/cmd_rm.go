@@ -7,6 +7,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -35,6 +37,9 @@ func runRm(s *session, force bool, args []string) error {
 	}
 	return eachArg(args, func(ref string) error {
 		err := withLock(s, ref, func(c *state.Container) error { return removeContainer(s, c, force) })
+		if corrupt := (*state.CorruptError)(nil); force && errors.As(err, &corrupt) {
+			err = removeCorrupt(s, corrupt)
+		}
 		if errors.Is(err, state.ErrNotFound) && s.finishedRemoval(ref) {
 			err = nil // a removal a killed rm left: this command finished it
 		}
@@ -43,6 +48,18 @@ func runRm(s *session, force bool, args []string) error {
 		}
 		return err
 	})
+}
+
+// removeCorrupt removes, for rm -f, a container whose record cannot be
+// read, and says on stderr what it did (container/corrupt.go).
+func removeCorrupt(s *session, corrupt *state.CorruptError) error {
+	done, err := s.rt.RemoveCorrupt(corrupt.ID)
+	what := "nothing else of it was left"
+	if len(done) > 0 {
+		what = strings.Join(done, ", ")
+	}
+	fmt.Fprintf(os.Stderr, "minidocker: container %s: its record was unreadable (%v); %s\n", state.Short(corrupt.ID), corrupt.Err, what)
+	return err
 }
 
 // removeContainer kills c when forced, waits for its monitor to release

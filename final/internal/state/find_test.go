@@ -48,4 +48,19 @@ func TestFind(t *testing.T) {
 	if _, err := s.Find("cache"); err == nil || !strings.Contains(err.Error(), "corrupt record") {
 		t.Errorf("Find(cache) = %v; want its record's corruption", err)
 	}
+	var corrupt *CorruptError
+	if _, err := s.Find("cd"); !errors.As(err, &corrupt) || corrupt.ID != "cd56" {
+		t.Errorf("Find(cd) = %v; want the corrupt record of cd56, with its id for rm -f", err)
+	}
+	// A prefix that matches a corrupt record and a good one stays
+	// ambiguous: rm -f must not take it for the corrupt one.
+	if err := os.MkdirAll(s.Dir("cd78"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(&Container{ID: "cd78", Name: "other"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Find("cd"); err == nil || !strings.Contains(err.Error(), "cd56") || !strings.Contains(err.Error(), "cd78") {
+		t.Errorf("Find(cd) = %v; want an ambiguity naming cd56 and cd78", err)
+	}
 }

@@ -211,10 +211,25 @@ func readRecord(path, id string) (*Container, error) {
 	}
 	c := &Container{}
 	if err := json.Unmarshal(data, c); err != nil {
-		return nil, fmt.Errorf("container %s: corrupt record %s: %w (remove it with: minidocker rm -f %s)", Short(id), path, err, Short(id))
+		return nil, &CorruptError{ID: id, Path: path, Err: err}
 	}
 	return c, nil
 }
+
+// CorruptError is a record that cannot be decoded. It carries the id, so
+// that rm -f can remove the container without its record.
+type CorruptError struct {
+	ID, Path string
+	Err      error
+}
+
+// Error says which record, why, and how to get rid of it.
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("container %s: corrupt record %s: %v (remove it with: minidocker rm -f %s)", Short(e.ID), e.Path, e.Err, Short(e.ID))
+}
+
+// Unwrap is the decoding error.
+func (e *CorruptError) Unwrap() error { return e.Err }
 
 // MakeDir makes a new container's directory and takes its lock, which no
 // one else can hold yet. The caller holds the root lock and saves the
@@ -238,11 +253,26 @@ func (s *Store) MakeDir(id string) (unlock func(), err error) {
 // List reads every record, newest first. A directory without a record
 // (a create that crashed before its first save) is skipped and listed in
 // incomplete, for the caller to remove. Names that begin with a dot are
-// not containers (a removal of the old kind is moved to removing/).
+// not containers (a removal of the old kind is moved to removing/). A
+// corrupt record is an error (see ListAll).
 func (s *Store) List() (list []*Container, incomplete []string, err error) {
-	entries, err := os.ReadDir(filepath.Join(s.Root, "containers"))
+	list, incomplete, corrupt, err := s.ListAll()
+	if err == nil && len(corrupt) > 0 {
+		err = corrupt[0]
+	}
 	if err != nil {
 		return nil, nil, err
+	}
+	return list, incomplete, nil
+}
+
+// ListAll is List, with the records that cannot be decoded listed in
+// corrupt instead of failing: for cleanup, which must remove every
+// container whatever one record holds.
+func (s *Store) ListAll() (list []*Container, incomplete []string, corrupt []*CorruptError, err error) {
+	entries, err := os.ReadDir(filepath.Join(s.Root, "containers"))
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), legacyRemoving) {
@@ -252,17 +282,20 @@ func (s *Store) List() (list []*Container, incomplete []string, err error) {
 			continue
 		}
 		c, err := s.Get(e.Name())
-		if errors.Is(err, ErrNotFound) {
+		bad := (*CorruptError)(nil)
+		switch {
+		case errors.Is(err, ErrNotFound):
 			incomplete = append(incomplete, e.Name())
-			continue
+		case errors.As(err, &bad):
+			corrupt = append(corrupt, bad)
+		case err != nil:
+			return nil, nil, nil, err
+		default:
+			list = append(list, c)
 		}
-		if err != nil {
-			return nil, nil, err
-		}
-		list = append(list, c)
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Created.After(list[j].Created) })
-	return list, incomplete, nil
+	return list, incomplete, corrupt, nil
 }
 
 // Find resolves what a user typed: a name, a full id, or a unique prefix of
@@ -284,46 +317,58 @@ func (s *Store) Find(ref string) (*Container, error) {
 			return c, err
 		}
 	}
-	matches, err := s.withPrefix(ref)
+	matches, corrupt, err := s.withPrefix(ref)
 	if err != nil {
 		return nil, err
 	}
-	switch len(matches) {
-	case 1:
+	switch {
+	case len(matches)+len(corrupt) > 1:
+		var ids []string
+		for _, c := range matches {
+			ids = append(ids, Short(c.ID))
+		}
+		for _, bad := range corrupt {
+			ids = append(ids, Short(bad.ID))
+		}
+		return nil, fmt.Errorf("%q matches %d containers (%s): give more of the id", ref, len(ids), strings.Join(ids, ", "))
+	case len(corrupt) == 1:
+		return nil, corrupt[0]
+	case len(matches) == 1:
 		return matches[0], nil
-	case 0:
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
 	}
-	var ids []string
-	for _, c := range matches {
-		ids = append(ids, Short(c.ID))
-	}
-	return nil, fmt.Errorf("%q matches %d containers (%s): give more of the id", ref, len(matches), strings.Join(ids, ", "))
+	return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
 }
 
-// withPrefix reads the records whose id starts with prefix, newest first;
-// only their directory names are read of the others.
-func (s *Store) withPrefix(prefix string) ([]*Container, error) {
+// withPrefix reads the records whose id starts with prefix, newest first,
+// and lists apart those that cannot be read (so that a prefix that also
+// matches a corrupt record stays ambiguous); only their directory names
+// are read of the others.
+func (s *Store) withPrefix(prefix string) ([]*Container, []*CorruptError, error) {
 	entries, err := os.ReadDir(filepath.Join(s.Root, "containers"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var list []*Container
+	var corrupt []*CorruptError
 	for _, e := range entries {
 		if !e.IsDir() || !strings.HasPrefix(e.Name(), prefix) {
 			continue
 		}
 		c, err := s.Get(e.Name())
-		if errors.Is(err, ErrNotFound) {
+		bad := (*CorruptError)(nil)
+		switch {
+		case errors.Is(err, ErrNotFound):
 			continue // a create that has not saved its record, or a removal
+		case errors.As(err, &bad):
+			corrupt = append(corrupt, bad)
+		case err != nil:
+			return nil, nil, err
+		default:
+			list = append(list, c)
 		}
-		if err != nil {
-			return nil, err
-		}
-		list = append(list, c)
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Created.After(list[j].Created) })
-	return list, nil
+	return list, corrupt, nil
 }
 
 // NameInUse returns the id of the container called name, or "". It reads

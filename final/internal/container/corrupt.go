@@ -1,0 +1,130 @@
+//go:build linux
+
+// Removing a container whose record cannot be read (a disk error, a hand
+// edit, a truncated file): rm -f must still work, as its error message
+// promises, without the record. What the record would name is found by
+// the container's id and minidocker's own naming instead:
+//   - its monitor: the process of this binary whose command line is
+//     "monitor --root ROOT ... ID" (cmd_run.go starts it so), killed;
+//     the container's first process dies with it (PR_SET_PDEATHSIG);
+//   - its cgroup: PARENT/ID under the runtime's own parent (a container
+//     made with another --cgroup-parent is not found: the record alone
+//     said where), destroyed with whatever is left in it;
+//   - its network lease: owned by the monitor, so free once it is dead,
+//     and released with its veth by network.Reclaim;
+//   - its mounts: those at or below its own directory;
+//   - its directory and its name in the names index (state/remove.go
+//     finds the name by id when the record cannot be read).
+
+package container
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/minidocker/minidocker/final/internal/cgroups"
+	"github.com/minidocker/minidocker/final/internal/network"
+	"github.com/minidocker/minidocker/final/internal/procfs"
+)
+
+// RemoveCorrupt removes container id, whose record is corrupt, without
+// reading the record, and returns what it did, for the user.
+func (rt *Runtime) RemoveCorrupt(id string) (done []string, err error) {
+	unlock, err := rt.State.LockContainer(id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if pid := rt.killMonitorOf(id); pid > 0 {
+		done = append(done, fmt.Sprintf("killed its monitor (pid %d)", pid))
+	}
+	if cg := cgroups.Load(rt.CgroupParent, id); anyExists(cg.Paths()) {
+		if err := cg.Destroy(); err != nil {
+			return done, err
+		}
+		done = append(done, "removed its cgroup under "+rt.CgroupParent)
+	}
+	_ = network.Reclaim() // the lease of its monitor, now dead
+	dir := rt.State.Dir(id)
+	for _, point := range mountsUnder(dir) {
+		if unix.Unmount(point, unix.MNT_DETACH) == nil {
+			done = append(done, "unmounted "+point)
+		}
+	}
+	if err := rt.State.BeginRemove(id); err != nil {
+		return done, err
+	}
+	return append(done, "removed "+dir), rt.finishRemoval(id)
+}
+
+// killMonitorOf SIGKILLs the monitor of container id in this state root,
+// if one runs, waits (up to 5 s) until it has ended, and returns its pid.
+func (rt *Runtime) killMonitorOf(id string) int {
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, proc := range procs {
+		pid, _ := strconv.Atoi(filepath.Base(proc))
+		args := cmdline(pid)
+		if len(args) < 4 || args[1] != "monitor" || args[len(args)-1] != id || !hasFlag(args, "--root", rt.State.Root) {
+			continue
+		}
+		start := procfs.StartTime(pid)
+		if unix.Kill(pid, unix.SIGKILL) != nil {
+			continue
+		}
+		for deadline := time.Now().Add(5 * time.Second); procfs.Alive(pid, start) && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		return pid
+	}
+	return 0
+}
+
+// cmdline is the argument list of process pid; nil if it has ended.
+func cmdline(pid int) []string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || len(data) == 0 {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(string(data), "\x00"), "\x00")
+}
+
+// hasFlag reports whether args hold flag followed by value.
+func hasFlag(args []string, flag, value string) bool {
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == flag && args[i+1] == value {
+			return true
+		}
+	}
+	return false
+}
+
+// anyExists reports whether any of paths exists.
+func anyExists(paths []string) bool {
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// mountsUnder lists this namespace's mount points at or below dir,
+// deepest first.
+func mountsUnder(dir string) []string {
+	mounts, _ := procfs.Mountinfo("/proc/self/mountinfo")
+	var points []string
+	for _, m := range mounts {
+		if m.Point == dir || strings.HasPrefix(m.Point, dir+"/") {
+			points = append(points, m.Point)
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(points)))
+	return points
+}
