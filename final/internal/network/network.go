@@ -446,14 +446,14 @@ func deleteStrayPorts(bridge string, s ipamState) error {
 // and the veths with it. It returns the directories it removed. The
 // directory of a namespace still in use is Cleanup's, run from inside it.
 func RemoveStale() ([]string, error) {
-	inUse := map[string]bool{}
-	links, _ := filepath.Glob("/proc/[0-9]*/task/[0-9]*/ns/net")
-	for _, l := range links {
-		if target, err := os.Readlink(l); err == nil {
-			inUse[strings.Trim(strings.TrimPrefix(target, "net:"), "[]")] = true
-		}
-	}
+	// The directories first, the namespaces in use second: a namespace
+	// exists before its directory is made, so every directory listed here
+	// whose namespace is alive is seen alive below. In the other order, a
+	// run that made its namespace and its directory between the two reads
+	// would lose its state to a concurrent cleanup.
 	dirs, _ := filepath.Glob(filepath.Join(stateDir, "net-*"))
+	afterListing()
+	inUse := netnsInUse()
 	var removed []string
 	var errs []error
 	for _, d := range dirs {
@@ -468,6 +468,23 @@ func RemoveStale() ([]string, error) {
 	}
 	_ = os.Remove(stateDir) // only if empty: others' namespaces may still use it
 	return removed, errors.Join(errs...)
+}
+
+// afterListing is called by RemoveStale between its two reads; a test
+// makes a namespace there, at the worst moment for a concurrent run.
+var afterListing = func() {}
+
+// netnsInUse returns the inode numbers of the network namespaces that some
+// thread is in, as text.
+func netnsInUse() map[string]bool {
+	inUse := map[string]bool{}
+	links, _ := filepath.Glob("/proc/[0-9]*/task/[0-9]*/ns/net")
+	for _, l := range links {
+		if target, err := os.Readlink(l); err == nil {
+			inUse[strings.Trim(strings.TrimPrefix(target, "net:"), "[]")] = true
+		}
+	}
+	return inUse
 }
 
 // ours reports whether a bridge or nftables table is ours: named

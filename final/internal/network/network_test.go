@@ -716,3 +716,46 @@ func TestSharesLeasesWithStep07(t *testing.T) {
 	}
 	n.expectClean(t, "after the step 07 run ended")
 }
+
+// TestRemoveStaleKeepsANamespaceMadeMeanwhile makes a network namespace
+// and its state directory while RemoveStale is between its two reads, as
+// a run starting next to a cleanup may: the directory must survive.
+func TestRemoveStaleKeepsANamespaceMadeMeanwhile(t *testing.T) {
+	skip.UnlessRoot(t)
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	var dir string
+	afterListing = func() {
+		made := make(chan error)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread dies with its namespace
+			if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+				made <- fmt.Errorf("unshare(CLONE_NEWNET): %w", err)
+				return
+			}
+			var st unix.Stat_t
+			if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
+				made <- err
+				return
+			}
+			dir = filepath.Join(stateDir, fmt.Sprintf("net-%d", st.Ino))
+			made <- os.MkdirAll(dir, 0o755)
+			<-done
+		}()
+		if err := <-made; err != nil {
+			t.Error(err)
+		}
+	}
+	t.Cleanup(func() { afterListing = func() {} })
+	removed, err := RemoveStale()
+	if dir == "" {
+		t.Fatal("the namespace was not made")
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); err != nil || contains(removed, dir) {
+		t.Errorf("the state directory %s of a namespace made during RemoveStale was removed (%v; removed %v)", dir, err, removed)
+	}
+}
