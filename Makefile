@@ -25,10 +25,12 @@ lab-check:
 	bash lab/check-provision.sh
 
 # The lab VM booted for real: a systemd Debian under QEMU, provisioned as
-# Vagrant would, the learner's path walked with sudo (docs/labs/lab-walk.md).
-# Needs root; about 6 minutes, plus about 6 the first time (the image).
+# Vagrant would, the learner's path walked with sudo (docs/labs/lab-walk.md),
+# the chapters' run-v2 blocks checked against what the VM prints; with
+# UPDATE_DOCS=1 they are rewritten from it instead. Needs root; about 8
+# minutes, plus about 6 the first time (the image).
 lab-walk:
-	bash lab/walk/run.sh
+	MINIDOCKER_WALK_UPDATE_DOCS=$(UPDATE_DOCS) bash lab/walk/run.sh
 
 # minidocker against runc, crun and podman (installs them from Debian; several
 # minutes; not part of test). Rewrites docs/benchmarks.md's results and plot.

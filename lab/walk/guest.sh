@@ -166,6 +166,43 @@ final() {
 	pass "hi ($(head -n 1 "$log/final"))"
 }
 
+# runs runs the command of every "Run it" block of the chapters (each
+# <!-- run: STEP ARGS --> marker of docs/*.md) on this machine, as the
+# learner would: the step built by the learner, run through sudo from a
+# login shell, with the environment of the docs' generator on the build
+# machine (tests/docs_test.go) but in the VM's own mount and network
+# namespaces, where / is shared. In the chapters' order, on a machine
+# where nothing has run yet, as a learner meets them: the first run that
+# needs a controller systemd has not enabled in the root (cpu, cpuset)
+# narrates enabling it, and later runs do not. What each prints is kept on /vagrant,
+# in .lab-walk-runs/N.args (the words, NUL-ended) and N.out; run.sh reads
+# them from the disk afterwards and checks the chapters' run-v2 blocks
+# against them (tests/docs_labvm_test.go).
+runs() {
+	begin "the chapters' Run it commands, through sudo (for the docs' v2 blocks)"
+	local out=$REPO/.lab-walk-runs bin=/tmp/lab-walk-steps n=0 args steps
+	local -a words
+	mkdir -p "$out"
+	grep -ho '^<!-- run: .* -->$' "$REPO"/docs/*.md | sed -e 's/^<!-- run: //' -e 's/ -->$//' | awk '!seen[$0]++' >"$log/runs"
+	[ -s "$log/runs" ] || fail "no <!-- run: --> markers in $REPO/docs"
+	steps=$(awk '!seen[$1]++ { print "./" $1 }' "$log/runs" | tr '\n' ' ')
+	as_learner "$log/runs-build" "go build -o $bin/ $steps" || fail "go build -o $bin/ $steps" "$log/runs-build"
+	while IFS= read -r args; do
+		n=$((n + 1))
+		# The marker's words as tests/docs_test.go's shellWords splits them
+		# ('quoted' words whole, nothing else special): no globbing here.
+		set -f
+		eval "words=($args)"
+		set +f
+		printf '%s\0' "${words[@]}" >"$out/$n.args"
+		words[0]=$bin/${words[0]}
+		runuser -l "$LEARNER" -c "cd /tmp && sudo env NO_COLOR=1 MINIDOCKER_BUSYBOX=none $(printf '%q ' "${words[@]}")" \
+			>"$out/$n.out" 2>&1 </dev/null
+	done <"$log/runs"
+	rm -rf "$bin"
+	pass "$n commands of $(wc -w <<<"$steps") steps, their output kept in $out"
+}
+
 # intact checks that the learner's runs left the VM as they found it.
 intact() {
 	begin "the VM's own /proc, mounts and cgroups are intact"
@@ -203,6 +240,7 @@ main() {
 	sudo_go
 	mounts >"$log/mounts.before"
 	controllers=$(cat /sys/fs/cgroup/cgroup.subtree_control)
+	runs
 	step01
 	step04
 	step05

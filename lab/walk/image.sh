@@ -7,7 +7,8 @@
 #   bash lab/walk/image.sh OUTDIR MIRROR REPO
 #
 # OUTDIR receives disk.raw (ext4, the VM's /), vmlinuz and initrd.img (the
-# kernel Debian installed into it, for QEMU's -kernel). What goes in, and
+# kernel Debian installed into it, for QEMU's -kernel) and kernel (its
+# release, e.g. 6.1.0-50-cloud-amd64). What goes in, and
 # why each is there:
 #
 #   debootstrap --variant=minbase bookworm, plus systemd (PID 1, shared root
@@ -137,8 +138,12 @@ warm_go() {
 # takes the kernel and initrd out for QEMU.
 pack() {
 	in_root apt-get clean
-	cp "$root"/boot/vmlinuz-* "$out/vmlinuz"
+	local vmlinuz
+	vmlinuz=$(echo "$root"/boot/vmlinuz-*)
+	cp "$vmlinuz" "$out/vmlinuz"
 	cp "$root"/boot/initrd.img-* "$out/initrd.img"
+	# The kernel that boots, for run.sh's lines and the docs.
+	echo "${vmlinuz##*/vmlinuz-}" >"$out/kernel"
 	say "making disk.raw (ext4, 8 GiB sparse)"
 	mke2fs -q -t ext4 -L lab-root -d "$root" "$out/disk.raw" 8G
 	rm -rf "$root"

@@ -7,7 +7,8 @@
 #   1. image  lab/walk/image.sh builds a Debian 12 disk image with
 #             debootstrap, from this machine's apt mirror, into the cache,
 #             once per key: a hash of image.sh, the mirror, the Go version
-#             and the kernel package. Later runs reuse it (a copy-on-write
+#             and the kernel package debootstrap installs (bookworm's, not
+#             bookworm-security's). Later runs reuse it (a copy-on-write
 #             overlay per run; the image itself is never written).
 #   2. share  the repository's tracked and new files, owned by uid 1000 as
 #             Vagrant's synced folder belongs to the vagrant user, on a
@@ -18,14 +19,23 @@
 #   4. walk   systemd starts lab-walk.service, which runs lab/walk/guest.sh
 #             from /vagrant: provision twice, the learner's runs, the checks.
 #             Its "walk:" lines are printed here as they come; on a failure
-#             the tail of the console follows. The exit status is the walk's.
+#             the tail of the console follows.
+#   5. docs   what the chapters' "Run it" commands printed in the VM, read
+#             from the shared disk, is checked against the chapters' run-v2
+#             blocks (and the run blocks that have none) by
+#             tests/docs_labvm_test.go; with MINIDOCKER_WALK_UPDATE_DOCS=1
+#             (make lab-walk UPDATE_DOCS=1) the run-v2 blocks are rewritten.
+#             The exit status is 0 when the walk and the docs check pass.
 #
 # Settings (environment):
 #   MINIDOCKER_VM_CACHE         cache directory (default /var/cache/minidocker-vm,
 #                               shared with tests/vm; the image lives in lab-walk/)
 #   MINIDOCKER_WALK_MIRROR      Debian mirror (default: this machine's, from apt)
 #   MINIDOCKER_WALK_TIMEOUT     seconds the VM may run (default 1500)
-#   MINIDOCKER_WALK_KEEP=1      keep the work directory (console log, disks)
+#   MINIDOCKER_WALK_KEEP=1      keep the work directory (console log, disks,
+#                               .lab-walk-runs: the outputs of the docs' commands)
+#   MINIDOCKER_WALK_UPDATE_DOCS=1  rewrite the chapters' run-v2 blocks from
+#                               the VM's outputs instead of checking them
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -67,11 +77,22 @@ mirror() {
 	echo "${m:-http://deb.debian.org/debian}"
 }
 
+# kernel_package names the kernel package debootstrap installs: the one
+# that linux-image-cloud-amd64 of bookworm's main depends on, as this
+# machine's apt lists know it. Not apt's candidate: that may come from
+# bookworm-security or -updates, which debootstrap does not read.
+kernel_package() {
+	local ver
+	ver=$(apt-cache madison linux-image-cloud-amd64 2>/dev/null | awk -F' *[|] *' '$3 ~ / bookworm\/main / { print $2; exit }')
+	[ -n "$ver" ] || return 0
+	apt-cache depends "linux-image-cloud-amd64=$ver" 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }'
+}
+
 # image sets img to the cached image directory for the current key,
 # building it when missing.
 image() {
 	local key kpkg gov
-	kpkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }')
+	kpkg=$(kernel_package)
 	gov=$(go env GOVERSION)
 	key=$( {
 		cat lab/walk/image.sh
@@ -82,7 +103,7 @@ image() {
 	exec 9>"$cache/.lock"
 	flock 9
 	if [ -e "$img/.complete" ]; then
-		say "image: cached ($img; Debian 12 from $mir, $gov, $kpkg)"
+		say "image: cached ($img; Debian 12 from $mir, $gov, kernel $(cat "$img/kernel"))"
 	else
 		local t=$SECONDS tmp
 		say "image: building $img (Debian 12 from $mir, $gov, $kpkg)"
@@ -94,7 +115,7 @@ image() {
 		find "$cache" -mindepth 1 -maxdepth 1 ! -name '.*' -exec rm -rf {} +
 		mv "$tmp" "$img"
 		touch "$img/.complete"
-		say "image: built in $((SECONDS - t))s"
+		say "image: built in $((SECONDS - t))s (kernel $(cat "$img/kernel"))"
 	fi
 	exec 9>&-
 }
@@ -141,6 +162,23 @@ boot() {
 	vm_exit=$(tr -d '\r' <"$log" | grep -ao "^$exit_marker[0-9]*" | tail -n 1 | cut -d= -f2) || vm_exit=
 }
 
+# docs checks the chapters' run-v2 blocks against what the VM printed
+# (tests/docs_labvm_test.go), or rewrites them under
+# MINIDOCKER_WALK_UPDATE_DOCS=1. The outputs are read from the shared
+# disk with debugfs, which needs no mount.
+docs() {
+	local t=$SECONDS runs=$work/.lab-walk-runs update=
+	[ -z "${MINIDOCKER_WALK_UPDATE_DOCS:-}" ] || update=-update
+	debugfs -R "rdump /.lab-walk-runs $work" "$work/vagrant.img" >"$work/debugfs.log" 2>&1
+	[ -n "$(ls -A "$runs" 2>/dev/null)" ] || { cat "$work/debugfs.log" >&2; say "FAIL docs: no outputs in /vagrant/.lab-walk-runs"; return 1; }
+	if ! nice -n 10 go test -count=1 ./tests -run '^TestDocsOutputOnTheLabVM$' -v -lab-vm-runs="$runs" $update >"$work/docs.log" 2>&1; then
+		grep -v '^=== RUN' "$work/docs.log" | tail -n 80 | sed 's/^/  | /'
+		say "FAIL docs: the chapters' run-v2 blocks (or run blocks without one) do not match what the lab VM printed; make lab-walk UPDATE_DOCS=1 rewrites the run-v2 blocks"
+		return 1
+	fi
+	say "docs: $(sed -n 's/^ *docs_labvm_test.go:[0-9]*: //p' "$work/docs.log" | tail -n 1) ($((SECONDS - t))s)"
+}
+
 # cleanup stops QEMU if it still runs and removes the work directory.
 cleanup() {
 	[ -z "${qpid:-}" ] || kill "$qpid" 2>/dev/null || true
@@ -168,6 +206,7 @@ main() {
 		say "FAIL after $((SECONDS - t0))s"
 		return 1
 	fi
+	docs || { say "FAIL after $((SECONDS - t0))s"; return 1; }
 	say "ok after $((SECONDS - t0))s"
 }
 
