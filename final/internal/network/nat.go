@@ -108,10 +108,11 @@ func dnatRule(addr netip.Addr, p PortMapping) natRule {
 // transaction: add the table (in case it is missing), delete it, and add
 // it afresh with its chains and rules.
 func syncNAT(bridge string, s ipamState) error {
-	conn, err := nftables.New()
+	conn, err := nftables.New(nftables.AsLasting())
 	if err != nil {
 		return fmt.Errorf("open an nftables connection: %w", err)
 	}
+	defer closeLater(conn)
 	table := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: bridge}
 	conn.AddTable(table)
 	conn.DelTable(table)
@@ -127,6 +128,19 @@ func syncNAT(bridge string, s ipamState) error {
 		return fmt.Errorf("nftables: write table ip %s: %w (does this kernel have nf_tables? CONFIG_NF_TABLES, CONFIG_NFT_NAT)", bridge, err)
 	}
 	return nil
+}
+
+// closeLater closes an nftables connection without waiting for the
+// close to return. A transaction is in force once Flush has returned,
+// but the kernel frees what it leaves behind (here the table it
+// replaced) later, in a worker, after an RCU grace period; and closing
+// a netfilter netlink socket waits for that worker (nft_rcv_nl_event):
+// 5 to 20 ms on this project's machines, which a run would otherwise
+// spend doing nothing (docs/benchmarks.md). So a goroutine closes it
+// while the run goes on; should the process end first, its exit closes
+// the socket.
+func closeLater(conn *nftables.Conn) {
+	go conn.CloseLasting()
 }
 
 // deleteNAT deletes our table of that name, if it is there.
