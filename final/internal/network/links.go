@@ -145,10 +145,12 @@ func restoreSysctl(path, value string) error {
 // namespace instead (ip link set … netns) re-registers the device and
 // waits for the kernel's RCU grace periods, 10 to 30 ms on this project's
 // machines (docs/benchmarks.md); a link made in place costs none of it,
-// and needs no temporary name nor rename.
+// and needs no temporary name nor rename. Each end gets one queue from
+// the start: the kernel would give it one per CPU and then cut them down
+// to one, and that cut waits for a grace period too.
 func createVeth(name string, br netlink.Link, pid int, mac net.HardwareAddr) error {
 	veth := &netlink.Veth{
-		LinkAttrs:        netlink.LinkAttrs{Name: name, MasterIndex: br.Attrs().Index, Flags: net.FlagUp},
+		LinkAttrs:        netlink.LinkAttrs{Name: name, MasterIndex: br.Attrs().Index, Flags: net.FlagUp, NumTxQueues: 1, NumRxQueues: 1},
 		PeerName:         "eth0",
 		PeerHardwareAddr: mac,
 		PeerNamespace:    netlink.NsPid(pid),
