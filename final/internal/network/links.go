@@ -28,6 +28,7 @@ import (
 	"strings"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -139,23 +140,45 @@ func restoreSysctl(path, value string) error {
 	return nil
 }
 
-// createVeth makes a veth pair in one request: the host end, up and
-// plugged into the bridge, and the other end born inside the network
-// namespace of pid as eth0, with its MAC. Moving an existing link into a
-// namespace instead (ip link set … netns) re-registers the device and
-// waits for the kernel's RCU grace periods, 10 to 30 ms on this project's
-// machines (docs/benchmarks.md); a link made in place costs none of it,
-// and needs no temporary name nor rename. Each end gets one queue from
-// the start: the kernel would give it one per CPU and then cut them down
-// to one, and that cut waits for a grace period too.
+// createVeth makes a veth pair in one request, as ip(8) would with
+//
+//	ip link add NAME numtxqueues 1 numrxqueues 1 master BRIDGE up \
+//		type veth peer name eth0 address MAC netns PID numtxqueues 1 numrxqueues 1
+//
+// the host end, up and plugged into the bridge, and the other end born
+// inside the network namespace of pid as eth0, with its MAC. The request
+// is written out here, attribute by attribute, because each of the
+// library's shortcuts costs a wait for an RCU grace period, 0.5 to 30 ms
+// on this project's machines (docs/benchmarks.md):
+//   - moving an existing link into a namespace (ip link set … netns)
+//     re-registers the device; a link made in place needs no move, nor a
+//     temporary name and a rename;
+//   - netlink.LinkAdd looks the new link up by name before it sets the
+//     master in a second request, and the kernel answers that look-up
+//     only after applying the host end's pending carrier change, which
+//     waits (dev_deactivate); the kernel takes the master in the request;
+//   - without a number of queues, the kernel gives each end one per CPU
+//     and then cuts them down to one, which waits too.
 func createVeth(name string, br netlink.Link, pid int, mac net.HardwareAddr) error {
-	veth := &netlink.Veth{
-		LinkAttrs:        netlink.LinkAttrs{Name: name, MasterIndex: br.Attrs().Index, Flags: net.FlagUp, NumTxQueues: 1, NumRxQueues: 1},
-		PeerName:         "eth0",
-		PeerHardwareAddr: mac,
-		PeerNamespace:    netlink.NsPid(pid),
-	}
-	if err := netlink.LinkAdd(veth); err != nil {
+	req := nl.NewNetlinkRequest(unix.RTM_NEWLINK, unix.NLM_F_CREATE|unix.NLM_F_EXCL|unix.NLM_F_ACK)
+	host := nl.NewIfInfomsg(unix.AF_UNSPEC)
+	host.Flags, host.Change = unix.IFF_UP, unix.IFF_UP
+	req.AddData(host)
+	req.AddData(nl.NewRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(name)))
+	req.AddData(nl.NewRtAttr(unix.IFLA_MASTER, nl.Uint32Attr(uint32(br.Attrs().Index))))
+	req.AddData(nl.NewRtAttr(unix.IFLA_NUM_TX_QUEUES, nl.Uint32Attr(1)))
+	req.AddData(nl.NewRtAttr(unix.IFLA_NUM_RX_QUEUES, nl.Uint32Attr(1)))
+	info := nl.NewRtAttr(unix.IFLA_LINKINFO, nil)
+	info.AddRtAttr(unix.IFLA_INFO_KIND, nl.NonZeroTerminated("veth"))
+	peer := info.AddRtAttr(unix.IFLA_INFO_DATA, nil).AddRtAttr(nl.VETH_INFO_PEER, nil)
+	nl.NewIfInfomsgChild(peer, unix.AF_UNSPEC)
+	peer.AddRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated("eth0"))
+	peer.AddRtAttr(unix.IFLA_ADDRESS, mac)
+	peer.AddRtAttr(unix.IFLA_NET_NS_PID, nl.Uint32Attr(uint32(pid)))
+	peer.AddRtAttr(unix.IFLA_NUM_TX_QUEUES, nl.Uint32Attr(1))
+	peer.AddRtAttr(unix.IFLA_NUM_RX_QUEUES, nl.Uint32Attr(1))
+	req.AddData(info)
+	if _, err := req.Execute(unix.NETLINK_ROUTE, 0); err != nil {
 		return fmt.Errorf("ip link add %s master %s up type veth peer name eth0 address %s netns %d: %w", name, br.Attrs().Name, mac, pid, err)
 	}
 	return nil
