@@ -13,6 +13,11 @@
 # (docs/benchmarks.md, "Where a bridged start's time goes"). Usage:
 #
 #   sudo env "PATH=$PATH" bench/bridge.sh     (RUNS=30 by default)
+#   sudo env "PATH=$PATH" BEFORE=<commit> bench/bridge.sh
+#
+# With BEFORE, the minidocker of that commit is built too, and every group
+# alternates four runs (bridge, none, and the same of the older build), so
+# that a change is measured against what it replaced in the same rounds.
 #
 # Needs root. Runs in a mount and network namespace of its own, with a
 # tmpfs on /run (the network state) and everything else under one
@@ -36,6 +41,11 @@ if [[ "${1:-}" != --inside ]]; then
 	trap 'exit 130' INT TERM
 	(cd "$REPO" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$WORK/minidocker" ./final &&
 		go build -o "$WORK/benchtool" ./bench)
+	if [[ -n "${BEFORE:-}" ]]; then
+		mkdir "$WORK/before"
+		git -C "$REPO" archive "$BEFORE" | tar -x -C "$WORK/before"
+		(cd "$WORK/before" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$WORK/minidocker-before" ./final)
+	fi
 	unshare --mount --net --propagation private bash "$0" --inside
 	exit $?
 fi
@@ -53,23 +63,36 @@ echo "load before: $(load) (1, 5, 15 minutes; $(nproc) cores)"
 
 $MD run --rm --network none base /bin/true 2>/dev/null # makes the base image
 timeit() { "$WORK/benchtool" time -out "$WORK/results.tsv" "$@"; }
-timeit -group "run --rm /bin/true, the bridge kept" -runs "$RUNS" -warmup 3 \
-	"bridge=$MD run --rm base /bin/true" \
-	"none=$MD run --rm --network none base /bin/true"
+# cases SUFFIX: the NAME=CMD pairs of a group, bridged first, then the
+# older build's with BEFORE; befores SUFFIX: the teardown before each.
+OLD="$WORK/minidocker-before --cgroup-parent $CG --root $WORK/root"
+cases() {
+	echo "bridge$1=$MD run --rm base /bin/true"
+	echo "none$1=$MD run --rm --network none base /bin/true"
+	if [[ -x $WORK/minidocker-before ]]; then
+		echo "bridge$1, before=$OLD run --rm base /bin/true"
+		echo "none$1, before=$OLD run --rm --network none base /bin/true"
+	fi
+}
+befores() { cases "$1" | while IFS== read -r name _; do echo "-before"; echo "$name=$TEARDOWN"; done; }
+mapfile -t KEPT < <(cases "")
+mapfile -t FIRST < <(cases ", first")
+mapfile -t FIRST_TD < <(befores ", first")
+mapfile -t KEPT_CPU < <(cases ", CPU")
+mapfile -t FIRST_CPU < <(cases ", first, CPU")
+mapfile -t FIRST_CPU_TD < <(befores ", first, CPU")
+timeit -group "run --rm /bin/true, the bridge kept" -runs "$RUNS" -warmup 3 "${KEPT[@]}"
 timeit -group "run --rm /bin/true, the first container (bridge and NAT made)" -runs "$RUNS" -warmup 2 \
-	-before "bridge, first=$TEARDOWN" -before "none, first=$TEARDOWN" \
-	"bridge, first=$MD run --rm base /bin/true" \
-	"none, first=$MD run --rm --network none base /bin/true"
+	"${FIRST_TD[@]}" "${FIRST[@]}"
 # CPU time (user + system of run and the child it reaps): what the bridge
 # costs in work, which a busy machine's waiting for a CPU does not blur.
-timeit -cpu -group "CPU time of run --rm /bin/true, the bridge kept" -runs "$RUNS" -warmup 2 \
-	"bridge, CPU=$MD run --rm base /bin/true" \
-	"none, CPU=$MD run --rm --network none base /bin/true"
+timeit -cpu -group "CPU time of run --rm /bin/true, the bridge kept" -runs "$RUNS" -warmup 2 "${KEPT_CPU[@]}"
 timeit -cpu -group "CPU time of run --rm /bin/true, the first container" -runs "$RUNS" -warmup 2 \
-	-before "bridge, first, CPU=$TEARDOWN" -before "none, first, CPU=$TEARDOWN" \
-	"bridge, first, CPU=$MD run --rm base /bin/true" \
-	"none, first, CPU=$MD run --rm --network none base /bin/true"
+	"${FIRST_CPU_TD[@]}" "${FIRST_CPU[@]}"
 echo "load after: $(load)"
 "$WORK/benchtool" report "$WORK/results.tsv" "$WORK/table.md" "$WORK/plot.svg"
 cat "$WORK/table.md"
-"$WORK/benchtool" diff "$WORK/results.tsv"
+"$WORK/benchtool" diff -pairs "$WORK/results.tsv"
+if [[ -x $WORK/minidocker-before ]]; then
+	"$WORK/benchtool" diff "$WORK/results.tsv" | grep -- '− bridge.*, before,' # what the change bought
+fi

@@ -5,7 +5,7 @@
 //	benchtool spec BUNDLE ROOTFS CGROUP    turn `runc spec` output into a /bin/true bundle
 //	benchtool time [flags] NAME=CMD ...    time commands round-robin, append to a TSV file
 //	benchtool report TSV MD SVG            medians, spread and ratios: a markdown table and a plot
-//	benchtool diff TSV                     per group, the median of the rounds' differences to its first command
+//	benchtool diff [-pairs] TSV            per group, the median of the rounds' differences to its first command (or two by two)
 //
 // Commands are timed alternately (A B C A B C …), not one after the
 // other (A A A … B B B …), so that whatever drifts during the run (the

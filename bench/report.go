@@ -62,9 +62,15 @@ func markdown(rows []row) string {
 
 // runDiff prints, for each group, the median over rounds of its first
 // command's time minus each other command's: what the first one adds.
+// With -pairs it takes the commands two by two instead (1st − 2nd,
+// 3rd − 4th, …), e.g. a bridged run and an unbridged one of two builds.
 func runDiff(args []string) error {
+	pairs := len(args) == 2 && args[0] == "-pairs"
+	if pairs {
+		args = args[1:]
+	}
 	if len(args) != 1 {
-		return fmt.Errorf("usage: diff RESULTS.tsv")
+		return fmt.Errorf("usage: diff [-pairs] RESULTS.tsv")
 	}
 	rows, err := readResults(args[0])
 	if err != nil {
@@ -72,17 +78,28 @@ func runDiff(args []string) error {
 	}
 	names, by := groups(rows)
 	for _, g := range names {
-		first := by[g][0]
-		for _, r := range by[g][1:] {
-			var d []float64
-			for i := 0; i < len(first.samples) && i < len(r.samples); i++ {
-				d = append(d, first.samples[i]-r.samples[i])
+		rs := by[g]
+		if pairs {
+			for i := 0; i+1 < len(rs); i += 2 {
+				printDiff(g, rs[i], rs[i+1])
 			}
-			s := summarize(d)
-			fmt.Printf("%s: %s − %s, round by round: median %+.1f ms (p25 %+.1f, p75 %+.1f, n=%d)\n", g, first.name, r.name, s.median, s.p25, s.p75, s.n)
+			continue
+		}
+		for _, r := range rs[1:] {
+			printDiff(g, rs[0], r)
 		}
 	}
 	return nil
+}
+
+// printDiff prints the median over rounds of a's time minus b's.
+func printDiff(group string, a, b row) {
+	var d []float64
+	for i := 0; i < len(a.samples) && i < len(b.samples); i++ {
+		d = append(d, a.samples[i]-b.samples[i])
+	}
+	s := summarize(d)
+	fmt.Printf("%s: %s − %s, round by round: median %+.1f ms (p25 %+.1f, p75 %+.1f, n=%d)\n", group, a.name, b.name, s.median, s.p25, s.p75, s.n)
 }
 
 // pairedRatio is the median over rounds of a's sample ÷ b's sample.

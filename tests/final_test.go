@@ -240,6 +240,7 @@ func TestFinalBridgeIsKept(t *testing.T) {
 	if got := links(); !contains(got, veth) {
 		t.Fatalf("no %s while its container runs: links %q", veth, got)
 	}
+	checkHostVeth(t, m, veth)
 	m.must("rm", "-f", id)
 	waitFor(t, func() bool { return !contains(links(), veth) }) // the kernel's doing
 	if got := links(); !contains(got, "minidocker0") {
@@ -255,6 +256,31 @@ func TestFinalBridgeIsKept(t *testing.T) {
 	if got := forward(); got != before {
 		t.Errorf("ip_forward is %s after cleanup, was %s", got, before)
 	}
+}
+
+// checkHostVeth checks what final's one RTM_NEWLINK makes of the host
+// end of a veth pair: up, plugged into the bridge, and one queue each way
+// from the start, not one per CPU cut down later, which waits for an RCU
+// grace period (docs/benchmarks.md, "Where a bridged start's time goes").
+func checkHostVeth(t *testing.T, m *md, veth string) {
+	t.Helper()
+	m.inNetns(func() {
+		link, err := netlink.LinkByName(veth)
+		if err != nil {
+			t.Fatal(err)
+		}
+		br, err := netlink.LinkByName("minidocker0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := link.Attrs()
+		if a.MasterIndex != br.Attrs().Index || a.Flags&net.FlagUp == 0 {
+			t.Errorf("%s: master index %d, flags %v; want %d (minidocker0) and up", veth, a.MasterIndex, a.Flags, br.Attrs().Index)
+		}
+		if a.NumTxQueues != 1 || a.NumRxQueues != 1 {
+			t.Errorf("%s has %d tx and %d rx queues, want 1 and 1", veth, a.NumTxQueues, a.NumRxQueues)
+		}
+	})
 }
 
 // dial connects to addr and returns the first line it sends.
