@@ -168,6 +168,17 @@ func createVeth(name string, br netlink.Link, pid int, mac net.HardwareAddr) err
 	req.AddData(nl.NewRtAttr(unix.IFLA_MASTER, nl.Uint32Attr(uint32(br.Attrs().Index))))
 	req.AddData(nl.NewRtAttr(unix.IFLA_NUM_TX_QUEUES, nl.Uint32Attr(1)))
 	req.AddData(nl.NewRtAttr(unix.IFLA_NUM_RX_QUEUES, nl.Uint32Attr(1)))
+	req.AddData(vethPeer(pid, mac))
+	if _, err := req.Execute(unix.NETLINK_ROUTE, 0); err != nil {
+		return fmt.Errorf("ip link add %s master %s up type veth peer name eth0 address %s netns %d: %w", name, br.Attrs().Name, mac, pid, err)
+	}
+	return nil
+}
+
+// vethPeer is the "type veth peer name eth0 address MAC netns PID
+// numtxqueues 1 numrxqueues 1" part of createVeth's request: the link's
+// kind, and the peer's own ifinfomsg and attributes nested in its data.
+func vethPeer(pid int, mac net.HardwareAddr) *nl.RtAttr {
 	info := nl.NewRtAttr(unix.IFLA_LINKINFO, nil)
 	info.AddRtAttr(unix.IFLA_INFO_KIND, nl.NonZeroTerminated("veth"))
 	peer := info.AddRtAttr(unix.IFLA_INFO_DATA, nil).AddRtAttr(nl.VETH_INFO_PEER, nil)
@@ -177,11 +188,7 @@ func createVeth(name string, br netlink.Link, pid int, mac net.HardwareAddr) err
 	peer.AddRtAttr(unix.IFLA_NET_NS_PID, nl.Uint32Attr(uint32(pid)))
 	peer.AddRtAttr(unix.IFLA_NUM_TX_QUEUES, nl.Uint32Attr(1))
 	peer.AddRtAttr(unix.IFLA_NUM_RX_QUEUES, nl.Uint32Attr(1))
-	req.AddData(info)
-	if _, err := req.Execute(unix.NETLINK_ROUTE, 0); err != nil {
-		return fmt.Errorf("ip link add %s master %s up type veth peer name eth0 address %s netns %d: %w", name, br.Attrs().Name, mac, pid, err)
-	}
-	return nil
+	return info
 }
 
 // configureContainer sets up the inside of the container from the host,
