@@ -6,12 +6,14 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"os"
 
 	"github.com/spf13/pflag"
 
 	"github.com/minidocker/minidocker/final/internal/container"
+	"github.com/minidocker/minidocker/final/internal/rootless"
 	"github.com/minidocker/minidocker/final/internal/state"
 	"github.com/minidocker/minidocker/final/internal/tty"
 )
@@ -19,6 +21,7 @@ import (
 // execOptions are exec's flags.
 type execOptions struct {
 	interactive, tty, privileged bool
+	detach                       bool
 	env                          []string
 	workdir, user                string
 }
@@ -29,6 +32,7 @@ var execCommand = &command{
 	short: "Run a command in a running container", statusVerb: true,
 	setup: func(fs *pflag.FlagSet) func(*session, []string) error {
 		o := &execOptions{}
+		fs.BoolVarP(&o.detach, "detach", "d", false, "run the command in the background")
 		fs.BoolVarP(&o.interactive, "interactive", "i", false, "keep stdin open")
 		fs.BoolVarP(&o.tty, "tty", "t", false, "give the command a terminal")
 		fs.StringArrayVarP(&o.env, "env", "e", nil, "set an environment variable")
@@ -47,9 +51,6 @@ func runExec(s *session, o *execOptions, args []string) error {
 	if err := s.open(); err != nil {
 		return err
 	}
-	if err := refuseRootless(s, "exec", "the container's user namespace is another command's, and a Go program cannot setns(2) into a user namespace (docs/12-user-namespaces.md says how it could be done)"); err != nil {
-		return err
-	}
 	c, err := s.findRunning(args[0])
 	if err != nil {
 		return err
@@ -57,6 +58,13 @@ func runExec(s *session, o *execOptions, args []string) error {
 	spec, err := execSpec(c, o, args[1:])
 	if err != nil {
 		return err
+	}
+	if rootless.Targeting() { // the first of a rootless exec's two runs (internal/rootless/exec.go)
+		return rootless.WriteTarget(c.State.Pid)
+	}
+	if o.detach {
+		spec.Tty = false // nobody would read its terminal
+		return execDetached(s, c, spec)
 	}
 	stdio, done, err := execStdio(o)
 	if err != nil {
@@ -68,6 +76,17 @@ func runExec(s *session, o *execOptions, args []string) error {
 		return &statusError{status: status}
 	}
 	return nil
+}
+
+// execDetached starts the command and returns (exec -d); a command that
+// could not start gives its status (126, 127) as without -d.
+func execDetached(s *session, c *state.Container, spec *container.ExecSpec) error {
+	err := s.rt.ExecDetached(c, spec)
+	var f *container.Failure
+	if errors.As(err, &f) {
+		return &statusError{status: f.Status, msg: f.Message}
+	}
+	return err
 }
 
 // execSpec is what exec-init needs to run args in c with o's options,

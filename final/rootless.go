@@ -29,7 +29,11 @@ func enterRootless(c *command, args []string) (status int, ok bool) {
 	if os.Geteuid() == 0 || outsideVerbs[c.name] || rootless.Inside() {
 		return 0, false
 	}
-	status, err := rootless.Enter(args)
+	enter := rootless.Enter
+	if c.name == "exec" {
+		enter = rootless.EnterContainer // in the container's own user namespace
+	}
+	status, err := enter(args)
 	if err != nil {
 		return exitStatus(c, fmt.Errorf("rootless: %w", err)), true
 	}
@@ -90,13 +94,4 @@ func checkRootlessLimits(s *session, c *state.Container) error {
 func haveSlirp() bool {
 	_, err := exec.LookPath("slirp4netns")
 	return err == nil
-}
-
-// refuseRootless is the one-line refusal of a verb a rootless
-// minidocker cannot do yet, with why.
-func refuseRootless(s *session, verb, why string) error {
-	if s.rootless {
-		return fmt.Errorf("rootless: %s is not supported: %s", verb, why)
-	}
-	return nil
 }

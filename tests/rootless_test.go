@@ -433,7 +433,6 @@ func TestRootlessImagesAndRefusals(t *testing.T) {
 	m.fails(125, "rootless: --privileged is refused", "run", "--rm", "--network", "none", "--privileged", "base", "true")
 	m.fails(125, "rootless: --userns-remap is refused", "run", "--rm", "--network", "none", "--userns-remap=default", "base", "true")
 	m.must("run", "-d", "--name", "sleeper", "--network", "none", "base", "sleep", "1000")
-	m.fails(125, "rootless: exec is not supported", "exec", "sleeper", "true")
 	if top := m.must("top", "sleeper"); !strings.Contains(top, "sleep 1000") {
 		t.Errorf("top of a container without a cgroup:\n%s", top)
 	}
@@ -457,6 +456,19 @@ func TestRootlessImagesAndRefusals(t *testing.T) {
 	if _, err := os.Stat(u.data); !os.IsNotExist(err) {
 		t.Errorf("cleanup left %s (%v)", u.data, err)
 	}
+}
+
+// TestRootlessExec runs exec in a rootless container: the command joins
+// the container's user namespace (made by another command), as the user
+// on the host for root inside and as the range for the others
+// (checkExecVerbs in userns_test.go).
+func TestRootlessExec(t *testing.T) {
+	m, u := newRootlessMD(t)
+	m.must("run", "-d", "--name", "sleeper", "--network", "none", "base", "sleep", "1000")
+	pid1 := rootlessPid(m, "sleeper")
+	// -u 1000 is 999 past the start of the user's range (0 is the user).
+	checkExecVerbs(t, m, pid1, u.uid, u.gid, int(u.subUID[0])+999, int(u.subGID[0])+999)
+	m.must("rm", "sleeper")
 }
 
 // writeOwnedTar writes a one-layer archive for import: a file owned by 1000

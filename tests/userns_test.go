@@ -6,6 +6,7 @@
 package tests
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -128,16 +129,10 @@ func TestFinalUsernsRemap(t *testing.T) {
 	m.must("rm", "maker")
 }
 
-// TestFinalUsernsOptions checks what surrounds remapping: exec is
-// refused, --userns=host opts out, and bad combinations are refused with
-// nothing made.
+// TestFinalUsernsOptions checks what surrounds remapping: --userns=host
+// opts out, and bad combinations are refused with nothing made.
 func TestFinalUsernsOptions(t *testing.T) {
 	m := newMD(t)
-	// exec cannot join a user namespace from Go (docs/12): refused, not run as the host's root.
-	m.must("run", "-d", "--name", "sleeper", "--network", "none", remap, "base", "sleep", "1000")
-	m.fails(125, "not supported with --userns-remap", "exec", "sleeper", "true")
-	m.must("rm", "-f", "sleeper")
-
 	if out := m.must("run", "--rm", "--network", "none", remap, "--userns", "host", "base", "cat", "/proc/self/uid_map"); strings.Join(strings.Fields(out), " ") != "0 0 4294967295" {
 		t.Errorf("--userns=host: uid_map %q, want the host's", out)
 	}
@@ -193,4 +188,133 @@ func TestFinalUsernsEscapes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// execMarker is a unique argument for a command that exec starts, to
+// find it among the host's processes.
+func execMarker(i int) string {
+	return fmt.Sprint(100000000 + os.Getpid()*10 + i)
+}
+
+// findSleep waits for the host's process running "sleep marker" and
+// returns its pid.
+func findSleep(t *testing.T, marker string) int {
+	t.Helper()
+	want := "sleep\x00" + marker + "\x00"
+	pid := 0
+	waitFor(t, func() bool {
+		paths, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, path := range paths {
+			if data, err := os.ReadFile(path); err == nil && string(data) == want {
+				fmt.Sscanf(path, "/proc/%d/cmdline", &pid)
+				return true
+			}
+		}
+		return false
+	})
+	return pid
+}
+
+// statusFields reads fields of /proc/PID/status.
+func statusFields(t *testing.T, pid int) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, line := range strings.Split(mustRead(t, fmt.Sprintf("/proc/%d/status", pid)), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			out[k] = strings.Join(strings.Fields(v), " ")
+		}
+	}
+	return out
+}
+
+// checkExecJoined checks what the kernel shows of pid, a command exec
+// started, against pid1, the container's first process: the same six
+// namespaces (the user namespace among them) and maps, the same cgroup,
+// capability bounding set, seccomp mode and no_new_privs, and the host
+// ids uid and gid (the mapped ones: never the host's root). With asRoot,
+// its effective capabilities are pid1's too.
+func checkExecJoined(t *testing.T, pid1, pid, uid, gid int, asRoot bool) {
+	t.Helper()
+	for _, ns := range []string{"user", "mnt", "pid", "net", "ipc", "uts"} {
+		a, b := fmt.Sprintf("/proc/%d/ns/%s", pid1, ns), fmt.Sprintf("/proc/%d/ns/%s", pid, ns)
+		if fileInode(t, a) != fileInode(t, b) {
+			t.Errorf("the exec'd command is not in the container's %s namespace", ns)
+		}
+	}
+	for _, file := range []string{"uid_map", "gid_map", "cgroup"} {
+		a, b := mustRead(t, fmt.Sprintf("/proc/%d/%s", pid1, file)), mustRead(t, fmt.Sprintf("/proc/%d/%s", pid, file))
+		if a != b {
+			t.Errorf("/proc/PID/%s: the exec'd command's %q, the container's %q", file, b, a)
+		}
+	}
+	first, got := statusFields(t, pid1), statusFields(t, pid)
+	want := []string{"CapBnd", "Seccomp", "NoNewPrivs"}
+	if asRoot {
+		want = append(want, "CapEff", "CapPrm")
+	}
+	for _, k := range want {
+		if got[k] != first[k] || got[k] == "" {
+			t.Errorf("%s: the exec'd command's %q, the container's first process's %q", k, got[k], first[k])
+		}
+	}
+	if got["Seccomp"] != "2" {
+		t.Errorf("the exec'd command's seccomp mode is %q, want 2 (a filter)", got["Seccomp"])
+	}
+	ids := func(id int) string { return fmt.Sprintf("%d %d %d %d", id, id, id, id) } // real, effective, saved, fs
+	if got["Uid"] != ids(uid) || got["Gid"] != ids(gid) {
+		t.Errorf("the exec'd command's host ids: Uid %q Gid %q; want %d and %d", got["Uid"], got["Gid"], uid, gid)
+	}
+}
+
+// checkExecVerbs runs exec's common forms in the running container
+// sleeper, whose root is host uid:gid and whose 1000:1000 is host
+// uid1000:gid1000: the facts of a detached command
+// as root and with -u, the exit status, -w, -e, -u and -t, and the
+// one-line refusal once the container has stopped.
+func checkExecVerbs(t *testing.T, m *md, pid1, uid, gid, uid1000, gid1000 int) {
+	t.Helper()
+	m.must("exec", "-d", "sleeper", "sleep", execMarker(1))
+	checkExecJoined(t, pid1, findSleep(t, execMarker(1)), uid, gid, true)
+	m.must("exec", "-d", "-u", "1000:1000", "sleeper", "sleep", execMarker(2))
+	checkExecJoined(t, pid1, findSleep(t, execMarker(2)), uid1000, gid1000, false)
+	if r := m.run("exec", "sleeper", "sh", "-c", "exit 7"); r.code != 7 {
+		t.Errorf("exec sh -c 'exit 7': status %d (%s), want 7", r.code, r.stderr)
+	}
+	out := m.must("exec", "-w", "/tmp", "-e", "GREETING=hi", "-u", "1000", "sleeper", "sh", "-c", "pwd; echo $GREETING; id -u; test -t 0 || echo no terminal")
+	if want := "/tmp\nhi\n1000\nno terminal\n"; out != want {
+		t.Errorf("exec -w /tmp -e GREETING=hi -u 1000: %q, want %q", out, want)
+	}
+	if out := m.must("exec", "-it", "sleeper", "sh", "-c", "test -t 0 && test -t 1 && echo terminal; id -u"); strings.ReplaceAll(out, "\r", "") != "terminal\n0\n" {
+		t.Errorf("exec -it: %q, want a terminal and uid 0", out)
+	}
+	m.must("stop", "-t", "0", "sleeper")
+	r := m.run("exec", "sleeper", "true")
+	if r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "is not running") {
+		t.Errorf("exec in a stopped container: exit %d, stderr %q; want 125 and one line", r.code, r.stderr)
+	}
+}
+
+// TestFinalUsernsExec runs exec in a remapped container, from the
+// command line and through the daemon: the command joins the user
+// namespace too, as the range's first id, never the host's root.
+func TestFinalUsernsExec(t *testing.T) {
+	m := newMD(t)
+	m.must("run", "-d", "--name", "sleeper", "--network", "none", remap, "base", "sleep", "1000")
+	pid1 := int(field(m.inspect("sleeper"), "State", "Pid").(float64))
+	uid, gid := int(subidStart(t, "/etc/subuid")), int(subidStart(t, "/etc/subgid"))
+
+	d := m.startDaemon()
+	code, body := d.apiCall(t, "POST", "/v1.44/containers/sleeper/exec", fmt.Sprintf(`{"Cmd":["sleep",%q]}`, execMarker(3)))
+	var created struct{ Id string }
+	if code != 201 || json.Unmarshal([]byte(body), &created) != nil {
+		t.Fatalf("POST /containers/sleeper/exec: %d %s", code, body)
+	}
+	if code, body := d.apiCall(t, "POST", "/v1.44/exec/"+created.Id+"/start", `{"Detach":true}`); code != 200 {
+		t.Fatalf("POST /exec/ID/start: %d %s", code, body)
+	}
+	checkExecJoined(t, pid1, findSleep(t, execMarker(3)), uid, gid, true)
+	d.stop(t)
+
+	checkExecVerbs(t, m, pid1, uid, gid, uid+1000, gid+1000)
+	m.must("rm", "sleeper")
 }

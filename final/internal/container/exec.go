@@ -54,6 +54,7 @@ type ExecSpec struct {
 	NoNewPrivs bool
 	Seccomp    seccomp.Program // the container's filter; nil: none
 	OCI        *OCIExec        // the OCI runtime's exec: its own user and capability sets
+	Parent     int             // nonzero: exec-init dies with this host pid (see ExecMain)
 }
 
 // namespaces exec joins, the mount namespace last: after it, /proc is the
@@ -83,24 +84,22 @@ func (rt *Runtime) ExecIn(c *state.Container, spec *ExecSpec, stdio Stdio) (int,
 	return rt.exec(c, spec, stdio, false)
 }
 
-// exec starts exec-init, puts it into the container's cgroup, sends it
-// the spec and waits for the command.
-func (rt *Runtime) exec(c *state.Container, spec *ExecSpec, stdio Stdio, forward bool) (int, error) {
-	if err := checkExec(c); err != nil {
-		return 0, err
-	}
-	proc, err := startExecInit(stdio, true)
+// ExecDetached starts spec's command in c and returns once it runs
+// (exec -d): exec-init outlives the caller, waiting for the command, and
+// the command's output goes nowhere, as with Docker.
+func (rt *Runtime) ExecDetached(c *state.Container, spec *ExecSpec) error {
+	proc, err := rt.startExec(c, spec, Stdio{}, false)
 	if err != nil {
-		return 0, fail(err)
+		return err
 	}
-	if err := rt.Cgroup(c).Apply(proc.Pid); err != nil {
-		proc.Abort()
-		return 0, fail(err)
-	}
-	spec.Pid = c.State.Pid
-	if err := proc.releaseExec(spec); err != nil {
-		proc.Wait()
-		return 0, fail(err)
+	return proc.cmd.Process.Release()
+}
+
+// exec starts the command and waits for it.
+func (rt *Runtime) exec(c *state.Container, spec *ExecSpec, stdio Stdio, forward bool) (int, error) {
+	proc, err := rt.startExec(c, spec, stdio, true)
+	if err != nil {
+		return 0, err
 	}
 	if forward {
 		stop := forwardSignals(proc)
@@ -109,21 +108,65 @@ func (rt *Runtime) exec(c *state.Container, spec *ExecSpec, stdio Stdio, forward
 	return proc.Wait(), nil
 }
 
+// startExec starts exec-init (in the container's user namespace when it
+// has one of its own, userns.go), puts it into the container's cgroup,
+// sends it the spec and returns once the command runs. With dies,
+// exec-init dies with the calling thread.
+func (rt *Runtime) startExec(c *state.Container, spec *ExecSpec, stdio Stdio, dies bool) (*Process, error) {
+	userns, err := containerUserNamespace(c)
+	if err != nil {
+		return nil, err
+	}
+	if userns != nil {
+		defer userns.Close()
+	}
+	proc, err := startExecInit(stdio, dies, userns)
+	if err != nil {
+		return nil, fail(err)
+	}
+	if err := rt.Cgroup(c).Apply(proc.Pid); err != nil {
+		proc.Abort()
+		return nil, fail(err)
+	}
+	spec.Pid = c.State.Pid
+	if dies {
+		spec.Parent = os.Getpid()
+	}
+	if err := proc.releaseExec(spec); err != nil {
+		proc.Wait()
+		return nil, fail(err)
+	}
+	return proc, nil
+}
+
 // startExecInit starts exec-init, held on its spec pipe. With dies, it
 // dies with the calling thread (PR_SET_PDEATHSIG); the OCI runtime's
-// detached exec outlives it instead, reaped by its caller.
-func startExecInit(stdio Stdio, dies bool) (*Process, error) {
+// detached exec outlives it instead, reaped by its caller. With userns,
+// a user namespace not this process's, nsenter joins it first and then
+// executes exec-init (userns.go says why).
+func startExecInit(stdio Stdio, dies bool, userns *os.File) (*Process, error) {
+	cmd := exec.Command("/proc/self/exe", "exec-init")
+	cmd.ExtraFiles = make([]*os.File, 2) // specFd, errorFd
+	if userns != nil {
+		var closeExe func()
+		var err error
+		if cmd, closeExe, err = joiningUserNamespace(userns); err != nil {
+			return nil, err
+		}
+		defer closeExe()
+	}
 	specR, specW, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
+		specR.Close()
+		specW.Close()
 		return nil, err
 	}
-	cmd := exec.Command("/proc/self/exe", "exec-init")
+	cmd.ExtraFiles[0], cmd.ExtraFiles[1] = specR, errW
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
-	cmd.ExtraFiles = []*os.File{specR, errW}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: stdio.Tty, Setctty: stdio.Tty && stdio.Stdin != nil}
 	if dies {
 		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
@@ -133,6 +176,7 @@ func startExecInit(stdio Stdio, dies bool) (*Process, error) {
 	errW.Close()
 	if err != nil {
 		specW.Close()
+		errR.Close()
 		return nil, fmt.Errorf("start exec-init: %w", err)
 	}
 	return &Process{cmd: cmd, specW: specW, errR: errR, Pid: cmd.Process.Pid}, nil
@@ -154,8 +198,18 @@ func (p *Process) releaseExec(spec *ExecSpec) error {
 // only on failure, or with the command's status.
 func ExecMain() int {
 	unix.CloseOnExec(errorFd)
+	// Not dumpable from the start, as runc's nsexec: in a container with
+	// a user namespace of its own, this process is already in it, and
+	// must not be ptraced nor have its /proc/PID/exe (minidocker) opened
+	// by the container's root (CVE-2019-5736; userns.go).
+	err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	var spec ExecSpec
-	err := readSpec(specFd, &spec) // main has marked every other fd close-on-exec (fds.go)
+	if err == nil {
+		err = readSpec(specFd, &spec) // main has marked every other fd close-on-exec (fds.go)
+	}
+	if err == nil && spec.Parent != 0 {
+		err = dieWithParent(spec.Parent)
+	}
 	var console *os.File
 	if err == nil && spec.OCI != nil && spec.OCI.Process.Terminal {
 		console, err = dialConsole(spec.OCI.ConsoleSocket) // before the join: the path is the host's
@@ -202,7 +256,20 @@ func joinNamespaces(pid int) error {
 			return fmt.Errorf("setns(%s of pid %d): %w", ns.name, pid, err)
 		}
 	}
-	return unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	return nil
+}
+
+// dieWithParent sets the parent-death signal again: joining a user
+// namespace (nsenter) changed this process's credentials, and the kernel
+// then cleared the one the host side set. A parent already gone is an error.
+func dieWithParent(parent int) error {
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_PDEATHSIG): %w", err)
+	}
+	if os.Getppid() != parent {
+		return fmt.Errorf("minidocker (pid %d) ended before the command started", parent)
+	}
+	return nil
 }
 
 // startInContainer changes to the working directory, drops privileges as

@@ -35,7 +35,7 @@ func ExecOCI(pid int, cg cgroups.Manager, ex *OCIExec, prog seccomp.Program, det
 	if ex.Process.Terminal {
 		stdio.Stdin = nil // the command's terminal comes over the console socket
 	}
-	proc, err := startExecInit(stdio, !detach)
+	proc, err := startExecInit(stdio, !detach, nil)
 	if err != nil {
 		return 0, 0, err
 	}

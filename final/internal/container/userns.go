@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -33,6 +34,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/minidocker/minidocker/final/internal/overlay"
+	"github.com/minidocker/minidocker/final/internal/procfs"
 	"github.com/minidocker/minidocker/final/internal/state"
 	"github.com/minidocker/minidocker/final/internal/userns"
 )
@@ -53,15 +55,102 @@ func remapped(attr *syscall.SysProcAttr, m *state.IDMap) {
 	attr.GidMappingsEnableSetgroups = true
 }
 
-// checkExec refuses exec in a remapped container: a Go process cannot
-// join a user namespace (setns(CLONE_NEWUSER) needs a single-threaded
-// caller), and a command that joined the other namespaces only would be
-// the host's root inside them.
-func checkExec(c *state.Container) error {
-	if c.Minidocker.IDMap == nil {
-		return nil
+// Exec into a container with a user namespace of its own (remapped, or
+// a rootless container when exec runs outside its namespace). The
+// command must be in that user namespace too: joining the others alone
+// would leave it the host's root inside them. But setns(CLONE_NEWUSER)
+// needs a single-threaded caller, and a Go program has threads from its
+// first instruction. Three ways were weighed:
+//
+//   - runc and crun run C before the Go runtime (runc's nsexec, a cgo
+//     constructor) or are C altogether; minidocker builds with
+//     CGO_ENABLED=0 and has no C;
+//   - the monitor, or a process kept in the user namespace for the
+//     purpose, could spawn the command on request over a socket: a
+//     second exec protocol (stdio and terminal descriptors, signals,
+//     status) and a resident process per container, for what one execve
+//     does;
+//   - a single-threaded program joins the user namespace and then
+//     executes minidocker's exec-init, which is born there, root of the
+//     namespace with every capability in it; everything after is the
+//     usual path (exec.go), since the container's other namespaces are
+//     owned by that user namespace. That program is nsenter (util-linux,
+//     Essential in Debian; busybox has the applet too): --user and -F
+//     only, no fork.
+//
+// minidocker takes the third. The namespace is passed to nsenter as a
+// descriptor opened (and checked against the container's first process)
+// beforehand, and exec-init as a descriptor of this very binary, so that
+// nothing is looked up by name once the namespace is joined. Credentials:
+// without --preserve-credentials nsenter sets uid and gid 0 of the joined
+// namespace, i.e. the range's first id on the host, never the host's root
+// (whom the maps leave out).
+//
+// Why the container cannot take over exec-init (CVE-2019-5736, where a
+// container's root rewrote runc through /proc/PID/exe): exec-init is in
+// the host's PID namespace, out of the container's sight, and makes
+// itself non-dumpable first thing, as runc does, so that only
+// CAP_SYS_PTRACE in the container's user namespace (not in Docker's
+// default set) could open its /proc/PID/exe or ptrace it; its command's
+// fork inherits that until its execve replaces minidocker's image. And
+// with remapping, the container's root is an unprivileged host id to
+// which minidocker's binary (the host root's) is read-only whatever it
+// does: the binary's owner is not mapped in the namespace, so no
+// capability there overrides its mode. Rootless, the container's root
+// is the user, who owns nothing the user could not already write.
+
+// containerUserNamespace opens the user namespace of c's first process
+// when it is not this process's own, and returns nil when it is. The
+// process is checked again once the descriptor is open, so that a pid
+// reused since is never joined.
+func containerUserNamespace(c *state.Container) (*os.File, error) {
+	pid := c.State.Pid
+	path := fmt.Sprintf("/proc/%d/ns/user", pid)
+	f, err := os.Open(path)
+	if err == nil && !procfs.Alive(pid, c.Minidocker.PidStartTime) {
+		f.Close()
+		err = os.ErrNotExist
 	}
-	return &Failure{Status: 125, Message: fmt.Sprintf("exec in container %s: not supported with --userns-remap yet (the command would join every namespace but the user namespace, as the host's root); run a new container instead", c.Name)}
+	if err != nil {
+		return nil, &Failure{Status: 125, Message: fmt.Sprintf("exec in container %s: open the user namespace of its first process (%s): %v: the container has stopped; start it again (minidocker start %s)", c.Name, path, err, c.Name)}
+	}
+	same, err := sameFile(f, "/proc/self/ns/user")
+	if err != nil || same {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// sameFile reports whether f and path are the same inode (namespaces are
+// inodes of the nsfs filesystem).
+func sameFile(f *os.File, path string) (bool, error) {
+	var a, b unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &a); err != nil {
+		return false, fmt.Errorf("fstat %s: %w", f.Name(), err)
+	}
+	if err := unix.Stat(path, &b); err != nil {
+		return false, fmt.Errorf("stat %s: %w", path, err)
+	}
+	return a.Dev == b.Dev && a.Ino == b.Ino, nil
+}
+
+// joiningUserNamespace is the command that starts exec-init inside
+// userns: nsenter joins it and executes this binary, both given as
+// descriptors after exec-init's two pipes (fds 5 and 6). closeExe closes
+// this process's copy of the binary's descriptor once started.
+func joiningUserNamespace(userns *os.File) (cmd *exec.Cmd, closeExe func(), err error) {
+	nsenter, err := exec.LookPath("nsenter")
+	if err != nil {
+		return nil, nil, &Failure{Status: 125, Message: "exec in a container with a user namespace of its own needs nsenter to join it, and it is not on PATH (Debian: apt-get install util-linux; busybox has it too)"}
+	}
+	exe, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return nil, nil, fmt.Errorf("open /proc/self/exe: %w", err)
+	}
+	cmd = exec.Command(nsenter, "--user=/proc/self/fd/6", "-F", "--", "/proc/self/fd/5", "exec-init")
+	cmd.ExtraFiles = []*os.File{nil, nil, exe, userns} // the pipes come first
+	return cmd, func() { exe.Close() }, nil
 }
 
 // sysIDMaps converts mappings to the syscall package's.

@@ -102,6 +102,12 @@ func userRange(path, name string, uid int) (userns.Range, error) {
 // new user and mount namespace mapped by Maps, and returns its exit
 // status.
 func Enter(args []string) (int, error) {
+	return enter(args, nil)
+}
+
+// enter is Enter; a target pipe, when given, is passed to the command
+// as targetFd (exec.go).
+func enter(args []string, target *os.File) (int, error) {
 	m, err := LoadMaps()
 	if err != nil {
 		return 0, err
@@ -117,7 +123,7 @@ func Enter(args []string) (int, error) {
 		return 0, err
 	}
 	defer signals.Close()
-	cmd, release, err := startBlocked(args, inside)
+	cmd, release, err := startBlocked(args, inside, target)
 	if err != nil {
 		return 0, err
 	}
@@ -140,8 +146,8 @@ func Enter(args []string) (int, error) {
 // startBlocked starts the child half in a new user and mount namespace,
 // blocked on a pipe (entryFd) until the maps are written; the caller
 // writes a byte on release to let it go. The child gets the inside end
-// of the signal socket as signalFd.
-func startBlocked(args []string, inside *os.File) (cmd *exec.Cmd, release *os.File, err error) {
+// of the signal socket as signalFd, and target, if any, as targetFd.
+func startBlocked(args []string, inside, target *os.File) (cmd *exec.Cmd, release *os.File, err error) {
 	defer inside.Close()
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -152,6 +158,10 @@ func startBlocked(args []string, inside *os.File) (cmd *exec.Cmd, release *os.Fi
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), envMarker+"=wait")
 	cmd.ExtraFiles = []*os.File{r, inside} // entryFd, signalFd
+	if target != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, target)
+		cmd.Env = append(cmd.Env, envTarget+"=1")
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS}
 	if err := cmd.Start(); err != nil {
 		w.Close()
@@ -228,6 +238,7 @@ func wait(cmd *exec.Cmd) int {
 func FinishEntry() error {
 	switch os.Getenv(envMarker) {
 	case "1":
+		takeTarget()
 		if os.Getenv(envSignals) != "" {
 			signalSock = signalFd
 			return os.Unsetenv(envSignals) // not for the monitors this command starts
@@ -245,6 +256,9 @@ func FinishEntry() error {
 	pipe.Close()
 	if _, err := unix.FcntlInt(signalFd, unix.F_SETFD, 0); err != nil { // kept across the execve below
 		return fmt.Errorf("keep the signal socket: %w", err)
+	}
+	if err := keepTarget(); err != nil {
+		return err
 	}
 	os.Setenv(envSignals, "1")
 	os.Setenv(envMarker, "1")
