@@ -22,6 +22,11 @@
 //  5. the host side puts exec-init into the container's cgroup before
 //     releasing it, so the command is counted there from its birth.
 //
+// A container with a user namespace of its own (remapped, or rootless
+// seen from outside) needs one step before 1: setns(CLONE_NEWUSER) wants
+// a single-threaded caller, which no Go program is, so nsenter joins that
+// namespace and executes exec-init there (userns.go says why this way).
+//
 // Go's runtime helps here: a thread whose goroutine locked it is never used
 // to start other threads (they come from a clean template thread), so the
 // altered thread's state does not spread.
