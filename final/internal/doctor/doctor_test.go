@@ -239,7 +239,7 @@ func TestRunOnThisMachine(t *testing.T) {
 
 // rootlessSystem is a healthy host for uid 1000 (alice): a setuid
 // newuidmap and newgidmap, subordinate ranges, XDG_RUNTIME_DIR, a
-// delegated cgroup v2 parent, slirp4netns.
+// delegated cgroup v2 parent, slirp4netns, nsenter.
 func rootlessSystem(t *testing.T) system {
 	t.Helper()
 	skipUnlessRoot(t) // chown of the fake files
@@ -318,6 +318,14 @@ func TestRootlessChecks(t *testing.T) {
 		{"no slirp4netns", "slirp4netns", "apt-get install slirp4netns", func(t *testing.T, s *system) {
 			s.lookPath = func(name string) (string, error) {
 				if name == "slirp4netns" {
+					return "", errors.New("not found")
+				}
+				return "/usr/bin/" + name, nil
+			}
+		}},
+		{"no nsenter", "nsenter", "apt-get install util-linux", func(t *testing.T, s *system) {
+			s.lookPath = func(name string) (string, error) {
+				if name == "nsenter" {
 					return "", errors.New("not found")
 				}
 				return "/usr/bin/" + name, nil

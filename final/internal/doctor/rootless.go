@@ -28,7 +28,21 @@ func (s system) runRootless(stateRoot string) []Check {
 	checks = append(checks, s.checkSubIDs("/etc/subuid"), s.checkSubIDs("/etc/subgid"))
 	checks = append(checks, s.checkRuntimeDir(), s.checkRootlessOverlay(), s.checkDelegation())
 	checks = append(checks, s.checkUpperDir("state directory", stateRoot, "XDG_DATA_HOME"))
-	return append(checks, s.checkSlirp())
+	return append(checks, s.checkSlirp(), s.checkNsenter())
+}
+
+// checkNsenter: exec joins a container's user namespace through nsenter
+// (a Go program cannot: internal/container/userns.go).
+func (s system) checkNsenter() Check {
+	c := Check{Name: "nsenter"}
+	path, err := s.lookPath("nsenter")
+	if err != nil {
+		c.Detail = "not on PATH: exec cannot join a container's user namespace"
+		c.Fix = "sudo apt-get install util-linux (busybox's nsenter serves too)"
+		return c
+	}
+	c.OK, c.Detail = true, path
+	return c
 }
 
 // checkRootlessUser says which mode doctor checks.
