@@ -73,7 +73,7 @@ func ociExec(g *runcGlobals, o *execOpts, id string, args []string) error {
 		return err
 	}
 	cg := cgroups.LoadPath(rec.Cgroup)
-	pid, status, err := container.ExecOCI(rec.Pid, cg, &container.OCIExec{Process: p, ConsoleSocket: o.consoleSocket}, prog, o.detach)
+	pid, status, err := container.ExecOCI(id, rec.Pid, rec.StartTime, cg, &container.OCIExec{Process: p, ConsoleSocket: o.consoleSocket}, prog, o.detach)
 	if err != nil {
 		return err
 	}

@@ -582,3 +582,61 @@ func TestOCIRootfsPropagation(t *testing.T) {
 		})
 	}
 }
+
+// TestOCIExecUserNamespace runs exec in a container with a user namespace
+// of its config's: the command joins that namespace too, as its root's
+// host id, never the host's root (checkExecJoined in userns_test.go).
+func TestOCIExecUserNamespace(t *testing.T) {
+	r := newOCI(t)
+	const hostID = 300000
+	eperm := uint(unix.EPERM)
+	var caps *specs.LinuxCapabilities
+	bundle := r.ociBundle(func(c *specs.Spec) {
+		caps = c.Process.Capabilities
+		c.Process.NoNewPrivileges = true
+		c.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: &eperm},
+		}}
+		c.Linux.Namespaces = append(c.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		c.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: hostID, Size: 65536}}
+		c.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: hostID, Size: 65536}}
+	})
+	// The namespace's root must reach its root filesystem.
+	for dir := filepath.Join(bundle, "rootfs"); dir != "/"; dir = filepath.Dir(dir) {
+		if info, err := os.Stat(dir); err == nil && info.Mode().Perm()&0o001 == 0 {
+			if err := os.Chmod(dir, info.Mode().Perm()|0o011); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r.must("create", "--bundle", bundle, "ux")
+	r.must("start", "ux")
+	pid1 := r.state("ux").Pid
+	waitHelper(t, pid1)
+	process := specs.Process{Args: []string{"/helper", "hold"}, Cwd: "/", User: specs.User{UID: 0}, Capabilities: caps, NoNewPrivileges: true}
+	processFile := filepath.Join(t.TempDir(), "process.json")
+	writeJSON(t, processFile, &process)
+	pidFile := filepath.Join(t.TempDir(), "exec.pid")
+	r.must("exec", "--detach", "--process", processFile, "--pid-file", pidFile, "ux")
+	execInit, err := strconv.Atoi(strings.TrimSpace(mustRead(t, pidFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmd int
+	waitFor(t, func() bool {
+		children, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", execInit, execInit))
+		cmd, err = strconv.Atoi(strings.TrimSpace(string(children)))
+		return err == nil && strings.HasSuffix(readlinkOr(fmt.Sprintf("/proc/%d/exe", cmd)), "/helper")
+	})
+	checkExecJoined(t, pid1, cmd, hostID, hostID, true)
+	if res := r.run("exec", "ux", "/helper", "errno-nonexistent"); res.code != 2 {
+		t.Errorf("exec of a command that exits 2: status %d (%s), want 2", res.code, res.stderr)
+	}
+	r.must("delete", "--force", "ux")
+}
+
+// readlinkOr is the link's target, or "".
+func readlinkOr(path string) string {
+	target, _ := os.Readlink(path)
+	return target
+}

@@ -27,15 +27,23 @@ type OCIExec struct {
 	ConsoleSocket string
 }
 
-// ExecOCI starts p in the container whose first process is pid and whose
-// cgroup is cg. Detached, it returns exec-init's pid once the command
+// ExecOCI starts p in the container id whose first process is pid
+// (started at start, in clock ticks after boot) and whose cgroup is cg;
+// in the container's user namespace too, when its config made one. Detached, it returns exec-init's pid once the command
 // runs; else it waits and returns the command's status as well.
-func ExecOCI(pid int, cg cgroups.Manager, ex *OCIExec, prog seccomp.Program, detach bool) (execPid, status int, err error) {
+func ExecOCI(id string, pid int, start uint64, cg cgroups.Manager, ex *OCIExec, prog seccomp.Program, detach bool) (execPid, status int, err error) {
 	stdio := Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Tty: ex.Process.Terminal}
 	if ex.Process.Terminal {
 		stdio.Stdin = nil // the command's terminal comes over the console socket
 	}
-	proc, err := startExecInit(stdio, !detach, nil)
+	userns, err := processUserNamespace(id, pid, start) // a config's user namespace: joined as with --userns-remap
+	if err != nil {
+		return 0, 0, err
+	}
+	if userns != nil {
+		defer userns.Close()
+	}
+	proc, err := startExecInit(stdio, !detach, userns)
 	if err != nil {
 		return 0, 0, err
 	}

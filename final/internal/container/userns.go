@@ -100,19 +100,25 @@ func remapped(attr *syscall.SysProcAttr, m *state.IDMap) {
 // is the user, who owns nothing the user could not already write.
 
 // containerUserNamespace opens the user namespace of c's first process
-// when it is not this process's own, and returns nil when it is. The
-// process is checked again once the descriptor is open, so that a pid
-// reused since is never joined.
+// when it is not this process's own (processUserNamespace).
 func containerUserNamespace(c *state.Container) (*os.File, error) {
-	pid := c.State.Pid
+	return processUserNamespace(c.Name, c.State.Pid, c.Minidocker.PidStartTime)
+}
+
+// processUserNamespace opens the user namespace of pid, the first
+// process of the container called name, which started at start (clock
+// ticks after boot), when it is not this process's own; nil when it is.
+// The process is checked again once the descriptor is open, so that a
+// pid reused since is never joined.
+func processUserNamespace(name string, pid int, start uint64) (*os.File, error) {
 	path := fmt.Sprintf("/proc/%d/ns/user", pid)
 	f, err := os.Open(path)
-	if err == nil && !procfs.Alive(pid, c.Minidocker.PidStartTime) {
+	if err == nil && !procfs.Alive(pid, start) {
 		f.Close()
 		err = os.ErrNotExist
 	}
 	if err != nil {
-		return nil, &Failure{Status: 125, Message: fmt.Sprintf("exec in container %s: open the user namespace of its first process (%s): %v: the container has stopped; start it again (minidocker start %s)", c.Name, path, err, c.Name)}
+		return nil, &Failure{Status: 125, Message: fmt.Sprintf("exec in container %s: open the user namespace of its first process (%s): %v: the container has stopped; start it again, or run a new one", name, path, err)}
 	}
 	same, err := sameFile(f, "/proc/self/ns/user")
 	if err != nil || same {
