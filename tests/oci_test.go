@@ -632,6 +632,24 @@ func TestOCIExecUserNamespace(t *testing.T) {
 	if res := r.run("exec", "ux", "/helper", "errno-nonexistent"); res.code != 2 {
 		t.Errorf("exec of a command that exits 2: status %d (%s), want 2", res.code, res.stderr)
 	}
+	// A terminal: the console socket is the host's, in a directory of
+	// root's that the namespace's root cannot enter.
+	socket := filepath.Join(t.TempDir(), "console.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: socket, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := make(chan *os.File, 1)
+	go func() { got <- receiveFd(t, l) }()
+	process = specs.Process{Args: []string{"/helper", "print", "in", "a", "pty"}, Cwd: "/", Terminal: true, Capabilities: caps}
+	writeJSON(t, processFile, &process)
+	r.must("exec", "--process", processFile, "--console-socket", socket, "ux")
+	if master := <-got; master == nil {
+		t.Error("no pty master came over the console socket")
+	} else {
+		master.Close()
+	}
 	r.must("delete", "--force", "ux")
 }
 

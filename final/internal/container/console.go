@@ -20,6 +20,10 @@ import (
 	"github.com/minidocker/minidocker/final/internal/tty"
 )
 
+// consoleFd is where exec-init finds the console socket its host side
+// connected (after its spec and error pipes).
+const consoleFd = 5
+
 // dialConsole connects to the console socket while its path is in sight.
 func dialConsole(path string) (*os.File, error) {
 	if path == "" {

@@ -125,7 +125,7 @@ func (rt *Runtime) startExec(c *state.Container, spec *ExecSpec, stdio Stdio, di
 	if userns != nil {
 		defer userns.Close()
 	}
-	proc, err := startExecInit(stdio, dies, userns)
+	proc, err := startExecInit(stdio, dies, userns, nil)
 	if err != nil {
 		return nil, fail(err)
 	}
@@ -148,18 +148,10 @@ func (rt *Runtime) startExec(c *state.Container, spec *ExecSpec, stdio Stdio, di
 // dies with the calling thread (PR_SET_PDEATHSIG); the OCI runtime's
 // detached exec outlives it instead, reaped by its caller. With userns,
 // a user namespace not this process's, nsenter joins it first and then
-// executes exec-init (userns.go says why).
-func startExecInit(stdio Stdio, dies bool, userns *os.File) (*Process, error) {
-	cmd := exec.Command("/proc/self/exe", "exec-init")
-	cmd.ExtraFiles = make([]*os.File, 2) // specFd, errorFd
-	if userns != nil {
-		var closeExe func()
-		var err error
-		if cmd, closeExe, err = joiningUserNamespace(userns); err != nil {
-			return nil, err
-		}
-		defer closeExe()
-	}
+// executes exec-init (userns.go says why). console, if any, is the OCI
+// caller's console socket, connected here, where its path is in sight
+// (exec-init may be a user the path's directories keep out): consoleFd.
+func startExecInit(stdio Stdio, dies bool, userns, console *os.File) (*Process, error) {
 	specR, specW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -170,21 +162,42 @@ func startExecInit(stdio Stdio, dies bool, userns *os.File) (*Process, error) {
 		specW.Close()
 		return nil, err
 	}
-	cmd.ExtraFiles[0], cmd.ExtraFiles[1] = specR, errW
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: stdio.Tty, Setctty: stdio.Tty && stdio.Stdin != nil}
-	if dies {
-		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	defer specR.Close()
+	defer errW.Close()
+	files := []*os.File{specR, errW} // specFd, errorFd
+	if console != nil {
+		files = append(files, console) // consoleFd
 	}
-	err = cmd.Start()
-	specR.Close()
-	errW.Close()
+	cmd, closeExe, err := execInitCommand(files, userns)
+	if err == nil {
+		defer closeExe()
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: stdio.Tty, Setctty: stdio.Tty && stdio.Stdin != nil}
+		if dies {
+			cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+		}
+		if err = cmd.Start(); err != nil {
+			err = fmt.Errorf("start exec-init: %w", err)
+		}
+	}
 	if err != nil {
 		specW.Close()
 		errR.Close()
-		return nil, fmt.Errorf("start exec-init: %w", err)
+		return nil, err
 	}
 	return &Process{cmd: cmd, specW: specW, errR: errR, Pid: cmd.Process.Pid}, nil
+}
+
+// execInitCommand is the command that starts exec-init with files as
+// its descriptors from 3 on: this binary, or nsenter joining userns
+// first. closeExe closes what it opened, once the command has started.
+func execInitCommand(files []*os.File, userns *os.File) (cmd *exec.Cmd, closeExe func(), err error) {
+	if userns != nil {
+		return joiningUserNamespace(files, userns)
+	}
+	cmd = exec.Command("/proc/self/exe", "exec-init")
+	cmd.ExtraFiles = files
+	return cmd, func() {}, nil
 }
 
 // reportExecError prints why exec failed and returns Docker's status.
@@ -217,7 +230,7 @@ func ExecMain() int {
 	}
 	var console *os.File
 	if err == nil && spec.OCI != nil && spec.OCI.Process.Terminal {
-		console, err = dialConsole(spec.OCI.ConsoleSocket) // before the join: the path is the host's
+		console = os.NewFile(consoleFd, "console socket") // connected by the host side
 	}
 	if err == nil {
 		err = joinNamespaces(spec.Pid)

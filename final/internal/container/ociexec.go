@@ -43,7 +43,14 @@ func ExecOCI(id string, pid int, start uint64, cg cgroups.Manager, ex *OCIExec, 
 	if userns != nil {
 		defer userns.Close()
 	}
-	proc, err := startExecInit(stdio, !detach, userns)
+	var console *os.File
+	if ex.Process.Terminal {
+		if console, err = dialConsole(ex.ConsoleSocket); err != nil {
+			return 0, 0, err
+		}
+		defer console.Close()
+	}
+	proc, err := startExecInit(stdio, !detach, userns, console)
 	if err != nil {
 		return 0, 0, err
 	}

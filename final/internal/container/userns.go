@@ -142,10 +142,11 @@ func sameFile(f *os.File, path string) (bool, error) {
 }
 
 // joiningUserNamespace is the command that starts exec-init inside
-// userns: nsenter joins it and executes this binary, both given as
-// descriptors after exec-init's two pipes (fds 5 and 6). closeExe closes
-// this process's copy of the binary's descriptor once started.
-func joiningUserNamespace(userns *os.File) (cmd *exec.Cmd, closeExe func(), err error) {
+// userns with files as its descriptors from 3 on: nsenter joins the
+// namespace and executes this binary, both given as the descriptors
+// after files. closeExe closes this process's copy of the binary's
+// descriptor once started.
+func joiningUserNamespace(files []*os.File, userns *os.File) (cmd *exec.Cmd, closeExe func(), err error) {
 	nsenter, err := exec.LookPath("nsenter")
 	if err != nil {
 		return nil, nil, &Failure{Status: 125, Message: "exec in a container with a user namespace of its own needs nsenter to join it, and it is not on PATH (Debian: apt-get install util-linux; busybox has it too)"}
@@ -154,8 +155,9 @@ func joiningUserNamespace(userns *os.File) (cmd *exec.Cmd, closeExe func(), err 
 	if err != nil {
 		return nil, nil, fmt.Errorf("open /proc/self/exe: %w", err)
 	}
-	cmd = exec.Command(nsenter, "--user=/proc/self/fd/6", "-F", "--", "/proc/self/fd/5", "exec-init")
-	cmd.ExtraFiles = []*os.File{nil, nil, exe, userns} // the pipes come first
+	exeFd := 3 + len(files)
+	cmd = exec.Command(nsenter, fmt.Sprintf("--user=/proc/self/fd/%d", exeFd+1), "-F", "--", fmt.Sprintf("/proc/self/fd/%d", exeFd), "exec-init")
+	cmd.ExtraFiles = append(append([]*os.File{}, files...), exe, userns)
 	return cmd, func() { exe.Close() }, nil
 }
 
