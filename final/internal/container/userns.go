@@ -55,8 +55,9 @@ func remapped(attr *syscall.SysProcAttr, m *state.IDMap) {
 	attr.GidMappingsEnableSetgroups = true
 }
 
-// Exec into a container with a user namespace of its own (remapped, or
-// a rootless container when exec runs outside its namespace). The
+// Exec into a container with a user namespace of its own (remapped, an
+// OCI config's user namespace, or a rootless container when exec runs
+// outside its namespace). The
 // command must be in that user namespace too: joining the others alone
 // would leave it the host's root inside them. But setns(CLONE_NEWUSER)
 // needs a single-threaded caller, and a Go program has threads from its
@@ -97,7 +98,7 @@ func remapped(attr *syscall.SysProcAttr, m *state.IDMap) {
 // which minidocker's binary (the host root's) is read-only whatever it
 // does: the binary's owner is not mapped in the namespace, so no
 // capability there overrides its mode. Rootless, the container's root
-// is the user, who owns nothing the user could not already write.
+// is the user on the host: whatever it could write, the user already can.
 
 // containerUserNamespace opens the user namespace of c's first process
 // when it is not this process's own (processUserNamespace).
