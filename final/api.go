@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/minidocker/minidocker/final/internal/container"
 	"github.com/minidocker/minidocker/final/internal/image"
 	"github.com/minidocker/minidocker/final/internal/state"
 )
@@ -56,6 +57,8 @@ func newAPI(s *session) http.Handler {
 	a.containerRoutes()
 	a.imageRoutes()
 	a.streamRoutes()
+	a.verbRoutes()
+	a.archiveRoutes()
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, "page not found")
 	})
@@ -74,7 +77,8 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		r.URL.Path, r.URL.RawPath = m[2], ""
 	}
-	if r.URL.Path != "/images/load" { // an image archive: load bounds it itself (image/load.go)
+	if r.URL.Path != "/images/load" && !(r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/archive")) {
+		// an image archive (load bounds it itself, image/load.go), or docker cp's tar
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	}
 	a.mux.ServeHTTP(w, r)
@@ -119,17 +123,19 @@ func fail(w http.ResponseWriter, err error) {
 // errorStatus is the HTTP status for an error of the session.
 func errorStatus(err error) int {
 	var conflict *conflictError
+	var stateConflict *container.Conflict
 	var usage *usageError
+	var invalid *invalidError
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.Is(err, state.ErrNotFound), errors.Is(err, image.ErrNotFound):
 		return http.StatusNotFound
-	case errors.As(err, &conflict), strings.HasPrefix(err.Error(), "conflict"),
+	case errors.As(err, &conflict), errors.As(err, &stateConflict), strings.HasPrefix(err.Error(), "conflict"),
 		strings.Contains(err.Error(), "must be forced"):
 		return http.StatusConflict
 	case errors.As(err, &tooBig):
 		return http.StatusRequestEntityTooLarge
-	case errors.As(err, &usage), errors.Is(err, image.ErrAmbiguous), strings.Contains(err.Error(), "not a valid"),
+	case errors.As(err, &usage), errors.As(err, &invalid), errors.Is(err, image.ErrAmbiguous), strings.Contains(err.Error(), "not a valid"),
 		strings.HasPrefix(err.Error(), "invalid"), strings.HasPrefix(err.Error(), "Invalid"):
 		return http.StatusBadRequest
 	}

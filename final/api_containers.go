@@ -36,6 +36,8 @@ func (a *api) containerRoutes() {
 	a.mux.HandleFunc("GET /containers/{id}/top", a.topContainer)
 	a.mux.HandleFunc("GET /containers/{id}/stats", a.statsContainer)
 	a.mux.HandleFunc("POST /containers/{id}/resize", a.resizeContainer)
+	a.mux.HandleFunc("POST /containers/{id}/pause", a.pauseContainer)
+	a.mux.HandleFunc("POST /containers/{id}/unpause", a.unpauseContainer)
 }
 
 // containerSummary is one container as GET /containers/json lists it.
@@ -359,6 +361,16 @@ func (a *api) killContainer(w http.ResponseWriter, r *http.Request) {
 		err = a.s.rt.Kill(c, sig)
 	}
 	answer(w, err)
+}
+
+// pauseContainer is docker pause: 409 when it is not running or paused already.
+func (a *api) pauseContainer(w http.ResponseWriter, r *http.Request) {
+	answer(w, withLock(a.s, r.PathValue("id"), a.s.rt.Pause))
+}
+
+// unpauseContainer is docker unpause: 409 when it is not paused.
+func (a *api) unpauseContainer(w http.ResponseWriter, r *http.Request) {
+	answer(w, withLock(a.s, r.PathValue("id"), a.s.rt.Unpause))
 }
 
 // removeContainer is docker rm [-f].

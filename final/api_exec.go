@@ -105,6 +105,9 @@ func (a *api) createExec(w http.ResponseWriter, r *http.Request) {
 	if err == nil && !container.Running(c) {
 		err = conflictf("container %s is not running", state.Short(c.ID))
 	}
+	if err == nil && c.State.Paused {
+		err = conflictf("Container %s is paused, unpause the container before exec", c.ID)
+	}
 	if err != nil {
 		fail(w, err)
 		return

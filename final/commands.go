@@ -39,7 +39,8 @@ type command struct {
 // commands is every verb, in the order help lists them.
 var commands = []*command{
 	runCommand, createCommand, execCommand, psCommand, logsCommand, waitCommand, stopCommand, killCommand, startCommand,
-	restartCommand, rmCommand, inspectCommand, topCommand, statsCommand,
+	restartCommand, pauseCommand, unpauseCommand, rmCommand, renameCommand, inspectCommand, topCommand, statsCommand,
+	portCommand, diffCommand, cpCommand, containerCommand, imageCommand,
 	imagesCommand, commitCommand, rmiCommand, tagCommand, historyCommand,
 	importCommand, exportCommand, saveCommand, loadCommand, pullCommand, pushCommand, loginCommand, logoutCommand,
 	systemCommand, infoCommand, versionCommand, daemonCommand, cleanupCommand, doctorCommand, seccompCommand,
@@ -67,6 +68,19 @@ func (e *conflictError) Error() string { return e.msg }
 // conflictf makes a conflictError.
 func conflictf(format string, args ...any) error {
 	return &conflictError{fmt.Sprintf(format, args...)}
+}
+
+// invalidError is a request the user must change, found after the
+// command line was read (a name that cannot be one): exit status 1, as
+// any failure; the daemon answers it 400.
+type invalidError struct{ msg string }
+
+// Error says what is wrong.
+func (e *invalidError) Error() string { return e.msg }
+
+// invalidf makes an invalidError.
+func invalidf(format string, args ...any) error {
+	return &invalidError{fmt.Sprintf(format, args...)}
 }
 
 // statusError ends minidocker with a given exit status, after printing

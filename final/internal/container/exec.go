@@ -118,6 +118,9 @@ func (rt *Runtime) exec(c *state.Container, spec *ExecSpec, stdio Stdio, forward
 // sends it the spec and returns once the command runs. With dies,
 // exec-init dies with the calling thread.
 func (rt *Runtime) startExec(c *state.Container, spec *ExecSpec, stdio Stdio, dies bool) (*Process, error) {
+	if err := checkNotPaused(c); err != nil {
+		return nil, err
+	}
 	userns, err := containerUserNamespace(c)
 	if err != nil {
 		return nil, err

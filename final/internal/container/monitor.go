@@ -120,7 +120,9 @@ func (rt *Runtime) acquire(c *state.Container) (*resources, error) {
 		// the v2 program (bpf(2) needs CAP_BPF), and in its user namespace
 		// mknod is refused anyway, so no node of the host's can be made.
 		restrictDevices := !c.HostConfig.Privileged && !rt.Rootless
-		cg, err = cgroups.New(rt.cgroupParent(c), c.ID, c.HostConfig.Resources, restrictDevices)
+		r := c.HostConfig.Resources
+		r.Freezable = true // for pause (pause.go)
+		cg, err = cgroups.New(rt.cgroupParent(c), c.ID, r, restrictDevices)
 	}
 	if err != nil {
 		return res, err
@@ -236,7 +238,7 @@ func (rt *Runtime) finish(c *state.Container, res *resources, status int, cause 
 		errs = append(errs, res.cgroup.Destroy())
 	}
 	_ = rt.update(c.ID, func(r *state.Container) error {
-		r.State.Status, r.State.Running, r.State.Pid = "exited", false, 0
+		r.State.Status, r.State.Running, r.State.Paused, r.State.Pid = "exited", false, false, 0
 		r.State.ExitCode, r.State.OOMKilled, r.State.FinishedAt = status, oom, time.Now().UTC()
 		if cause != nil {
 			r.State.Error = cause.Error()

@@ -22,7 +22,7 @@ import (
 // Stale reports whether a record claims a life that no process has: it
 // says running (or is being started) but its monitor is gone.
 func Stale(c *state.Container) bool {
-	if c.State.Status != "running" && !(c.State.Status == "created" && c.Minidocker.MonitorPid != 0) {
+	if c.State.Status != "running" && c.State.Status != "paused" && !(c.State.Status == "created" && c.Minidocker.MonitorPid != 0) {
 		return false
 	}
 	return !procfs.Alive(c.Minidocker.MonitorPid, c.Minidocker.MonitorStartTime)
@@ -86,7 +86,7 @@ func (rt *Runtime) repair(c *state.Container) error {
 		if !Stale(r) {
 			return nil // its monitor finished it meanwhile
 		}
-		r.State.Status, r.State.Running, r.State.Pid = "exited", false, 0
+		r.State.Status, r.State.Running, r.State.Paused, r.State.Pid = "exited", false, false, 0
 		r.State.ExitCode, r.State.OOMKilled = 137, oom
 		r.State.FinishedAt = lastBeat(rt.State.Dir(r.ID), r.State.StartedAt)
 		r.State.Error = fmt.Sprintf("its monitor (pid %d) was killed, and the container with it", r.Minidocker.MonitorPid)

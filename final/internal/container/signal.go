@@ -38,6 +38,9 @@ func (rt *Runtime) Kill(c *state.Container, sig unix.Signal) error {
 	if err := rootless.Kill(c.State.Pid, sig); err != nil {
 		return fmt.Errorf("kill(%d, %v): %w", c.State.Pid, sig, err)
 	}
+	if err := rt.thawForSignal(c, sig); err != nil {
+		return err
+	}
 	if sig == unix.SIGKILL {
 		_, err := rt.waitExited(c.ID, killTimeout)
 		return err
@@ -53,6 +56,9 @@ func (rt *Runtime) Stop(c *state.Container, timeout time.Duration) error {
 		return nil
 	}
 	_ = rootless.Kill(c.State.Pid, unix.SIGTERM)
+	if err := rt.thawForSignal(c, unix.SIGTERM); err != nil {
+		return err
+	}
 	if _, err := rt.waitExited(c.ID, timeout); errors.Is(err, errStillRunning) {
 		if Running(c) { // still the container's process, not a reused pid
 			_ = rootless.Kill(c.State.Pid, unix.SIGKILL)

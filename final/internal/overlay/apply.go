@@ -66,6 +66,10 @@ const (
 	ModeOverlay Mode = iota + 1
 	// ModeFlatten carries out whiteouts on the tree below.
 	ModeFlatten
+	// modeCopy is docker cp's (ApplyCopy, copy.go): whiteout names are
+	// plain names, and a directory and a non-directory never replace
+	// each other.
+	modeCopy
 )
 
 // ApplyLayer unpacks a layer tar (plain, gzip or bzip2) into dir and
@@ -150,6 +154,7 @@ type applier struct {
 	seen     map[string]bool // paths this layer created, which its whiteouts must not hide
 	dirs     []dirTime
 	chown    bool
+	owner    *Owner // every file's owner, instead of the tar's (ApplyCopy)
 	size     int64
 	buf      []byte
 }
@@ -175,10 +180,14 @@ func (a *applier) entry(tr *tar.Reader, hdr *tar.Header) error {
 		return err
 	}
 	if rel == "" {
+		if a.mode == modeCopy {
+			return nil // docker cp leaves the directory it copies into as it is
+		}
 		return a.rootDir(hdr)
 	}
 	parent, base := path.Dir(rel), path.Base(rel)
 	switch {
+	case a.mode == modeCopy:
 	case base == opaqueMarker:
 		return a.opaque(parent)
 	case strings.HasPrefix(base, whiteoutPrefix):
@@ -250,8 +259,15 @@ func (a *applier) clear(pfd int, base string, isDir bool) (keep bool, err error)
 	if err != nil {
 		return false, fmt.Errorf("fstatat %s: %w", base, err)
 	}
-	if isDir && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+	wasDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+	if isDir && wasDir {
 		return true, nil
+	}
+	if a.mode == modeCopy && wasDir {
+		return false, fmt.Errorf("cannot overwrite directory %q with non-directory", base)
+	}
+	if a.mode == modeCopy && isDir {
+		return false, fmt.Errorf("cannot overwrite non-directory %q with directory", base)
 	}
 	return false, removeAllAt(pfd, base)
 }
@@ -335,8 +351,9 @@ func (a *applier) link(hdr *tar.Header, pfd int, base string) error {
 // first: chown(2) clears the setuid and setgid bits and file capabilities.
 func (a *applier) finishFd(hdr *tar.Header, fd int, name string) error {
 	if a.chown {
-		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
-			return fmt.Errorf("fchown %s %d:%d: %w", name, hdr.Uid, hdr.Gid, err)
+		uid, gid := a.ids(hdr)
+		if err := unix.Fchown(fd, uid, gid); err != nil {
+			return fmt.Errorf("fchown %s %d:%d: %w", name, uid, gid, err)
 		}
 	}
 	if err := unix.Fchmod(fd, uint32(hdr.Mode&0o7777)); err != nil {
@@ -361,8 +378,9 @@ func (a *applier) finishAt(hdr *tar.Header, pfd int, base string) error {
 		return nil
 	}
 	if a.chown {
-		if err := unix.Fchownat(pfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return fmt.Errorf("fchownat %s %d:%d: %w", base, hdr.Uid, hdr.Gid, err)
+		uid, gid := a.ids(hdr)
+		if err := unix.Fchownat(pfd, base, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fmt.Errorf("fchownat %s %d:%d: %w", base, uid, gid, err)
 		}
 	}
 	// /proc/self/fd/N names the parent we hold; the L call does not follow base.
@@ -377,6 +395,14 @@ func (a *applier) finishAt(hdr *tar.Header, pfd int, base string) error {
 		}
 	}
 	return setTimes(pfd, base, hdr.AccessTime, hdr.ModTime)
+}
+
+// ids is the owner an entry gets: the tar's, or the one ApplyCopy was given.
+func (a *applier) ids(hdr *tar.Header) (uid, gid int) {
+	if a.owner != nil {
+		return a.owner.UID, a.owner.GID
+	}
+	return hdr.Uid, hdr.Gid
 }
 
 // setTimes sets atime (mtime when the tar has none) and mtime of base in

@@ -40,7 +40,7 @@ type Container struct {
 
 // State is where a container is in its life.
 type State struct {
-	Status     string    `json:"Status"` // created, running, exited
+	Status     string    `json:"Status"` // created, running, paused, exited
 	Running    bool      `json:"Running"`
 	Paused     bool      `json:"Paused"`
 	Restarting bool      `json:"Restarting"`
@@ -152,6 +152,8 @@ func (s State) Line() string {
 	switch s.Status {
 	case "running":
 		return "Up " + HumanDuration(time.Since(s.StartedAt))
+	case "paused":
+		return "Up " + HumanDuration(time.Since(s.StartedAt)) + " (Paused)"
 	case "exited":
 		return "Exited (" + strconv.Itoa(s.ExitCode) + ") " + HumanDuration(time.Since(s.FinishedAt)) + " ago"
 	}

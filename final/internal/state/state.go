@@ -417,3 +417,42 @@ func (s *Store) namePath(name string) string {
 
 // now is the time records use, in UTC as Docker writes it.
 func now() time.Time { return time.Now().UTC() }
+
+// ErrNameInUse is wrapped by Rename's error for a name another container has.
+var ErrNameInUse = errors.New("name in use")
+
+// Rename gives container id the name name, in its record and in the names
+// index, under the root lock: the new name is claimed first, the record
+// saved, and only then is the old name given back, so that no moment
+// leaves the container without a name or lets two containers share one.
+// (A crash before the last step leaves the old name pointing at id: still
+// taken, as if reserved, until the container is removed.)
+func (s *Store) Rename(id, name string) error {
+	unlock, err := s.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	c, err := s.Get(id)
+	if err != nil {
+		return err
+	}
+	if other := s.NameInUse(name); other != "" && other != id {
+		return fmt.Errorf("%w: %s", ErrNameInUse, other)
+	}
+	old := c.Name
+	if err := s.ClaimName(name, id); err != nil {
+		return err
+	}
+	c.Name = name
+	if err := s.Save(c); err != nil {
+		os.Remove(s.namePath(name))
+		return err
+	}
+	if data, err := os.ReadFile(s.namePath(old)); err == nil && string(data) == id {
+		if err := os.Remove(s.namePath(old)); err != nil {
+			return fmt.Errorf("give back the name %q: %w", old, err)
+		}
+	}
+	return nil
+}
