@@ -97,6 +97,21 @@ func TestVerbsPauseUnpause(t *testing.T) {
 			t.Errorf("pid %d still runs after %s of the paused container", pid, verb[0])
 		}
 	}
+
+	// cleanup of a paused container whose monitor it kills: the cgroup's
+	// removal thaws what it killed, so that it dies.
+	id = strings.TrimSpace(m.must("run", "-d", "--name", "pz2", "--network", "none", "base", "sleep", "1000"))
+	pid = m.containerPid("pz2")
+	m.must("pause", "pz2")
+	m.must("cleanup")
+	if !exited(pid) {
+		t.Errorf("pid %d still runs after cleanup of the paused container", pid)
+	}
+	for _, dir := range []string{"/sys/fs/cgroup/freezer/minidocker/" + id, "/sys/fs/cgroup/minidocker/" + id} {
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("cleanup left the paused container's cgroup %s", dir)
+		}
+	}
 }
 
 // writeFileTar makes a tar of the given entries for `cp -`.

@@ -195,6 +195,12 @@ func (c *v1) Pids() ([]int, error) {
 // default parent once no other container uses it.
 func (c *v1) Destroy() error {
 	var errs []error
+	if c.Frozen() {
+		// A frozen task takes its SIGKILL only once thawed (a paused
+		// container whose monitor is gone, or cleanup): kill, then thaw.
+		killAll(c.dirs["freezer"])
+		errs = append(errs, setAndWait(filepath.Join(c.dirs["freezer"], "freezer.state"), "THAWED"))
+	}
 	for ctrl, dir := range c.dirs {
 		errs = append(errs, removeDir(dir))
 		removeParent(c.parent, filepath.Join(Root, ctrl, c.parent))
