@@ -6,6 +6,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"os"
 	"runtime"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/minidocker/minidocker/final/internal/cgroups"
 	"github.com/minidocker/minidocker/final/internal/container"
+	"github.com/minidocker/minidocker/final/internal/state"
 )
 
 // systemRoutes registers the system endpoints.
@@ -161,21 +163,42 @@ func (a *api) diskUsage(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// events streams the daemon's events. minidocker records no events, so
-// the stream stays empty: it answers at once (a client waits for the
-// headers) and ends at ?until= or when the client leaves.
+// events streams the events of the state root's log (state.Events), one
+// JSON object each: those since ?since= (or from now on), up to ?until=,
+// or until the client leaves. It answers at once: a client waits for the
+// headers before it shows anything.
 func (a *api) events(w http.ResponseWriter, r *http.Request) {
+	filters, err := parseFilters(r.URL.Query().Get("filters"))
+	var match func(state.Event) bool
+	if err == nil {
+		match, err = eventFilter(filters)
+	}
+	var from, to time.Time
+	if err == nil {
+		from, to, err = eventWindow(r.URL.Query().Get("since"), r.URL.Query().Get("until"))
+	}
+	if err != nil {
+		fail(w, usagef("%v", err))
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	if f, ok := w.(http.Flusher); ok {
-		f.Flush()
+	flusher, _ := w.(http.Flusher)
+	if flusher != nil {
+		flusher.Flush()
 	}
-	var deadline <-chan time.Time
-	if until, err := intParam(r, "until", 0); err == nil && until > 0 {
-		deadline = time.After(time.Until(time.Unix(int64(until), 0)))
-	}
-	select {
-	case <-r.Context().Done():
-	case <-deadline:
-	}
+	enc := json.NewEncoder(w)
+	follow := to.IsZero() || to.After(time.Now())
+	_ = a.s.rt.State.Events(r.Context(), from, to, follow, func(e state.Event) error {
+		if !match(e) {
+			return nil
+		}
+		if err := enc.Encode(e); err != nil {
+			return err
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		return nil
+	})
 }

@@ -409,6 +409,7 @@ func claim(s *session, c *state.Container, name string) (func(), error) {
 		unlockContainer()
 		return nil, err
 	}
+	s.rt.State.Emit(c, "create", nil)
 	return unlockContainer, nil
 }
 

@@ -8,13 +8,19 @@ package tests
 import (
 	"archive/tar"
 	"bufio"
+	"context"
+	"encoding/json"
 	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minidocker/minidocker/tests/skip"
 )
@@ -162,5 +168,46 @@ func TestDaemonVerbsSDK(t *testing.T) {
 		t.Errorf("the SDK's put_archive in the upper dir: %q %v", data, err)
 	}
 	m.must("rm", "-f", "sdkv2")
+	d.stop(t)
+}
+
+// TestDaemonEventsFollow reads GET /events as docker events does while a
+// container is made and run through the docker CLI: each event arrives
+// on the open stream, as it happens.
+func TestDaemonEventsFollow(t *testing.T) {
+	m := newMD(t)
+	dockerCLI(t)
+	d := m.startDaemon()
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", d.socket)
+	}}}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://daemon/v1.44/events?filters="+url.QueryEscape(`{"type":["container"]}`), nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	id := strings.TrimSpace(d.mustDocker(t, "run", "-d", "--network", "none", "base", "true"))
+	dec := json.NewDecoder(resp.Body)
+	var got []string
+	for len(got) < 3 {
+		var e struct {
+			Action string
+			Actor  struct{ ID string }
+		}
+		if err := dec.Decode(&e); err != nil {
+			t.Fatalf("the event stream ended after %v: %v", got, err)
+		}
+		if e.Actor.ID == id {
+			got = append(got, e.Action)
+		}
+	}
+	if strings.Join(got, " ") != "create start die" {
+		t.Errorf("events on the stream: %v", got)
+	}
+	cancel()
+	d.mustDocker(t, "rm", id)
 	d.stop(t)
 }

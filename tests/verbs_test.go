@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -356,4 +357,37 @@ func TestVerbsPrune(t *testing.T) {
 		t.Error("image prune removed a tagged image")
 	}
 	m.must("rm", "-f", "pl")
+}
+
+func TestVerbsEvents(t *testing.T) {
+	m := newMD(t)
+	since := strconv.FormatInt(time.Now().Add(-time.Second).Unix(), 10)
+	id := strings.TrimSpace(m.must("run", "-d", "--name", "ev", "--network", "none", "base", "sleep", "1000"))
+	m.must("pause", "ev")
+	m.must("unpause", "ev")
+	m.must("rename", "ev", "ev2")
+	m.must("rm", "-f", "ev2")
+	until := strconv.FormatInt(time.Now().Add(time.Second).Unix(), 10)
+	out := m.must("events", "--since", since, "--until", until, "--filter", "container="+id)
+	var actions []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[1] != "container" || f[3] != id {
+			t.Fatalf("events line %q", line)
+		}
+		actions = append(actions, f[2])
+	}
+	// rm -f stops: SIGTERM (which sleep, as PID 1, ignores), then SIGKILL.
+	if got := strings.Join(actions, " "); got != "create start pause unpause rename kill kill die destroy" {
+		t.Errorf("events of the container: %s\n%s", got, out)
+	}
+	if !strings.Contains(out, "(exitCode=137, image=base, name=ev2)") || !strings.Contains(out, "oldName=/ev") || !strings.Contains(out, "signal=9)") {
+		t.Errorf("events' attributes: %s", out)
+	}
+	// The log they came from: one JSON line per event in the state root.
+	data, err := os.ReadFile(filepath.Join(m.root, "events.log"))
+	if err != nil || strings.Count(string(data), `"Action":"destroy"`) != 1 {
+		t.Errorf("events.log: %v\n%s", err, data)
+	}
+	m.fails(2, "invalid filter 'nosuch'", "events", "--filter", "nosuch=1", "--until", until)
 }

@@ -5,10 +5,12 @@
 import io
 import sys
 import tarfile
+import time
 
 import docker
 
 client = docker.DockerClient(base_url=sys.argv[1], version="auto")
+t0 = int(time.time()) - 1
 ctr = client.containers.run("base", ["sleep", "1000"], detach=True, name="sdkv", network_mode="none")
 
 ctr.pause()
@@ -59,4 +61,8 @@ pruned = client.containers.prune()
 assert pruned["ContainersDeleted"] == [stopped.id], pruned
 assert [c.name for c in client.containers.list(all=True)] == ["sdkv2"]
 assert "ImagesDeleted" in client.images.prune()
+# events: what happened to the container, from the log, in order.
+events = client.events(since=t0, until=int(time.time()) + 1, decode=True, filters={"container": ctr.id})
+actions = [e["Action"] for e in events]
+assert actions == ["create", "start", "pause", "unpause", "rename"], actions
 print("sdk verbs: ok")

@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -203,7 +204,7 @@ func (rt *Runtime) startProcess(c *state.Container, res *resources, att *Attach)
 
 // markRunning records the container's pid, start and network.
 func (rt *Runtime) markRunning(c *state.Container, proc *Process, res *resources) error {
-	return rt.update(c.ID, func(r *state.Container) error {
+	return rt.updateAndEmit(c.ID, func(r *state.Container) error {
 		r.State = state.State{Status: "running", Running: true, Pid: proc.Pid, StartedAt: time.Now().UTC()}
 		r.Minidocker.PidStartTime = proc.StartTime
 		r.HostConfig.MaskedPaths, r.HostConfig.ReadonlyPaths = maskedPaths(r.HostConfig.Privileged)
@@ -217,7 +218,7 @@ func (rt *Runtime) markRunning(c *state.Container, proc *Process, res *resources
 		}
 		*c = *r
 		return nil
-	})
+	}, "start", nil)
 }
 
 // finish releases what the container held and then records how it ended:
@@ -237,7 +238,7 @@ func (rt *Runtime) finish(c *state.Container, res *resources, status int, cause 
 	if res != nil && res.cgroup != nil {
 		errs = append(errs, res.cgroup.Destroy())
 	}
-	_ = rt.update(c.ID, func(r *state.Container) error {
+	_ = rt.updateAndEmit(c.ID, func(r *state.Container) error {
 		r.State.Status, r.State.Running, r.State.Paused, r.State.Pid = "exited", false, false, 0
 		r.State.ExitCode, r.State.OOMKilled, r.State.FinishedAt = status, oom, time.Now().UTC()
 		if cause != nil {
@@ -248,7 +249,7 @@ func (rt *Runtime) finish(c *state.Container, res *resources, status int, cause 
 		r.Minidocker.Endpoint, r.NetworkSettings = nil, state.NetworkSettings{}
 		*c = *r
 		return nil
-	})
+	}, "die", map[string]string{"exitCode": strconv.Itoa(status)})
 	if c.HostConfig.AutoRemove {
 		release := awaitWaiters(rt.State.Dir(c.ID))
 		_ = rt.Remove(c)

@@ -46,7 +46,11 @@ func (rt *Runtime) Unpause(c *state.Container) error {
 
 // markPaused records a pause or its end, unless the container ended meanwhile.
 func (rt *Runtime) markPaused(c *state.Container, paused bool) error {
-	return rt.update(c.ID, func(r *state.Container) error {
+	action := "unpause"
+	if paused {
+		action = "pause"
+	}
+	return rt.updateAndEmit(c.ID, func(r *state.Container) error {
 		if !r.State.Running {
 			return nil
 		}
@@ -56,7 +60,7 @@ func (rt *Runtime) markPaused(c *state.Container, paused bool) error {
 		}
 		*c = *r
 		return nil
-	})
+	}, action, nil)
 }
 
 // thawForSignal lets a paused container take the signal just sent: the

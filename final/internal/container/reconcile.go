@@ -82,7 +82,7 @@ func (rt *Runtime) repair(c *state.Container) error {
 	oom := rt.Cgroup(r).OOMKilled()
 	errs := []error{rt.release(r)}
 	_ = network.Reclaim()
-	err = rt.update(c.ID, func(r *state.Container) error {
+	err = rt.updateAndEmit(c.ID, func(r *state.Container) error {
 		if !Stale(r) {
 			return nil // its monitor finished it meanwhile
 		}
@@ -94,7 +94,7 @@ func (rt *Runtime) repair(c *state.Container) error {
 		r.NetworkSettings = state.NetworkSettings{}
 		*c = *r
 		return nil
-	})
+	}, "die", map[string]string{"exitCode": "137"})
 	if err == nil && c.HostConfig.AutoRemove {
 		err = rt.Remove(c)
 	}

@@ -68,7 +68,14 @@ func (rt *Runtime) Remove(c *state.Container) error {
 	if err := rt.State.BeginRemove(c.ID); err != nil {
 		return err
 	}
-	return rt.finishRemoval(c.ID)
+	if r == nil { // unreadable: the event says what the caller knew
+		r = c
+	}
+	err = rt.finishRemoval(c.ID)
+	if err == nil {
+		rt.State.Emit(r, "destroy", nil)
+	}
+	return err
 }
 
 // finishRemoval releases what the record of a container being removed

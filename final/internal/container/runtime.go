@@ -79,6 +79,20 @@ func (rt *Runtime) update(id string, change func(*state.Container) error) error 
 	return rt.State.Save(r)
 }
 
+// updateAndEmit is update, then the event action about the container as
+// it now is (state.Emit).
+func (rt *Runtime) updateAndEmit(id string, change func(*state.Container) error, action string, extra map[string]string) error {
+	var now *state.Container
+	err := rt.update(id, func(r *state.Container) error {
+		now = r
+		return change(r)
+	})
+	if err == nil {
+		rt.State.Emit(now, action, extra)
+	}
+	return err
+}
+
 // Paths are the directories of a container's filesystem, in its state
 // directory.
 type Paths struct {

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -35,6 +36,7 @@ func (rt *Runtime) Kill(c *state.Container, sig unix.Signal) error {
 	if !Running(c) {
 		return fmt.Errorf("container %s is not running", state.Short(c.ID))
 	}
+	rt.emitKill(c, sig) // before: the monitor's "die" must come after it
 	if err := rootless.Kill(c.State.Pid, sig); err != nil {
 		return fmt.Errorf("kill(%d, %v): %w", c.State.Pid, sig, err)
 	}
@@ -55,18 +57,25 @@ func (rt *Runtime) Stop(c *state.Container, timeout time.Duration) error {
 	if !Running(c) {
 		return nil
 	}
+	rt.emitKill(c, unix.SIGTERM)
 	_ = rootless.Kill(c.State.Pid, unix.SIGTERM)
 	if err := rt.thawForSignal(c, unix.SIGTERM); err != nil {
 		return err
 	}
 	if _, err := rt.waitExited(c.ID, timeout); errors.Is(err, errStillRunning) {
 		if Running(c) { // still the container's process, not a reused pid
+			rt.emitKill(c, unix.SIGKILL)
 			_ = rootless.Kill(c.State.Pid, unix.SIGKILL)
 		}
 		_, err = rt.waitExited(c.ID, killTimeout)
 		return err
 	}
 	return nil
+}
+
+// emitKill records the event of a signal sent to c, as Docker names it.
+func (rt *Runtime) emitKill(c *state.Container, sig unix.Signal) {
+	rt.State.Emit(c, "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
 }
 
 // Wait blocks until the container has exited and returns its exit code,

@@ -454,5 +454,6 @@ func (s *Store) Rename(id, name string) error {
 			return fmt.Errorf("give back the name %q: %w", old, err)
 		}
 	}
+	s.Emit(c, "rename", map[string]string{"oldName": "/" + old})
 	return nil
 }
