@@ -9,7 +9,11 @@ package main
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
+
+	"github.com/minidocker/minidocker/final/internal/cgroups"
+	"github.com/minidocker/minidocker/final/internal/state"
 )
 
 // verbRoutes registers rename, changes and the two prunes.
@@ -18,6 +22,43 @@ func (a *api) verbRoutes() {
 	a.mux.HandleFunc("GET /containers/{id}/changes", a.containerChanges)
 	a.mux.HandleFunc("POST /containers/prune", a.pruneContainers)
 	a.mux.HandleFunc("POST /images/prune", a.pruneImages)
+	a.mux.HandleFunc("POST /containers/{id}/update", a.updateContainer)
+}
+
+// updateRequest is the body of POST /containers/{id}/update: the
+// resource fields of a HostConfig; zero means unchanged.
+type updateRequest struct {
+	Memory     int64
+	MemorySwap int64
+	CPUShares  int64 `json:"CpuShares"`
+	NanoCpus   int64
+	CpusetCpus string
+	PidsLimit  *int64
+}
+
+// updateContainer is docker update.
+func (a *api) updateContainer(w http.ResponseWriter, r *http.Request) {
+	var req updateRequest
+	if err := readJSON(r, &req); err != nil {
+		fail(w, err)
+		return
+	}
+	f := cgroups.Flags{CPUShares: req.CPUShares, CpusetCPUs: req.CpusetCpus, CPUs: float64(req.NanoCpus) / 1e9}
+	if req.Memory > 0 {
+		f.Memory = strconv.FormatInt(req.Memory, 10)
+	}
+	if req.MemorySwap != 0 {
+		f.MemorySwap = strconv.FormatInt(req.MemorySwap, 10)
+	}
+	if req.PidsLimit != nil && *req.PidsLimit > 0 {
+		f.PidsLimit = *req.PidsLimit
+	}
+	err := withLock(a.s, r.PathValue("id"), func(c *state.Container) error { return updateLimits(a.s, c, f) })
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string][]string{"Warnings": {}})
 }
 
 // renameContainer is docker rename: ?name=NEW; 409 when NEW is taken.

@@ -40,7 +40,7 @@ type command struct {
 var commands = []*command{
 	runCommand, createCommand, execCommand, psCommand, logsCommand, waitCommand, stopCommand, killCommand, startCommand,
 	restartCommand, pauseCommand, unpauseCommand, rmCommand, renameCommand, inspectCommand, topCommand, statsCommand,
-	portCommand, diffCommand, cpCommand, containerCommand, imageCommand, eventsCommand,
+	portCommand, diffCommand, cpCommand, containerCommand, imageCommand, eventsCommand, updateCommand,
 	imagesCommand, commitCommand, rmiCommand, tagCommand, historyCommand,
 	importCommand, exportCommand, saveCommand, loadCommand, pullCommand, pushCommand, loginCommand, logoutCommand,
 	systemCommand, infoCommand, versionCommand, daemonCommand, cleanupCommand, doctorCommand, seccompCommand,

@@ -95,6 +95,15 @@ func TestDaemonVerbsDockerCLI(t *testing.T) {
 		t.Errorf("docker rename to a taken name: exit %d %q", r.code, r.stderr)
 	}
 
+	// update.
+	d.mustDocker(t, "update", "--memory", "96m", "--pids-limit", "40", "dv2")
+	if got := cgroupFile(id, "pids", "pids.max", "pids.max"); got != "40" {
+		t.Errorf("pids.max after docker update: %q", got)
+	}
+	if got := cgroupFile(id, "memory", "memory.limit_in_bytes", "memory.max"); got != strconv.Itoa(96<<20) {
+		t.Errorf("memory limit after docker update: %q", got)
+	}
+
 	// port.
 	d.mustDocker(t, "run", "-d", "--name", "pv", "-p", "8080:80", "base", "sleep", "1000")
 	if got := d.mustDocker(t, "port", "pv"); got != "80/tcp -> 0.0.0.0:8080\n" {

@@ -391,3 +391,35 @@ func TestVerbsEvents(t *testing.T) {
 	}
 	m.fails(2, "invalid filter 'nosuch'", "events", "--filter", "nosuch=1", "--until", until)
 }
+
+func TestVerbsUpdate(t *testing.T) {
+	m := newMD(t)
+	id := strings.TrimSpace(m.must("run", "-d", "--name", "up", "--network", "none", "-m", "64m", "base", "sleep", "1000"))
+	if out := m.must("update", "-m", "256m", "--cpus", "0.5", "--pids-limit", "50", "up"); out != "up\n" {
+		t.Errorf("update printed %q", out)
+	}
+	check := func(controller, v1, v2, want1, want2 string) {
+		t.Helper()
+		want := want1
+		if hostCgroupV2() {
+			want = want2
+		}
+		if got := cgroupFile(id, controller, v1, v2); got != want {
+			t.Errorf("%s: %q, want %q", v2, got, want)
+		}
+	}
+	check("memory", "memory.limit_in_bytes", "memory.max", "268435456", "268435456")
+	check("cpu", "cpu.cfs_quota_us", "cpu.max", "50000", "50000 100000")
+	check("pids", "pids.max", "pids.max", "50", "50")
+	// A cut below the current limit: v1 must write memory before memsw.
+	m.must("update", "-m", "32m", "up")
+	check("memory", "memory.limit_in_bytes", "memory.max", "33554432", "33554432")
+	check("memory", "memory.memsw.limit_in_bytes", "memory.swap.max", "67108864", "33554432")
+	if got := m.must("inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.NanoCPUs}}", "up"); got != "33554432 500000000\n" {
+		t.Errorf("the record after update: %q", got)
+	}
+	m.fails(1, "Minimum memory limit allowed is 6MB", "update", "-m", "1m", "up")
+	check("memory", "memory.limit_in_bytes", "memory.max", "33554432", "33554432")
+	m.fails(2, "you must provide one or more flags", "update", "up")
+	m.must("rm", "-f", "up")
+}
