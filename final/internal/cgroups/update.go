@@ -23,7 +23,7 @@ func Update(m Manager, r Resources) error {
 	case *v1:
 		return c.update(settingsV1(r))
 	case *v2:
-		return writeSettings(c.dir, settingsV2(r), func(setting) string { return c.dir })
+		return writeSettings(settingsV2(r), func(setting) string { return c.dir })
 	}
 	return errors.New("this container has no cgroup to update: a rootless container gets one only when made with limits")
 }
@@ -37,7 +37,7 @@ func (c *v1) update(want []setting) error {
 			}
 		}
 	}
-	return writeSettings("", want, func(s setting) string { return c.dirs[s.controller] })
+	return writeSettings(want, func(s setting) string { return c.dirs[s.controller] })
 }
 
 // raisesMemory reports whether want sets a memory limit above the current one.
@@ -58,7 +58,7 @@ func raisesMemory(dir string, want []setting) bool {
 
 // writeSettings writes each setting in the directory dirOf gives it; a
 // controller the cgroup was made without is an error that says so.
-func writeSettings(_ string, want []setting, dirOf func(setting) string) error {
+func writeSettings(want []setting, dirOf func(setting) string) error {
 	for _, s := range want {
 		dir := dirOf(s)
 		path := filepath.Join(dir, s.file)
