@@ -78,6 +78,6 @@ func commitContainer(s *session, ctr, ref string, o *commitOptions) (image.Image
 	upper := container.PathsIn(s.rt.State.Dir(c.ID)).Upper
 	return s.images.Commit(upper, parent, image.CommitOptions{
 		Comment: o.message, Author: o.author, Changes: o.changes, Ref: ref,
-		CreatedBy: "minidocker commit " + c.Name, Filter: unmapFilter(c),
+		CreatedBy: "minidocker commit " + c.Name, Filter: unmapFilter(c), Lower: c.Minidocker.Layers,
 	})
 }

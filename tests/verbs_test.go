@@ -9,6 +9,7 @@ package tests
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -308,6 +309,67 @@ func TestVerbsDiff(t *testing.T) {
 		t.Errorf("upper/od is not opaque: %v %q", err, buf[:n])
 	}
 	m.must("rm", "-f", "df", "mk")
+}
+
+// TestVerbsDiffLeavesOutMountPoints runs an image that has nothing but
+// /bin/helper: start makes /dev, /proc, /sys and /etc/hostname, hosts and
+// resolv.conf in the container's upper dir, only to mount over them.
+// They are not the container's changes: diff lists nothing, and commit's
+// layer holds none of them (Docker keeps them in its init layer).
+func TestVerbsDiffLeavesOutMountPoints(t *testing.T) {
+	m := newMD(t)
+	var archive bytes.Buffer
+	tw := tar.NewWriter(&archive)
+	helper, err := os.ReadFile(helperBinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []*tar.Header{{Name: "bin/", Typeflag: tar.TypeDir, Mode: 0o755}, {Name: "bin/helper", Mode: 0o755, Size: int64(len(helper))}} {
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tw.Write(helper)
+	tw.Close()
+	if r := m.runInput(archive.String(), "import", "-", "bare:1"); r.code != 0 {
+		t.Fatalf("import: %s", r.stderr)
+	}
+	id := strings.TrimSpace(m.must("run", "-d", "--name", "bare", "--network", "none", "bare:1", "/bin/helper", "hold"))
+	upper := filepath.Join(m.root, "containers", id, "upper")
+	for _, p := range []string{"dev", "proc", "sys", "etc/hostname", "etc/hosts", "etc/resolv.conf"} {
+		if _, err := os.Lstat(filepath.Join(upper, p)); err != nil {
+			t.Errorf("the upper dir has no %s, so this test proves nothing: %v", p, err)
+		}
+	}
+	if out := m.must("diff", "bare"); out != "" {
+		t.Errorf("diff of a container that changed nothing:\n%s", out)
+	}
+	m.must("commit", "bare", "bare:2")
+	saved := filepath.Join(t.TempDir(), "bare.tar")
+	m.must("save", "-o", saved, "bare:2")
+	if names := lastLayerNames(t, saved); len(names) != 0 {
+		t.Errorf("the committed layer holds %v, want nothing", names)
+	}
+	m.must("rm", "-f", "bare")
+}
+
+// lastLayerNames lists the entries of the top layer of a saved image.
+func lastLayerNames(t *testing.T, saved string) []string {
+	t.Helper()
+	var manifest []struct{ Layers []string }
+	if err := json.Unmarshal([]byte(fileInTar(t, saved, "manifest.json")), &manifest); err != nil || len(manifest) != 1 {
+		t.Fatalf("manifest.json of %s: %v", saved, err)
+	}
+	layers := manifest[0].Layers
+	tr := tar.NewReader(strings.NewReader(fileInTar(t, saved, layers[len(layers)-1])))
+	var names []string
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			return names
+		}
+		names = append(names, hdr.Name)
+	}
 }
 
 func TestVerbsPrune(t *testing.T) {

@@ -39,6 +39,7 @@ type CommitOptions struct {
 	Author    string   // author (commit -a)
 	CreatedBy string   // history created_by, e.g. the container's command
 	Changes   []string // Dockerfile instructions (commit -c), see ParseChange
+	Lower     []string // the container's image layers, top first (overlay.WriteLayer)
 	// Filter, when set, stands between the layer's tar and the store
 	// (commit of a --userns-remap container gives owners back their ids inside).
 	Filter func(w io.Writer, write func(io.Writer) error) error
@@ -53,7 +54,7 @@ func (s *Store) Commit(upperDir string, parent Image, opts CommitOptions) (Image
 		History: append([]History(nil), parent.Config.History...),
 	}
 	cfg.RootFS.DiffIDs = append([]string(nil), parent.Config.RootFS.DiffIDs...)
-	write := func(w io.Writer) error { return overlay.WriteLayer(w, upperDir) }
+	write := func(w io.Writer) error { return overlay.WriteLayer(w, upperDir, opts.Lower) }
 	if opts.Filter != nil {
 		return s.create(cfg, opts, func(w io.Writer) error { return opts.Filter(w, write) })
 	}

@@ -9,6 +9,14 @@
 // dir is C when some lower layer has that path, A otherwise; and an
 // opaque directory's lower entries that the upper dir does not have
 // again are D, since the container no longer sees them.
+//
+// Not every entry of the upper dir is the container's doing. When an
+// image lacks /dev, /proc, /sys or /etc/hostname, hosts and resolv.conf,
+// start makes them there, only to mount over them (Docker keeps these in
+// an "init" layer of their own, which diff and commit leave out). The
+// container never sees those entries, as a mount covers them all its
+// life, so they are left out here too, with an /etc that was made or
+// copied up only to hold them.
 
 package overlay
 
@@ -70,7 +78,54 @@ func Changes(upper string, lower []string) ([]Change, error) {
 		return nil
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out, err
+	return withoutMountPoints(out, upper, lower), err
+}
+
+// MountPoints are the paths start makes in the upper dir, when the image
+// lacks them, only to mount over: never the container's changes.
+var MountPoints = map[string]bool{
+	"/dev": true, "/proc": true, "/sys": true,
+	"/etc/hostname": true, "/etc/hosts": true, "/etc/resolv.conf": true,
+}
+
+// withoutMountPoints drops from list what start made only to mount over.
+func withoutMountPoints(list []Change, upper string, lower []string) []Change {
+	var out []Change
+	for _, c := range list {
+		if c.Kind == Deleted || !MadeToMountOver(upper, lower, c.Path) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// MadeToMountOver reports whether rel (absolute inside the container) in
+// the upper dir is a mount point start made, or a directory that holds
+// nothing else and is new, or the same as in the lower layers but for its
+// times: made or copied up only to hold a mount point.
+func MadeToMountOver(upper string, lower []string, rel string) bool {
+	if MountPoints[rel] {
+		return true
+	}
+	entries, err := os.ReadDir(filepath.Join(upper, rel))
+	if err != nil || len(entries) == 0 {
+		return false
+	}
+	for _, e := range entries {
+		if !MountPoints[path.Join(rel, e.Name())] {
+			return false
+		}
+	}
+	var up, low unix.Stat_t
+	if unix.Lstat(filepath.Join(upper, rel), &up) != nil {
+		return false
+	}
+	for _, dir := range lower {
+		if unix.Lstat(filepath.Join(dir, rel), &low) == nil {
+			return !isWhiteout(&low) && up.Mode == low.Mode && up.Uid == low.Uid && up.Gid == low.Gid
+		}
+	}
+	return true // added
 }
 
 // inLower reports whether a lower layer has rel: the topmost layer that

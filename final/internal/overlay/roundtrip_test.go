@@ -63,7 +63,7 @@ func makeUpper(t *testing.T) string {
 func layerOf(t *testing.T, dir string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := WriteLayer(&buf, dir); err != nil {
+	if err := WriteLayer(&buf, dir, nil); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()

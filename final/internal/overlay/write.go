@@ -51,15 +51,16 @@ const (
 const copyBufferSize = 1 << 20
 
 // WriteLayer tars an overlay upper dir as an OCI layer, turning whiteouts
-// and opaque dirs into their tar form.
-func WriteLayer(w io.Writer, upperDir string) error {
-	return writeTar(w, upperDir, true)
+// and opaque dirs into their tar form. lower are the layers below it, top
+// first: with them, what start made only to mount over is left out.
+func WriteLayer(w io.Writer, upperDir string, lower []string) error {
+	return writeTar(w, upperDir, true, lower)
 }
 
 // WriteTree tars a directory as it is (for export and for a base image):
 // no whiteout translation, same deterministic rules as WriteLayer.
 func WriteTree(w io.Writer, dir string) error {
-	return writeTar(w, dir, false)
+	return writeTar(w, dir, false, nil)
 }
 
 // fileID identifies an inode, to find hardlinks.
@@ -73,11 +74,12 @@ type tarWriter struct {
 	buf   []byte
 }
 
-// writeTar walks dir in lexical order and writes every entry below it.
-func writeTar(w io.Writer, dir string, layer bool) error {
+// writeTar walks dir in lexical order and writes every entry below it
+// (for a layer, less what MadeToMountOver names).
+func writeTar(w io.Writer, dir string, layer bool, lower []string) error {
 	bw := bufio.NewWriterSize(w, 256<<10)
 	t := &tarWriter{tw: tar.NewWriter(bw), layer: layer, links: map[fileID]string{}, buf: make([]byte, copyBufferSize)}
-	err := filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("walk %s: %w", path, err)
 		}
@@ -87,6 +89,12 @@ func writeTar(w io.Writer, dir string, layer bool) error {
 		rel, err := filepath.Rel(dir, path)
 		if err != nil {
 			return err
+		}
+		if layer && MadeToMountOver(dir, lower, "/"+filepath.ToSlash(rel)) {
+			if d.IsDir() {
+				return fs.SkipDir // not the container's (changes.go)
+			}
+			return nil
 		}
 		return t.add(path, filepath.ToSlash(rel))
 	})
