@@ -17,14 +17,30 @@
 // Either way the write fails with ErrLayerTooLarge, its temp file is
 // removed, and nothing is stored. Docker bounds neither; a daemonless
 // tool that a learner runs on their laptop should not fill its disk.
+//
+// The tar stream is not all: a sparse entry is a few bytes of it but
+// declares its full size, holes included, and unpacking yields every
+// zero. Unpacking writes holes as holes (overlay/sparse.go), so they
+// take no disk, but it still reads them, and whatever copies the file
+// later writes them. So the content a layer's regular entries declare,
+// holes included, is bounded like its stream (unpackLimit): by
+// --max-layer-size, or by the free space less the reserve. A sparse
+// entry is only a compact way to write what a plain tar of the same
+// files would hold, and that plain tar would have met the same bound
+// when it was stored. checkDeclared reads a layer's headers when it is
+// stored (commit, import, load, pull), so the image is refused then;
+// unpacking checks again, for a store whose free space shrank since.
 
 package image
 
 import (
+	"archive/tar"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
+	"github.com/minidocker/minidocker/final/internal/overlay"
 	"golang.org/x/sys/unix"
 )
 
@@ -87,4 +103,62 @@ func (b *boundedWriter) reserveBytes() int64 {
 		return 0
 	}
 	return reserve(int64(st.Blocks) * st.Bsize)
+}
+
+// unpackLimit is how much content a layer's entries may declare, holes
+// included: --max-layer-size, or the free space of the store's
+// filesystem less the reserve, plus stored (bytes of the layer already
+// in the store, which checkDeclared counts as room: see there).
+func (s *Store) unpackLimit(stored int64) (overlay.Limit, error) {
+	if s.MaxLayerSize > 0 {
+		return overlay.Limit{Bytes: s.MaxLayerSize, Why: fmt.Sprintf("--max-layer-size (%d bytes)", s.MaxLayerSize)}, nil
+	}
+	dir := s.path("tmp")
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return overlay.Limit{}, fmt.Errorf("statfs %s: %w", dir, err)
+	}
+	keep := reserve(int64(st.Blocks) * st.Bsize)
+	room := max(0, int64(st.Bavail)*st.Bsize-keep) + stored
+	return overlay.Limit{Bytes: room, Why: fmt.Sprintf("the %d bytes the store has room for (free space on the filesystem of %s beyond a reserve of %d bytes; or set --max-layer-size)", room, dir, keep)}, nil
+}
+
+// checkDeclared refuses the layer tar at path when its regular entries
+// declare more content than unpackLimit, holes included. It reads only
+// the headers: Next seeks over each entry's bytes in the file. The tar
+// is already in the store, so its own size counts as room: a layer
+// without sparse entries declares less than its tar holds, and so
+// passes whenever its tar passed the bound on its stream; only content
+// beyond the stream (holes) is really checked here.
+func (s *Store) checkDeclared(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", path, err)
+	}
+	limit, err := s.unpackLimit(fi.Size())
+	if err != nil {
+		return err
+	}
+	tr := tar.NewReader(f)
+	var declared int64
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read layer %s: %w", path, err)
+		}
+		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeGNUSparse {
+			continue
+		}
+		if declared += hdr.Size; declared > limit.Bytes {
+			return fmt.Errorf("%w: entry %q declares %d bytes of content (holes included: a sparse file?), more than %s: refused", ErrLayerTooLarge, hdr.Name, hdr.Size, limit.Why)
+		}
+	}
 }

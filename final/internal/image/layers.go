@@ -47,7 +47,8 @@ type pendingLayer struct {
 }
 
 // writeLayer runs fill to produce a layer into a temp file, hashing it in
-// the same pass and bounding its size (bound.go).
+// the same pass and bounding its size and what its entries declare
+// (bound.go).
 func (s *Store) writeLayer(fill func(io.Writer) error) (pendingLayer, error) {
 	f, err := s.tempFile("layer")
 	if err != nil {
@@ -61,6 +62,9 @@ func (s *Store) writeLayer(fill func(io.Writer) error) (pendingLayer, error) {
 	}
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close %s: %w", f.Name(), cerr)
+	}
+	if err == nil {
+		err = s.checkDeclared(f.Name())
 	}
 	if err != nil {
 		os.Remove(f.Name())
@@ -154,9 +158,13 @@ func (s *Store) unpack(img Image, diffID string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	limit, err := s.unpackLimit(0)
+	if err != nil {
+		return err
+	}
 	h := sha256.New()
 	tee := io.TeeReader(f, h)
-	if _, err := overlay.ApplyLayer(tee, tmp, overlay.ModeOverlay); err != nil {
+	if _, err := overlay.ApplyLayer(tee, tmp, overlay.ModeOverlay, limit); err != nil {
 		return fmt.Errorf("image %s: unpack layer %s: %w", img.ShortID(), shortID(diffID), err)
 	}
 	if _, err := io.Copy(io.Discard, tee); err != nil {

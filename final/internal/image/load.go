@@ -428,6 +428,9 @@ func (s *Store) prepareLayer(a *archive, ref blobRef) (pendingLayer, error) {
 		if s.MaxLayerSize > 0 && n > s.MaxLayerSize {
 			return layer, fmt.Errorf("layer %s: %w: it is larger than --max-layer-size (%d bytes): refused", ref.path, ErrLayerTooLarge, s.MaxLayerSize)
 		}
+		if err := s.checkDeclared(p); err != nil {
+			return layer, fmt.Errorf("layer %s: %w", ref.path, err)
+		}
 	} else if layer, err = s.writeLayer(func(w io.Writer) error { _, err := io.Copy(w, plain); return err }); err != nil {
 		return layer, fmt.Errorf("layer %s: %w", ref.path, err)
 	}

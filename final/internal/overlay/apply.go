@@ -73,8 +73,9 @@ const (
 )
 
 // ApplyLayer unpacks a layer tar (plain, gzip or bzip2) into dir and
-// returns the number of bytes of file content written.
-func ApplyLayer(r io.Reader, dir string, mode Mode) (int64, error) {
+// returns the number of bytes of file content written; its regular files
+// may declare limit's bytes in all, holes included (sparse.go).
+func ApplyLayer(r io.Reader, dir string, mode Mode, limit Limit) (int64, error) {
 	if mode != ModeOverlay && mode != ModeFlatten {
 		return 0, fmt.Errorf("apply layer to %s: unknown mode %d", dir, mode)
 	}
@@ -88,7 +89,7 @@ func ApplyLayer(r io.Reader, dir string, mode Mode) (int64, error) {
 	}
 	defer unix.Close(root)
 	a := &applier{root: root, dir: dir, mode: mode, parentFd: -1, seen: map[string]bool{},
-		chown: os.Geteuid() == 0, buf: make([]byte, copyBufferSize)}
+		chown: os.Geteuid() == 0, limit: limit, buf: make([]byte, copyBufferSize)}
 	defer a.closeParent()
 	tr := tar.NewReader(plain)
 	for {
@@ -156,6 +157,8 @@ type applier struct {
 	chown    bool
 	owner    *Owner // every file's owner, instead of the tar's (ApplyCopy)
 	size     int64
+	limit    Limit // on declared
+	declared int64 // the content regular entries declared, holes included
 	buf      []byte
 }
 
@@ -198,6 +201,11 @@ func (a *applier) entry(tr *tar.Reader, hdr *tar.Header) error {
 	if !creates(hdr.Typeflag) {
 		return nil
 	}
+	if isFile(hdr.Typeflag) {
+		if err := a.count(hdr); err != nil {
+			return err
+		}
+	}
 	pfd, err := a.openParent(parent)
 	if err != nil {
 		return err
@@ -214,10 +222,17 @@ func (a *applier) entry(tr *tar.Reader, hdr *tar.Header) error {
 // volume labels that carry nothing a container needs.
 func creates(flag byte) bool {
 	switch flag {
-	case tar.TypeDir, tar.TypeReg, tar.TypeSymlink, tar.TypeLink, tar.TypeFifo:
+	case tar.TypeDir, tar.TypeSymlink, tar.TypeLink, tar.TypeFifo:
 		return true
 	}
-	return false
+	return isFile(flag)
+}
+
+// isFile reports whether an entry type is a regular file with content:
+// archive/tar leaves GNU's old sparse type ('S', what `tar --sparse`
+// writes by default) as it is, but its Reader yields the file's content.
+func isFile(flag byte) bool {
+	return flag == tar.TypeReg || flag == tar.TypeGNUSparse
 }
 
 // create makes one file, directory, link or fifo in its parent.
@@ -229,7 +244,7 @@ func (a *applier) create(tr *tar.Reader, hdr *tar.Header, pfd int, rel, base str
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		return a.mkdir(hdr, pfd, rel, base, keep)
-	case tar.TypeReg:
+	case tar.TypeReg, tar.TypeGNUSparse:
 		return a.writeFile(tr, hdr, pfd, base)
 	case tar.TypeLink:
 		return a.link(hdr, pfd, base)
@@ -305,7 +320,8 @@ func (a *applier) mkdir(hdr *tar.Header, pfd int, rel, base string, keep bool) e
 }
 
 // writeFile creates a regular file (never through a symlink: O_EXCL and
-// O_NOFOLLOW after clear removed the old name) and fills it.
+// O_NOFOLLOW after clear removed the old name) and fills it, with holes
+// where the content is zeros (sparse.go).
 func (a *applier) writeFile(tr io.Reader, hdr *tar.Header, pfd int, base string) error {
 	fd, err := unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
@@ -313,7 +329,7 @@ func (a *applier) writeFile(tr io.Reader, hdr *tar.Header, pfd int, base string)
 	}
 	f := os.NewFile(uintptr(fd), base)
 	defer f.Close()
-	n, err := io.CopyBuffer(struct{ io.Writer }{f}, struct{ io.Reader }{tr}, a.buf)
+	n, err := writeSparse(f, tr, a.buf)
 	a.size += n
 	if err != nil {
 		return fmt.Errorf("write %s: %w", base, err)

@@ -252,6 +252,9 @@ type Owner struct{ UID, GID int }
 // names, and a directory never replaces a file nor a file a directory
 // (Docker's noOverwriteDirNonDir). With owner, every file gets that
 // owner (docker cp without -a: the container's root); without, the tar's.
+// Its regular files may declare at most the free space of dir's
+// filesystem, holes included (sparse.go): what they would take written
+// out, as Docker's copy would write them.
 func ApplyCopy(r io.Reader, dirFd int, dir string, owner *Owner) (int64, error) {
 	plain, err := Decompress(r)
 	if err != nil {
@@ -262,8 +265,13 @@ func ApplyCopy(r io.Reader, dirFd int, dir string, owner *Owner) (int64, error) 
 		return 0, fmt.Errorf("open %s: %w", dir, err)
 	}
 	defer unix.Close(root)
+	free, err := freeSpace(root, dir)
+	if err != nil {
+		return 0, err
+	}
 	a := &applier{root: root, dir: dir, mode: modeCopy, parentFd: -1, seen: map[string]bool{},
-		chown: os.Geteuid() == 0, owner: owner, buf: make([]byte, copyBufferSize)}
+		chown: os.Geteuid() == 0, owner: owner, buf: make([]byte, copyBufferSize),
+		limit: Limit{Bytes: free, Why: fmt.Sprintf("the %d bytes free on the filesystem of %s", free, dir)}}
 	defer a.closeParent()
 	tr := tar.NewReader(plain)
 	for {

@@ -115,7 +115,7 @@ func TestApplyLayerHostile(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(outside, "target"), []byte("orig"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			_, err := ApplyLayer(bytes.NewReader(buildTar(t, tt.entries(outside)...)), root, tt.mode)
+			_, err := ApplyLayer(bytes.NewReader(buildTar(t, tt.entries(outside)...)), root, tt.mode, testLimit)
 			if tt.wantErr != (err != nil) {
 				t.Errorf("ApplyLayer error = %v, want error: %v", err, tt.wantErr)
 			}
@@ -170,7 +170,7 @@ func TestDecompressGzipLayer(t *testing.T) {
 	zw.Write(buildTar(t, dir("d/"), file("d/hello", "hi")))
 	zw.Close()
 	root := t.TempDir()
-	size, err := ApplyLayer(&gz, root, ModeFlatten)
+	size, err := ApplyLayer(&gz, root, ModeFlatten, testLimit)
 	if err != nil {
 		t.Fatal(err)
 	}

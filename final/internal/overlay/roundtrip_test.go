@@ -121,7 +121,7 @@ func TestApplyOverlayReproducesUpper(t *testing.T) {
 	skip.UnlessRoot(t)
 	data := layerOf(t, makeUpper(t))
 	dst := t.TempDir()
-	if _, err := ApplyLayer(bytes.NewReader(data), dst, ModeOverlay); err != nil {
+	if _, err := ApplyLayer(bytes.NewReader(data), dst, ModeOverlay, testLimit); err != nil {
 		t.Fatal(err)
 	}
 	var st unix.Stat_t
@@ -154,7 +154,7 @@ func TestApplyFlattenCarriesOutWhiteouts(t *testing.T) {
 	lower := buildTar(t, file("gone", "old"), dir("opq/"), file("opq/old", "old"), file("keep", "kept"))
 	dst := t.TempDir()
 	for _, layer := range [][]byte{lower, layerOf(t, makeUpper(t))} {
-		if _, err := ApplyLayer(bytes.NewReader(layer), dst, ModeFlatten); err != nil {
+		if _, err := ApplyLayer(bytes.NewReader(layer), dst, ModeFlatten, testLimit); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -175,10 +175,10 @@ func TestMountHidesWhiteouts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := ApplyLayer(bytes.NewReader(buildTar(t, file("gone", "old"), dir("opq/"), file("opq/old", "old"))), lower, ModeOverlay); err != nil {
+	if _, err := ApplyLayer(bytes.NewReader(buildTar(t, file("gone", "old"), dir("opq/"), file("opq/old", "old"))), lower, ModeOverlay, testLimit); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ApplyLayer(bytes.NewReader(layerOf(t, makeUpper(t))), top, ModeOverlay); err != nil {
+	if _, err := ApplyLayer(bytes.NewReader(layerOf(t, makeUpper(t))), top, ModeOverlay, testLimit); err != nil {
 		t.Fatal(err)
 	}
 	if err := CheckUpper(base); err != nil {
