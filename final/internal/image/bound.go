@@ -157,8 +157,9 @@ func (s *Store) checkDeclared(path string) error {
 		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeGNUSparse {
 			continue
 		}
-		if declared += hdr.Size; declared > limit.Bytes {
+		if hdr.Size > limit.Bytes-declared { // not declared+Size: that can overflow
 			return fmt.Errorf("%w: entry %q declares %d bytes of content (holes included: a sparse file?), more than %s: refused", ErrLayerTooLarge, hdr.Name, hdr.Size, limit.Why)
 		}
+		declared += hdr.Size
 	}
 }

@@ -7,10 +7,11 @@
 // the holes as zeros, up to the size the header declares. A few KB of
 // tar can so declare a petabyte. Two rules keep that harmless:
 //
-//   - writeSparse writes a run of zeros as a hole: it seeks past every
-//     zero block and sets the size with ftruncate(2) at the end, as
-//     `cp --sparse=always` and GNU tar do. A hole takes no disk, whether
-//     the tar said it was one or a regular entry is full of zeros.
+//   - writeSparse writes a run of zeros as a hole: it writes only the
+//     blocks that are not all zeros, each at its offset (pwrite(2)), and
+//     sets the size with ftruncate(2) at the end, as `cp --sparse=always`
+//     and GNU tar do. A hole takes no disk, whether the tar said it was
+//     one or a regular entry is full of zeros.
 //   - the bytes every regular entry declares, holes included, count
 //     against a limit the caller gives (applier.limit): the first entry
 //     that passes it is refused before a byte of it is read, naming it
@@ -103,10 +104,10 @@ func leading(p []byte, zero bool) int {
 // count adds a regular entry's declared size, holes included, to what
 // the unpack has declared, refusing it past the limit.
 func (a *applier) count(hdr *tar.Header) error {
-	a.declared += hdr.Size
-	if a.declared > a.limit.Bytes {
+	if hdr.Size > a.limit.Bytes-a.declared { // not declared+Size: that can overflow
 		return fmt.Errorf("%w: it declares %d bytes of content (holes included), more than %s: refused", ErrTooLarge, hdr.Size, a.limit.Why)
 	}
+	a.declared += hdr.Size
 	return nil
 }
 
