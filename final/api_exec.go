@@ -108,6 +108,9 @@ func (a *api) createExec(w http.ResponseWriter, r *http.Request) {
 	if err == nil && c.State.Paused {
 		err = conflictf("Container %s is paused, unpause the container before exec", c.ID)
 	}
+	if err == nil {
+		err = checkDaemonExec(a.s, c)
+	}
 	if err != nil {
 		fail(w, err)
 		return

@@ -106,6 +106,10 @@ func (a *api) info(w http.ResponseWriter, r *http.Request) {
 		cgroupVersion = "2"
 	}
 	host, _ := os.Hostname()
+	security := []string{"name=seccomp,profile=builtin"}
+	if a.s.rootless {
+		security = append(security, "name=rootless") // as rootless Docker says it
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"ID": "minidocker", "Containers": len(list), "ContainersRunning": running, "ContainersPaused": 0,
 		"ContainersStopped": len(list) - running, "Images": len(images), "Driver": "overlay2",
@@ -114,7 +118,7 @@ func (a *api) info(w http.ResponseWriter, r *http.Request) {
 		"OSType": "linux", "Architecture": runtime.GOARCH, "NCPU": runtime.NumCPU(), "MemTotal": memTotal(),
 		"Name": host, "ServerVersion": Version, "LoggingDriver": "json-file", "MemoryLimit": true,
 		"SwapLimit": true, "CpuCfsPeriod": true, "CpuCfsQuota": true, "PidsLimit": true,
-		"SecurityOptions": []string{"name=seccomp,profile=builtin"}, "DefaultRuntime": "minidocker",
+		"SecurityOptions": security, "DefaultRuntime": "minidocker",
 		"Runtimes":       map[string]any{"minidocker": map[string]string{"path": "/proc/self/exe"}},
 		"Plugins":        map[string][]string{"Volume": {}, "Network": {"bridge", "host", "none"}, "Log": {"json-file"}},
 		"Swarm":          map[string]any{"LocalNodeState": "inactive", "NodeID": "", "NodeAddr": ""},

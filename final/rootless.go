@@ -9,9 +9,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/minidocker/minidocker/final/internal/cgroups"
 	"github.com/minidocker/minidocker/final/internal/rootless"
@@ -30,8 +33,11 @@ func enterRootless(c *command, args []string) (status int, ok bool) {
 		return 0, false
 	}
 	enter := rootless.Enter
-	if c.name == "exec" {
+	switch c.name {
+	case "exec":
 		enter = rootless.EnterContainer // in the container's own user namespace
+	case "daemon":
+		enter = rootless.EnterDaemon // stopped by kill -INT too
 	}
 	status, err := enter(args)
 	if err != nil {
@@ -88,6 +94,35 @@ func checkRootlessLimits(s *session, c *state.Container) error {
 		return fmt.Errorf("rootless: limits need a cgroup of yours: %w; or run without limit flags", err)
 	}
 	return nil
+}
+
+// checkDaemonExec refuses, in a rootless daemon, an exec into a
+// container that another command started: each rootless command has a
+// user namespace of its own, and a sibling's root holds no capability in
+// it, so the daemon could neither join it (setns) nor the container's
+// other namespaces. The exec verb can: its first process, outside,
+// joins with nsenter, as the namespace's owner (internal/rootless/exec.go).
+// Containers the daemon started are in its own user namespace, and it
+// owns their namespaces: exec joins them as for root.
+func checkDaemonExec(s *session, c *state.Container) error {
+	if !s.rootless {
+		return nil
+	}
+	// A process of another user namespace may not even be looked at:
+	// that needs CAP_SYS_PTRACE in its namespace (EACCES).
+	var theirs, ours unix.Stat_t
+	err := unix.Stat(fmt.Sprintf("/proc/%d/ns/user", c.State.Pid), &theirs)
+	if err == nil {
+		err = unix.Stat("/proc/self/ns/user", &ours)
+	}
+	switch {
+	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
+	case err != nil:
+		return nil // exec itself says what is wrong (it has stopped)
+	case theirs.Dev == ours.Dev && theirs.Ino == ours.Ino:
+		return nil
+	}
+	return conflictf("container %s was started by another rootless minidocker command (or daemon), in a user namespace where this daemon holds no capability: run minidocker exec %s ... as your user instead", state.Short(c.ID), state.Short(c.ID))
 }
 
 // haveSlirp reports whether slirp4netns is on PATH.

@@ -53,15 +53,17 @@ func (m *md) startDaemon() *daemon {
 }
 
 // stop sends SIGTERM to the daemon (by its pid) and checks that it ends
-// cleanly and removes its socket.
+// cleanly and removes its socket and the socket's lock file.
 func (d *daemon) stop(t *testing.T) {
 	t.Helper()
 	_ = d.proc.cmd.Process.Signal(syscall.SIGTERM)
 	if r := d.proc.finish(t); r.code != 0 {
 		t.Errorf("the daemon ended with status %d after SIGTERM:\n%s", r.code, r.stderr)
 	}
-	if _, err := os.Stat(d.socket); !os.IsNotExist(err) {
-		t.Errorf("the daemon left its socket %s behind (%v)", d.socket, err)
+	for _, path := range []string{d.socket, d.socket + ".lock"} {
+		if _, err := os.Lstat(path); !os.IsNotExist(err) {
+			t.Errorf("the daemon left %s behind (%v)", path, err)
+		}
 	}
 }
 

@@ -49,7 +49,7 @@ func EnterContainer(args []string) (int, error) {
 		return 0, fmt.Errorf("pipe: %w", err)
 	}
 	defer r.Close()
-	status, err := enter(args, w)
+	status, err := enter(args, w, false)
 	w.Close()
 	if err != nil {
 		return 0, err
@@ -89,7 +89,7 @@ func execInNamespaceOf(pid int, args []string) (int, error) {
 	}
 	ns.Close()
 	exe.Close()
-	stop := forwardSignals(cmd.Process)
+	stop := forwardSignals(cmd.Process, false)
 	defer stop()
 	return wait(cmd), nil
 }

@@ -102,12 +102,23 @@ func userRange(path, name string, uid int) (userns.Range, error) {
 // new user and mount namespace mapped by Maps, and returns its exit
 // status.
 func Enter(args []string) (int, error) {
-	return enter(args, nil)
+	return enter(args, nil, false)
+}
+
+// EnterDaemon is Enter for the daemon. It also gets the SIGINT sent to
+// the user's process outside: a daemon runs detached from any terminal
+// as often as on one, and kill -INT of the process the user started must
+// stop it as Ctrl-C does (on a terminal it gets Ctrl-C twice, which
+// stops it once). And it gets this process's root directory, from which
+// it checks that its socket can be reached from outside (socket.go).
+func EnterDaemon(args []string) (int, error) {
+	return enter(args, nil, true)
 }
 
 // enter is Enter; a target pipe, when given, is passed to the command
-// as targetFd (exec.go).
-func enter(args []string, target *os.File) (int, error) {
+// as targetFd (exec.go); a daemon gets SIGINT forwarded too, and the
+// root directory outside as outsideRootFd.
+func enter(args []string, target *os.File, daemon bool) (int, error) {
 	m, err := LoadMaps()
 	if err != nil {
 		return 0, err
@@ -123,7 +134,14 @@ func enter(args []string, target *os.File) (int, error) {
 		return 0, err
 	}
 	defer signals.Close()
-	cmd, release, err := startBlocked(args, inside, target)
+	var root *os.File
+	if daemon {
+		if root, err = openOutsideRoot(); err != nil {
+			return 0, err
+		}
+		defer root.Close()
+	}
+	cmd, release, err := startBlocked(args, inside, target, root)
 	if err != nil {
 		return 0, err
 	}
@@ -134,7 +152,7 @@ func enter(args []string, target *os.File) (int, error) {
 		return 0, err
 	}
 	go serveSignals(signals)
-	stop := forwardSignals(cmd.Process)
+	stop := forwardSignals(cmd.Process, daemon)
 	defer stop()
 	if _, err := release.Write([]byte{1}); err != nil {
 		return 0, fmt.Errorf("let the namespace's first process go: %w", err)
@@ -146,8 +164,9 @@ func enter(args []string, target *os.File) (int, error) {
 // startBlocked starts the child half in a new user and mount namespace,
 // blocked on a pipe (entryFd) until the maps are written; the caller
 // writes a byte on release to let it go. The child gets the inside end
-// of the signal socket as signalFd, and target, if any, as targetFd.
-func startBlocked(args []string, inside, target *os.File) (cmd *exec.Cmd, release *os.File, err error) {
+// of the signal socket as signalFd, target, if any, as targetFd, and
+// root, if any, as outsideRootFd.
+func startBlocked(args []string, inside, target, root *os.File) (cmd *exec.Cmd, release *os.File, err error) {
 	defer inside.Close()
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -161,6 +180,11 @@ func startBlocked(args []string, inside, target *os.File) (cmd *exec.Cmd, releas
 	if target != nil {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, target)
 		cmd.Env = append(cmd.Env, envTarget+"=1")
+	}
+	if root != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, make([]*os.File, outsideRootFd-3-len(cmd.ExtraFiles))...)
+		cmd.ExtraFiles = append(cmd.ExtraFiles, root)
+		cmd.Env = append(cmd.Env, envOutsideRoot+"=1")
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS}
 	if err := cmd.Start(); err != nil {
@@ -198,12 +222,17 @@ func writeMaps(pid int, m Maps) error {
 }
 
 // forwardSignals passes the signals a user sends this process on to the
-// child. SIGINT is not among them: Ctrl-C reaches the child from the
-// terminal itself, which is in the same process group.
-func forwardSignals(p *os.Process) (stop func()) {
+// child. SIGINT is not among them unless interrupt is set: Ctrl-C
+// reaches the child from the terminal itself, which is in the same
+// process group.
+func forwardSignals(p *os.Process, interrupt bool) (stop func()) {
 	ch := make(chan os.Signal, 8)
 	signal.Notify(ch, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
-	signal.Ignore(syscall.SIGINT)
+	if interrupt {
+		signal.Notify(ch, syscall.SIGINT)
+	} else {
+		signal.Ignore(syscall.SIGINT)
+	}
 	done := make(chan struct{})
 	go func() {
 		for {
@@ -239,6 +268,9 @@ func FinishEntry() error {
 	switch os.Getenv(envMarker) {
 	case "1":
 		takeTarget()
+		if err := takeOutsideRoot(); err != nil {
+			return err
+		}
 		if os.Getenv(envSignals) != "" {
 			signalSock = signalFd
 			return os.Unsetenv(envSignals) // not for the monitors this command starts
@@ -258,6 +290,9 @@ func FinishEntry() error {
 		return fmt.Errorf("keep the signal socket: %w", err)
 	}
 	if err := keepTarget(); err != nil {
+		return err
+	}
+	if err := keepOutsideRoot(); err != nil {
 		return err
 	}
 	os.Setenv(envSignals, "1")
