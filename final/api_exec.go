@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/minidocker/minidocker/final/internal/container"
+	"github.com/minidocker/minidocker/final/internal/rootless"
 	"github.com/minidocker/minidocker/final/internal/state"
 	"github.com/minidocker/minidocker/final/internal/tty"
 )
@@ -108,9 +109,6 @@ func (a *api) createExec(w http.ResponseWriter, r *http.Request) {
 	if err == nil && c.State.Paused {
 		err = conflictf("Container %s is paused, unpause the container before exec", c.ID)
 	}
-	if err == nil {
-		err = checkDaemonExec(a.s, c)
-	}
 	if err != nil {
 		fail(w, err)
 		return
@@ -192,7 +190,13 @@ func (a *api) runExec(e *execInstance, c *state.Container, spec *container.ExecS
 	e.mu.Lock()
 	e.running = true
 	e.mu.Unlock()
-	status, err := a.s.rt.ExecIn(c, spec, stdio)
+	var status int
+	var err error
+	if foreignUserNamespace(a.s, c) {
+		status, err = a.execOutside(e, c, stdio)
+	} else {
+		status, err = a.s.rt.ExecIn(c, spec, stdio)
+	}
 	msg := ""
 	if err != nil {
 		f := &container.Failure{Status: 126, Message: err.Error()}
@@ -311,4 +315,43 @@ func (a *api) inspectExec(w http.ResponseWriter, r *http.Request) {
 			"privileged": e.Config.Privileged, "user": e.Config.User,
 		},
 	})
+}
+
+// execOutside runs e in a rootless container that another command
+// started, through the user's process outside (rootless.RunOutside):
+// `minidocker exec` with e's options, as the user would type it, on
+// stdio's descriptors (/dev/null for those it has not).
+func (a *api) execOutside(e *execInstance, c *state.Container, stdio container.Stdio) (int, error) {
+	args := []string{"--root", a.s.root, "exec"}
+	if stdio.Stdin != nil {
+		args = append(args, "-i")
+	}
+	if e.Config.Tty {
+		args = append(args, "-t")
+	}
+	for _, env := range e.Config.Env {
+		args = append(args, "-e", env)
+	}
+	if e.Config.WorkingDir != "" {
+		args = append(args, "-w", e.Config.WorkingDir)
+	}
+	if e.Config.User != "" {
+		args = append(args, "-u", e.Config.User)
+	}
+	if e.Config.Privileged {
+		args = append(args, "--privileged")
+	}
+	args = append(append(args, c.ID), e.Config.Cmd...)
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return 0, err
+	}
+	defer null.Close()
+	files := [3]*os.File{null, null, null}
+	for i, f := range []*os.File{stdio.Stdin, stdio.Stdout, stdio.Stderr} {
+		if f != nil {
+			files[i] = f
+		}
+	}
+	return rootless.RunOutside(args, files)
 }

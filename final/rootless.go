@@ -96,17 +96,16 @@ func checkRootlessLimits(s *session, c *state.Container) error {
 	return nil
 }
 
-// checkDaemonExec refuses, in a rootless daemon, an exec into a
-// container that another command started: each rootless command has a
-// user namespace of its own, and a sibling's root holds no capability in
-// it, so the daemon could neither join it (setns) nor the container's
-// other namespaces. The exec verb can: its first process, outside,
-// joins with nsenter, as the namespace's owner (internal/rootless/exec.go).
-// Containers the daemon started are in its own user namespace, and it
-// owns their namespaces: exec joins them as for root.
-func checkDaemonExec(s *session, c *state.Container) error {
+// foreignUserNamespace reports whether c, in a rootless daemon, is in
+// a user namespace other than the daemon's: one that another command
+// (or an earlier daemon) made, a sibling in which the daemon holds no
+// capability, so it could neither join it (setns) nor the container's
+// other namespaces. The user's process outside can, as their owner:
+// the daemon has it run the exec (execOutside). Containers the daemon
+// started are in its own user namespace, and it owns their namespaces.
+func foreignUserNamespace(s *session, c *state.Container) bool {
 	if !s.rootless {
-		return nil
+		return false
 	}
 	// A process of another user namespace may not even be looked at:
 	// that needs CAP_SYS_PTRACE in its namespace (EACCES).
@@ -117,12 +116,11 @@ func checkDaemonExec(s *session, c *state.Container) error {
 	}
 	switch {
 	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
+		return true
 	case err != nil:
-		return nil // exec itself says what is wrong (it has stopped)
-	case theirs.Dev == ours.Dev && theirs.Ino == ours.Ino:
-		return nil
+		return false // exec itself says what is wrong (it has stopped)
 	}
-	return conflictf("container %s was started by another rootless minidocker command (or daemon), in a user namespace where this daemon holds no capability: run minidocker exec %s ... as your user instead", state.Short(c.ID), state.Short(c.ID))
+	return theirs.Dev != ours.Dev || theirs.Ino != ours.Ino
 }
 
 // haveSlirp reports whether slirp4netns is on PATH.

@@ -11,6 +11,7 @@ package tests
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -154,7 +155,8 @@ func (d *rootlessDaemon) checkSocketAndDaemon(t *testing.T) int {
 // TestRootlessDaemon runs the daemon as the user, with the default socket,
 // and drives it with the docker CLI as the user: version and info (which
 // says rootless), run -d with a published port, ps, logs, exec (in the
-// container's user namespace, the daemon's), kill, wait, stop, rm,
+// container's user namespace, the daemon's, and for a container the CLI
+// started, the CLI's, through the user's process outside), kill, wait, stop, rm,
 // images, an attached run; limits are refused without a delegated
 // cgroup, as the CLI refuses them; the CLI and the daemon share the
 // user's state. --group is refused. SIGINT to the process the user started stops the daemon,
@@ -210,14 +212,19 @@ func TestRootlessDaemon(t *testing.T) {
 	}
 	d.must(t, "rm", "web")
 
-	// Started by the CLI: the daemon lists and stops it, and refuses exec,
-	// which the CLI does (a sibling user namespace).
+	// Started by the CLI, in a sibling user namespace: the daemon lists
+	// it, execs in it through the user's process outside, and stops it.
 	m.must("run", "-d", "--name", "cli", "--network", "none", "--user", "1000", "base", "sleep", "1000")
 	if names := d.must(t, "ps", "--format", "{{.Names}}"); strings.TrimSpace(names) != "cli" {
 		t.Errorf("docker ps does not list the CLI's container: %q", names)
 	}
-	if r := d.docker(t, "exec", "cli", "true"); r.code == 0 || !strings.Contains(r.stderr, "run minidocker exec") {
-		t.Errorf("docker exec into the CLI's container: exit %d, %q; want the refusal naming minidocker exec", r.code, r.stderr)
+	cliPid := rootlessPid(m, "cli")
+	cliNS := fileInode(t, fmt.Sprintf("/proc/%d/ns/user", cliPid))
+	if cliNS == fileInode(t, fmt.Sprintf("/proc/%d/ns/user", daemonPid)) {
+		t.Errorf("the CLI's container is in the daemon's user namespace")
+	}
+	if r := d.docker(t, "exec", "-u", "0", "-e", "X=y", "cli", "sh", "-c", "readlink /proc/self/ns/user; echo $X; exit 3"); r.code != 3 || r.stdout != fmt.Sprintf("user:[%d]\ny\n", cliNS) {
+		t.Errorf("docker exec into the CLI's container: exit %d, %q %q; want 3 and its user namespace user:[%d]", r.code, r.stdout, r.stderr, cliNS)
 	}
 	d.must(t, "stop", "-t", "1", "cli")
 	d.must(t, "rm", "cli")
@@ -267,6 +274,9 @@ for chunk in ctr.logs(stream=True, follow=True):
 r = ctr.exec_run(["sh", "-c", "readlink /proc/self/ns/user; exit 3"])
 assert r.exit_code == 3, r
 print(r.output.decode().strip())
+r = client.containers.get("cli").exec_run(["readlink", "/proc/self/ns/user"])
+assert r.exit_code == 0, r
+print(r.output.decode().strip())
 ctr.stop(timeout=0)
 assert ctr.wait()["StatusCode"] == 137
 ctr.remove()
@@ -274,8 +284,8 @@ print("sdk: ok")
 `
 
 // TestRootlessDaemonSDK drives the rootless daemon with the Python SDK:
-// its exec is in the daemon's user namespace, and SIGTERM stops the
-// daemon cleanly. The SDK runs as root here (the user may not read root's
+// its exec is in the daemon's user namespace for the daemon's container,
+// in the CLI's for the CLI's; SIGTERM stops the daemon cleanly. The SDK runs as root here (the user may not read root's
 // Python); the socket is the user's, and root may connect to it.
 func TestRootlessDaemonSDK(t *testing.T) {
 	if os.Getenv("MINIDOCKER_IN_VM") != "" {
@@ -287,14 +297,17 @@ func TestRootlessDaemonSDK(t *testing.T) {
 	m, u := newRootlessMD(t)
 	d := startRootlessDaemon(m, u)
 	daemonPid := d.checkSocketAndDaemon(t)
+	m.must("run", "-d", "--name", "cli", "--network", "none", "base", "sleep", "1000")
+	cliNS := fileInode(t, fmt.Sprintf("/proc/%d/ns/user", rootlessPid(m, "cli")))
 	out, err := exec.Command("python3", "-c", sdkScript, "unix://"+d.socket).CombinedOutput()
 	if err != nil || !strings.HasSuffix(string(out), "sdk: ok\n") {
 		t.Fatalf("the SDK script failed: %v\n%s", err, out)
 	}
-	if want := fmt.Sprintf("user:[%d]\n", fileInode(t, fmt.Sprintf("/proc/%d/ns/user", daemonPid))); !strings.HasPrefix(string(out), want) {
-		t.Errorf("the SDK's exec ran in %q, want the daemon's %q", out, want)
+	if want := fmt.Sprintf("user:[%d]\nuser:[%d]\n", fileInode(t, fmt.Sprintf("/proc/%d/ns/user", daemonPid)), cliNS); !strings.HasPrefix(string(out), want) {
+		t.Errorf("the SDK's execs ran in %q, want the daemon's and the CLI container's user namespaces %q", out, want)
 	}
 	d.stop(t, syscall.SIGTERM)
+	m.must("rm", "-f", "cli")
 }
 
 // TestRootlessDaemonLimits runs the daemon in a cgroup subtree delegated
@@ -325,4 +338,63 @@ func TestRootlessDaemonLimits(t *testing.T) {
 		t.Errorf("docker rm -f left the cgroup %s (%v)", leaf, err)
 	}
 	d.stop(t, syscall.SIGTERM)
+}
+
+// TestRootlessDaemonTerminal runs docker run -it and exec -it through
+// the rootless daemon, each on a terminal of its own: the container's
+// terminal has the client's size, input reaches the shell, Ctrl-C
+// interrupts its foreground command, and the exit statuses come back;
+// exec -it into a container the CLI started too.
+func TestRootlessDaemonTerminal(t *testing.T) {
+	m, u := newRootlessMD(t)
+	dockerCLI(t)
+	d := startRootlessDaemon(m, u)
+	m.must("run", "--rm", "--network", "none", "base", "true") // make base first: its message would go to the terminal
+	term := d.startOnTerminal(t, "run", "-it", "--rm", "--name", "tty1", "--network", "none", "base", "sh")
+	sleeping := func() bool { return strings.Contains(m.run("top", "tty1").stdout, "sleep 100") }
+	term.step(t, "stty size\n", term.shows("33 111"))
+	term.step(t, "sleep 100\n", sleeping)
+	term.step(t, "\x03", func() bool { return !sleeping() })
+	term.step(t, "echo alive-$((6*7))\n", term.shows("alive-42"))
+	exec := d.startOnTerminal(t, "exec", "-it", "tty1", "sh")
+	exec.step(t, "stty size; echo in-$((2*3))\n", exec.shows("in-6"))
+	exec.step(t, "exit 4\n", nil)
+	if code := exec.wait(t); code != 4 {
+		t.Errorf("docker exec -it sh then exit 4: status %d\nscreen:\n%s", code, exec.screen.String())
+	}
+	// Into a container the CLI started: through the user's process outside.
+	m.must("run", "-d", "--name", "cli", "--network", "none", "base", "sleep", "1000")
+	exec = d.startOnTerminal(t, "exec", "-it", "cli", "sh")
+	exec.step(t, "stty size; readlink /proc/self/fd/0; echo in-$((3*3))\n", exec.shows("in-9"))
+	exec.step(t, "exit 6\n", nil)
+	if code := exec.wait(t); code != 6 || !strings.Contains(exec.screen.String(), "33 111") || !strings.Contains(exec.screen.String(), "/dev/pts/") {
+		t.Errorf("docker exec -it into the CLI's container, then exit 6: status %d\nscreen:\n%s", code, exec.screen.String())
+	}
+	m.must("rm", "-f", "cli")
+	term.step(t, "exit 5\n", nil)
+	if code := term.wait(t); code != 5 {
+		t.Errorf("docker run -it sh then exit 5: status %d\nscreen:\n%s", code, term.screen.String())
+	}
+	d.stop(t, syscall.SIGTERM)
+}
+
+// startOnTerminal runs docker as the user, with args, on a new 33x111
+// terminal, as its controlling terminal.
+func (d *rootlessDaemon) startOnTerminal(t *testing.T, args ...string) *terminal {
+	t.Helper()
+	master, slave := openTestPty(t, 33, 111)
+	t.Cleanup(func() { master.Close() })
+	cmd := exec.Command(dockerCLI(t), args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0, Pdeathsig: syscall.SIGKILL}
+	d.u.command(cmd)
+	cmd.Env = append(cmd.Env, "DOCKER_HOST=unix://"+d.socket, "DOCKER_CONFIG="+filepath.Join(d.u.home, ".docker"), "TERM=dumb")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	term := &terminal{cmd: cmd, master: master, screen: &lockedBuffer{}}
+	go func() { _, _ = io.Copy(term.screen, master) }()
+	return term
 }

@@ -49,6 +49,8 @@ func Kill(pid int, sig unix.Signal) error {
 // killOutside asks the process outside to send sig to pid, and returns
 // its answer.
 func killOutside(pid int, sig unix.Signal) error {
+	signalMu.Lock()
+	defer signalMu.Unlock()
 	if _, err := unix.Write(signalSock, []byte(fmt.Sprintf("%d %d", pid, int(sig)))); err != nil {
 		return fmt.Errorf("kill(%d, %v) through the user's process outside: %w", pid, sig, err)
 	}
@@ -74,13 +76,25 @@ func signalSocket() (outside, inside *os.File, err error) {
 }
 
 // serveSignals answers each "PID SIG" request with the errno of kill(2)
-// (0 for success), until the inside end is closed.
+// (0 for success), until the inside end is closed. A request to run a
+// command (outside.go) is run on its own, and answered on its own socket.
 func serveSignals(f *os.File) {
-	buf := make([]byte, 64)
+	buf := make([]byte, 1<<16)
+	oob := make([]byte, unix.CmsgSpace(4*4))
 	for {
-		n, err := f.Read(buf)
-		if err != nil || n == 0 {
+		n, oobn, flags, _, err := unix.Recvmsg(int(f.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err != nil || (n == 0 && oobn == 0) {
 			return
+		}
+		if fds := receivedRights(oob[:oobn]); len(fds) > 0 || strings.HasPrefix(string(buf[:n]), execRequest) {
+			if flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
+				for _, fd := range fds {
+					unix.Close(fd) // the asker reads EOF for its status
+				}
+				continue
+			}
+			go serveRun(append([]byte{}, buf[:n]...), fds)
+			continue
 		}
 		var pid, sig int
 		errno := unix.EINVAL
@@ -98,4 +112,19 @@ func serveSignals(f *os.File) {
 			return
 		}
 	}
+}
+
+// receivedRights is the descriptors an SCM_RIGHTS message carried.
+func receivedRights(oob []byte) []int {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil
+	}
+	var fds []int
+	for _, m := range msgs {
+		if rights, err := unix.ParseUnixRights(&m); err == nil {
+			fds = append(fds, rights...)
+		}
+	}
+	return fds
 }
