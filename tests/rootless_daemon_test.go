@@ -152,6 +152,44 @@ func (d *rootlessDaemon) checkSocketAndDaemon(t *testing.T) int {
 	return pid
 }
 
+// checkNoDaemonFiles checks that nothing of the daemon's reaches its
+// container's processes (PID 1 and an exec'd sleep 999): not the socket
+// on which the daemon asks the user's process outside to signal or to
+// run commands (fd 4), nor that process's root directory (fd 6).
+func checkNoDaemonFiles(t *testing.T, daemonPid, pid1 int) {
+	t.Helper()
+	secret := map[string]bool{}
+	for _, fd := range []int{4, 6} {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", daemonPid, fd))
+		if err != nil {
+			t.Fatalf("the daemon's fd %d: %v", fd, err)
+		}
+		secret[link] = true
+	}
+	pidNS := fileInode(t, fmt.Sprintf("/proc/%d/ns/pid", pid1))
+	var procs []int
+	waitFor(t, func() bool {
+		procs = nil
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			p, err := strconv.Atoi(e.Name())
+			var st unix.Stat_t
+			if err == nil && unix.Stat(fmt.Sprintf("/proc/%d/ns/pid", p), &st) == nil && st.Ino == pidNS {
+				procs = append(procs, p)
+			}
+		}
+		return len(procs) >= 2
+	})
+	for _, p := range procs {
+		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p))
+		for _, fd := range fds {
+			if link, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", p, fd.Name())); secret[link] {
+				t.Errorf("the container's process %d has the daemon's %s as fd %s", p, link, fd.Name())
+			}
+		}
+	}
+}
+
 // TestRootlessDaemon runs the daemon as the user, with the default socket,
 // and drives it with the docker CLI as the user: version and info (which
 // says rootless), run -d with a published port, ps, logs, exec (in the
@@ -202,6 +240,8 @@ func TestRootlessDaemon(t *testing.T) {
 	if out := d.must(t, "exec", "web", "readlink", "/proc/self/ns/user"); strings.TrimSpace(out) != userNS {
 		t.Errorf("docker exec runs in %q, the container's user namespace is %s", out, userNS)
 	}
+	d.must(t, "exec", "-d", "web", "sleep", "999")
+	checkNoDaemonFiles(t, daemonPid, pid)
 	if out := d.must(t, "exec", "-u", "1000", "web", "id", "-u"); strings.TrimSpace(out) != "1000" {
 		t.Errorf("docker exec -u 1000: %q", out)
 	}
