@@ -110,6 +110,7 @@ func takeTarget() {
 	if os.Getenv(envTarget) == "" {
 		return
 	}
+	unix.CloseOnExec(targetFd)
 	target = os.NewFile(targetFd, "rootless-target")
 	os.Unsetenv(envTarget) // not for the processes this command starts
 }

@@ -273,6 +273,7 @@ func FinishEntry() error {
 		}
 		if os.Getenv(envSignals) != "" {
 			signalSock = signalFd
+			unix.CloseOnExec(signalFd)     // for this command alone: a child that asked would act as the user
 			return os.Unsetenv(envSignals) // not for the monitors this command starts
 		}
 		return nil
