@@ -190,16 +190,17 @@ func checkNoDaemonFiles(t *testing.T, daemonPid, pid1 int) {
 	}
 }
 
-// TestRootlessDaemon runs the daemon as the user, with the default socket,
-// and drives it with the docker CLI as the user: version and info (which
-// says rootless), run -d with a published port, ps, logs, exec (in the
-// container's user namespace, the daemon's, and for a container the CLI
-// started, the CLI's, through the user's process outside), kill, wait, stop, rm,
-// images, an attached run; limits are refused without a delegated
-// cgroup, as the CLI refuses them; the CLI and the daemon share the
-// user's state. --group is refused. SIGINT to the process the user started stops the daemon,
-// which removes its socket and lock; the containers, which their monitors
-// own, keep running.
+// TestRootlessDaemon runs the daemon as the user, with the default
+// socket, and drives it with the docker CLI as the user: version and info
+// (which says rootless), run -d with a published port, ps, logs, exec (in
+// the container's user namespace: the daemon's, and for a container the
+// CLI started, the CLI's, through the user's process outside), kill,
+// wait, stop, rm, images, an attached run; limits are refused without a
+// delegated cgroup, as the CLI refuses them; the CLI and the daemon share
+// the user's state. --group and a second daemon are refused. SIGINT to
+// the process the user started stops the daemon, which removes its
+// socket and lock; the containers, which their monitors own, keep
+// running.
 func TestRootlessDaemon(t *testing.T) {
 	m, u := newRootlessMD(t)
 	dockerCLI(t)
@@ -211,6 +212,7 @@ func TestRootlessDaemon(t *testing.T) {
 	}
 	d := startRootlessDaemon(m, u)
 	daemonPid := d.checkSocketAndDaemon(t)
+	m.fails(1, "another daemon is listening there", "daemon") // one owner per socket
 	if v := d.must(t, "version", "--format", "{{.Server.Version}}"); strings.TrimSpace(v) == "" {
 		t.Errorf("docker version: no server version")
 	}
