@@ -53,6 +53,27 @@ type arch struct {
 	table string // its syscallTables entry
 }
 
+// syscallNumber is one call of an architecture's table (syscalls.go).
+type syscallNumber struct {
+	name string
+	nr   uint32
+}
+
+// number is the number of the call name in table, if it has one there.
+// The tables are slices sorted by name, not maps, so that no process
+// builds them when it starts: the linker lays a slice literal out in the
+// binary, while a map literal is made on the heap by code at start, and
+// a monitor would carry its 80 kB for its container's life
+// (docs/benchmarks.md, "A monitor's memory").
+func number(table, name string) (uint32, bool) {
+	calls := syscallTables[table]
+	i := sort.Search(len(calls), func(i int) bool { return calls[i].name >= name })
+	if i < len(calls) && calls[i].name == name {
+		return calls[i].nr, true
+	}
+	return 0, false
+}
+
 // arches are the architectures known by their libseccomp names.
 var arches = map[string]arch{
 	"SCMP_ARCH_X86_64":  {unix.AUDIT_ARCH_X86_64, "x86_64"},
@@ -200,7 +221,6 @@ func tableOf(names []string, audit uint32) string {
 // rulesFor resolves the rules that apply to this container against one
 // architecture's table: call number -> its rules, in the profile's order.
 func (p *Profile) rulesFor(table string, caps map[string]bool) map[uint32][]rule {
-	numbers := syscallTables[table]
 	out := map[uint32][]rule{}
 	for _, s := range p.Syscalls {
 		if !s.applies(caps) {
@@ -208,7 +228,7 @@ func (p *Profile) rulesFor(table string, caps map[string]bool) map[uint32][]rule
 		}
 		ret, _ := action(s.Action, s.ErrnoRet)
 		for _, name := range s.names() {
-			if nr, ok := numbers[name]; ok {
+			if nr, ok := number(table, name); ok {
 				out[nr] = append(out[nr], rule{ret: ret, args: s.Args})
 			}
 		}

@@ -136,6 +136,32 @@ func TestCompileSmall(t *testing.T) {
 
 // TestCompileX32 checks that an x32 call is judged by x32's numbers: a
 // profile that blocks mkdir blocks mkdir|0x40000000 too.
+// TestSyscallTables checks what number's binary search needs: every
+// table sorted by name, no name twice, and each known call found.
+func TestSyscallTables(t *testing.T) {
+	for table, calls := range syscallTables {
+		for i := 1; i < len(calls); i++ {
+			if calls[i-1].name >= calls[i].name {
+				t.Errorf("%s: %q before %q: the table must be sorted, each name once", table, calls[i-1].name, calls[i].name)
+			}
+		}
+	}
+	for _, c := range []struct {
+		table, name string
+		nr          uint32
+	}{
+		{"x86_64", "_sysctl", 156}, {"x86_64", "mkdir", unix.SYS_MKDIR}, {"x86_64", "setxattrat", 463},
+		{"x32", "mkdir", x32Bit | unix.SYS_MKDIR}, {"aarch64", "mkdirat", 34},
+	} {
+		if nr, ok := number(c.table, c.name); !ok || nr != c.nr {
+			t.Errorf("number(%q, %q) = %d, %v; want %d", c.table, c.name, nr, ok, c.nr)
+		}
+	}
+	if _, ok := number("aarch64", "mkdir"); ok {
+		t.Errorf("number(aarch64, mkdir) found a call that arm64 does not have")
+	}
+}
+
 func TestCompileX32(t *testing.T) {
 	p, err := Parse([]byte(`{"defaultAction": "SCMP_ACT_ALLOW", "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X32"]}],
 		"syscalls": [{"names": ["mkdir", "execve"], "action": "SCMP_ACT_ERRNO"}]}`))
@@ -237,7 +263,7 @@ func decide(p *Profile, table string, caps map[string]bool, c call) uint32 {
 			continue
 		}
 		for _, name := range s.names() {
-			if nr, ok := syscallTables[table][name]; !ok || nr != c.nr || !holds(s.Args, c.args) {
+			if nr, ok := number(table, name); !ok || nr != c.nr || !holds(s.Args, c.args) {
 				continue
 			}
 			ret, _ := action(s.Action, s.ErrnoRet)

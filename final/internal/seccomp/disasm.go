@@ -25,8 +25,8 @@ var jumpNames = map[bpf.JumpTest]string{
 // as this machine's architecture numbers its calls (x86_64 on amd64).
 func Listing(prog Program) string {
 	names := map[uint32]string{}
-	for name, nr := range syscallTables[arches[native[runtime.GOARCH]].table] {
-		names[nr] = name
+	for _, c := range syscallTables[arches[native[runtime.GOARCH]].table] {
+		names[c.nr] = c.name
 	}
 	ins, _ := bpf.Disassemble(prog)
 	loaded := loads(ins)
