@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"os"
 	"os/exec"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -186,6 +187,10 @@ func startDetached(s *session, c *state.Container) error {
 	defer devnull.Close()
 	cmd := exec.Command("/proc/self/exe", "monitor", "--root", s.root, "--cgroup-parent", s.cgroupParent, c.ID)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
+	// One P: a monitor mostly waits, and each P the runtime makes costs a
+	// monitor memory for its whole life (a cache of spans, a GC worker,
+	// more threads): 0.11 MB of its 2 (docs/benchmarks.md).
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	cmd.ExtraFiles = []*os.File{w}
 	if lock := s.rt.State.LockFile(c.ID); lock != nil {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, lock)
@@ -233,8 +238,26 @@ func monitorMain(args []string) int {
 	return s.rt.Run(c, nil, func(err error) {
 		reportStart(report, err)
 		release()
-		debug.FreeOSMemory() // what the start needed and no longer does: back to the kernel (docs/benchmarks.md)
+		settleMemory()
 	})
+}
+
+// settleMemory is called once the monitor has reported the start (not
+// before: run -d would wait for it). It gives back to the kernel what
+// the start needed and no longer does, then lets the collector run only
+// when the monitor's memory has grown by 4 MB, the room Go's default
+// pacing gives a small heap, instead of also every two minutes as Go
+// does with nothing to collect. Each collection leaves memory behind
+// for good (the sweeper's span sets and mark bits: +0.4 MB after the
+// first), and an idle monitor allocates nothing (see beat), so it now
+// never collects; one that logs collects as before. docs/benchmarks.md,
+// "A monitor's memory", has the measurements.
+func settleMemory() {
+	debug.FreeOSMemory()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(int64(m.Sys-m.HeapReleased) + 4<<20) // what the limit counts: all the runtime holds from the kernel
 }
 
 // adoptLock takes over the container lock inherited as fd 4, closed on
