@@ -77,10 +77,7 @@ func (rt *Runtime) run(c *state.Container, att *Attach, started func(error)) (in
 	}
 	stopForwarding := forwardSignals(proc)
 	spec := rt.spec(c, res)
-	spec.Seccomp, err = SeccompFilter(c.HostConfig)
-	if err == nil {
-		err = rt.remapRoot(c, proc.Pid, spec)
-	}
+	err = rt.remapRoot(c, proc.Pid, spec)
 	if err == nil {
 		err = proc.SendSpec(spec)
 	}

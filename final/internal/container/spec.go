@@ -45,6 +45,7 @@ type Spec struct {
 	CapDrop     []string
 	NoNewPrivs  bool
 	Discard     bool            // --rm: the writable layer is deleted when the container ends
+	SecurityOpt []string        // the record's; the child compiles its seccomp filter from them
 	Seccomp     seccomp.Program // nil: unconfined
 }
 

@@ -129,7 +129,7 @@ func (rt *Runtime) spec(c *state.Container, res *resources) *Spec {
 		User: c.Config.User, Tty: c.Config.Tty, Privileged: hc.Privileged, ReadOnly: hc.ReadonlyRootfs,
 		Init: hc.Init, OwnNetwork: hc.NetworkMode != "host", EtcFiles: res.etc,
 		CapAdd: hc.CapAdd, CapDrop: hc.CapDrop, Discard: hc.AutoRemove,
-		NoNewPrivs: NoNewPrivileges(hc.SecurityOpt),
+		NoNewPrivs: NoNewPrivileges(hc.SecurityOpt), SecurityOpt: hc.SecurityOpt,
 	}
 	for _, m := range c.Mounts {
 		s.Volumes = append(s.Volumes, Volume{Source: m.Source, Destination: m.Destination, ReadOnly: !m.RW})
