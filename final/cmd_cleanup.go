@@ -118,22 +118,26 @@ func printRemoved(removed []string, part string, err error) {
 }
 
 // killMonitors SIGKILLs the monitors the records name, while each pid is
-// still the process that started as the monitor, and waits (up to 5 s)
-// for them to end, so that their network leases are seen as free.
+// still the process that started as the monitor (procfs.Find: checked
+// through a pidfd, so the signal cannot reach a process given the pid
+// since), and waits (up to 5 s in all) for them to end, so that their
+// network leases are seen as free.
 func killMonitors(list []*state.Container) {
-	var killed []*state.Container
+	var killed []*procfs.Process
 	for _, c := range list {
-		if procfs.Alive(c.Minidocker.MonitorPid, c.Minidocker.MonitorStartTime) {
-			_ = unix.Kill(c.Minidocker.MonitorPid, unix.SIGKILL)
-			fmt.Println("killed the monitor of container", c.Name)
-			killed = append(killed, c)
+		p, err := procfs.Find(c.Minidocker.MonitorPid, c.Minidocker.MonitorStartTime)
+		if err != nil {
+			continue // ended already
 		}
+		if p.Signal(unix.SIGKILL) == nil {
+			fmt.Println("killed the monitor of container", c.Name)
+		}
+		killed = append(killed, p)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for _, c := range killed {
-		for procfs.Alive(c.Minidocker.MonitorPid, c.Minidocker.MonitorStartTime) && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
-		}
+	for _, p := range killed {
+		p.Wait(time.Until(deadline))
+		p.Close()
 	}
 }
 

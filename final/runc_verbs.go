@@ -83,16 +83,15 @@ func ociKill(g *runcGlobals, id string, sig unix.Signal, all bool) error {
 	if st := store.Status(rec); st != specs.StateCreated && st != specs.StateRunning && st != oci.StatePaused {
 		return fmt.Errorf("cannot kill container %s: it is %s", id, st)
 	}
-	pids := []int{rec.Pid}
 	if all {
-		if pids, err = cgroups.LoadPath(rec.Cgroup).Pids(); err != nil {
-			return err
+		if err := cgroups.Signal(cgroups.LoadPath(rec.Cgroup), sig); err != nil {
+			return fmt.Errorf("kill --all %s %s: %w", id, unix.SignalName(sig), err)
 		}
+		return nil
 	}
-	for _, pid := range pids {
-		if err := unix.Kill(pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("kill %d %s: %w", pid, unix.SignalName(sig), err)
-		}
+	err = procfs.Signal(rec.Pid, rec.StartTime, sig)
+	if err != nil && !errors.Is(err, procfs.ErrGone) {
+		return fmt.Errorf("kill %d %s: %w", rec.Pid, unix.SignalName(sig), err)
 	}
 	return nil
 }
@@ -166,27 +165,21 @@ const killTimeout = 10 * time.Second
 // until it has ended: through a pidfd (pidfd_open(2)), which becomes
 // readable when the process exits, even though it is not this process's child.
 func killAndWait(rec *oci.Record, cg cgroups.Manager) error {
-	pidfd, err := unix.PidfdOpen(rec.Pid, 0)
+	p, err := procfs.Find(rec.Pid, rec.StartTime)
 	if err != nil {
-		return nil // gone already
+		return nil // gone already, or the pid is another process's now
 	}
-	defer unix.Close(pidfd)
-	if !procfs.Alive(rec.Pid, rec.StartTime) {
-		return nil // the pid is another process's now
-	}
-	if err := unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
-		return fmt.Errorf("kill %d: %w", rec.Pid, err)
+	defer p.Close()
+	if err := p.Signal(unix.SIGKILL); err != nil && !errors.Is(err, procfs.ErrGone) {
+		return err
 	}
 	if cg.Frozen() {
 		if err := cg.Freeze(false); err != nil {
 			return err
 		}
 	}
-	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
-	for deadline := time.Now().Add(killTimeout); time.Now().Before(deadline); {
-		if n, _ := unix.Poll(fds, 100); n > 0 || procfs.Ended(rec.Pid) {
-			return nil
-		}
+	if p.Wait(killTimeout) {
+		return nil
 	}
 	return fmt.Errorf("container %s: pid %d did not end within %s of SIGKILL", rec.ID, rec.Pid, killTimeout)
 }

@@ -7,8 +7,10 @@ package tests
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -57,6 +59,31 @@ func TestFinalRmForceCorruptRecord(t *testing.T) {
 	t.Logf("cleanup: %s", m.must("cleanup"))
 	waitForDeath(t, left.pid)
 	waitForDeath(t, readable.pid)
+}
+
+// TestFinalRmForceSparesALookAlike removes a stopped container with a
+// corrupt record (it has no monitor) while a process that is not
+// minidocker, but whose command line is that of the container's monitor
+// ("monitor --root ROOT ID"), runs: rm -f finds monitors by their command
+// line, and must check that the program is minidocker before it kills.
+func TestFinalRmForceSparesALookAlike(t *testing.T) {
+	m := newMD(t)
+	id := strings.TrimSpace(m.must("run", "-d", "--name", "stopped", "base", "true"))
+	m.must("wait", "stopped")
+	truncateRecord(t, m, id)
+	decoy := exec.Command(helperBinary, "monitor", "--root", m.root, id)
+	if err := decoy.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if r := m.run("rm", "-f", "stopped"); r.code != 0 {
+		t.Errorf("rm -f of a corrupt record: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// A SIGKILL sent by rm -f would have decided the decoy's end already.
+	_ = decoy.Process.Signal(syscall.SIGTERM)
+	_ = decoy.Wait()
+	if ws := decoy.ProcessState.Sys().(syscall.WaitStatus); !ws.Signaled() || ws.Signal() != syscall.SIGTERM {
+		t.Errorf("rm -f killed a process that only looked like the monitor: it ended with %v", decoy.ProcessState)
+	}
 }
 
 // truncateRecord cuts container id's record in half, as a crash of the

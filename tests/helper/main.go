@@ -12,6 +12,7 @@
 //	helper files N         make N small files in /many (a writable layer slow to delete)
 //	helper try NAME ARG... make one escape attempt (see escape.go), print "ok" or the errno's name
 //	helper hold            block until killed (an OCI container's long-lived process)
+//	helper monitor ARG...  the same, with a command line like a minidocker monitor's (a look-alike)
 //	helper stdin FILE      copy stdin to FILE (an OCI hook, which reads the state there)
 //	helper print TEXT      print TEXT and a newline
 //	helper hostname        print the hostname
@@ -53,7 +54,7 @@ func main() {
 		files(number())
 	case "try":
 		try()
-	case "hold":
+	case "hold", "monitor":
 		for { // a timer, not select{}: Go would call that a deadlock
 			time.Sleep(time.Hour)
 		}

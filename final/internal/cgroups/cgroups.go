@@ -40,6 +40,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +48,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/minidocker/minidocker/final/internal/cgroups/devices"
+	"github.com/minidocker/minidocker/final/internal/procfs"
 )
 
 // Root is where the cgroup filesystems are mounted.
@@ -252,10 +254,45 @@ func rmdirPolling(dir string, timeout time.Duration, busy func(try int)) error {
 
 // killAll SIGKILLs the processes listed in a cgroup of ours.
 func killAll(dir string) {
-	pids, _ := readPids(dir)
-	for _, pid := range pids {
-		_ = unix.Kill(pid, unix.SIGKILL)
+	_ = signalListed(func() ([]int, error) { return readPids(dir) }, unix.SIGKILL)
+}
+
+// Signal sends sig to every process in the cgroup m (for `kill --all`).
+func Signal(m Manager, sig unix.Signal) error {
+	return signalListed(m.Pids, sig)
+}
+
+// signalListed sends sig to the processes that list (a cgroup.procs)
+// names. A listed process may exit, and its pid be reused by someone
+// else's, before the signal: so each pid is opened as a pidfd first,
+// the list is read again, and only those still in it are signalled,
+// through their pidfd. A pid listed after its open is that process, or
+// that process has ended and the signal reaches nobody (procfs/signal.go).
+func signalListed(list func() ([]int, error), sig unix.Signal) error {
+	pids, err := list()
+	if err != nil {
+		return err
 	}
+	var opened []*procfs.Process
+	for _, pid := range pids {
+		if p, err := procfs.Open(pid); err == nil {
+			opened = append(opened, p)
+			defer p.Close()
+		}
+	}
+	still, err := list()
+	if err != nil {
+		return err
+	}
+	for _, p := range opened {
+		if !slices.Contains(still, p.Pid) {
+			continue
+		}
+		if err := p.Signal(sig); err != nil && !errors.Is(err, procfs.ErrGone) {
+			return err
+		}
+	}
+	return nil
 }
 
 // readPids reads a cgroup's cgroup.procs.

@@ -4,8 +4,9 @@
 // edit, a truncated file): rm -f must still work, as its error message
 // promises, without the record. What the record would name is found by
 // the container's id and minidocker's own naming instead:
-//   - its monitor: the process of this binary whose command line is
-//     "monitor --root ROOT ... ID" (cmd_run.go starts it so), killed;
+//   - its monitor: the process of this binary (/proc/PID/exe) whose
+//     command line is "monitor --root ROOT ... ID" (cmd_run.go starts it
+//     so), killed through a pidfd;
 //     the container's first process dies with it (PR_SET_PDEATHSIG);
 //   - its cgroup: PARENT/ID under the runtime's own parent (a container
 //     made with another --cgroup-parent is not found: the record alone
@@ -66,24 +67,53 @@ func (rt *Runtime) RemoveCorrupt(id string) (done []string, err error) {
 
 // killMonitorOf SIGKILLs the monitor of container id in this state root,
 // if one runs, waits (up to 5 s) until it has ended, and returns its pid.
+// Each candidate is opened as a pidfd before it is looked at, and killed
+// through it: what /proc says after the open is that process's, or it
+// has ended and the signal reaches nobody (procfs/signal.go).
 func (rt *Runtime) killMonitorOf(id string) int {
 	procs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, proc := range procs {
 		pid, _ := strconv.Atoi(filepath.Base(proc))
-		args := cmdline(pid)
-		if len(args) < 4 || args[1] != "monitor" || args[len(args)-1] != id || !hasFlag(args, "--root", rt.State.Root) {
+		if !rt.isMonitorOf(pid, id) { // a cheap first look, without a pidfd
 			continue
 		}
-		start := procfs.StartTime(pid)
-		if unix.Kill(pid, unix.SIGKILL) != nil {
+		p, err := procfs.Open(pid)
+		if err != nil {
 			continue
 		}
-		for deadline := time.Now().Add(5 * time.Second); procfs.Alive(pid, start) && time.Now().Before(deadline); {
-			time.Sleep(time.Millisecond)
+		killed := rt.isMonitorOf(pid, id) && p.Signal(unix.SIGKILL) == nil
+		if killed {
+			p.Wait(5 * time.Second)
 		}
-		return pid
+		p.Close()
+		if killed {
+			return pid
+		}
 	}
 	return 0
+}
+
+// isMonitorOf reports whether process pid is a monitor of container id
+// in this state root: its command line is "monitor --root ROOT ... ID",
+// and its program is this one (a command line alone anyone can write).
+func (rt *Runtime) isMonitorOf(pid int, id string) bool {
+	args := cmdline(pid)
+	if len(args) < 4 || args[1] != "monitor" || args[len(args)-1] != id || !hasFlag(args, "--root", rt.State.Root) {
+		return false
+	}
+	return sameProgram(pid)
+}
+
+// sameProgram reports whether process pid runs this process's program,
+// the same file (a binary replaced since, by a rebuild or an upgrade, is
+// another file, whose monitors are not recognized).
+func sameProgram(pid int) bool {
+	theirs, err := os.Stat(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		return false
+	}
+	ours, err := os.Stat("/proc/self/exe")
+	return err == nil && os.SameFile(theirs, ours)
 }
 
 // cmdline is the argument list of process pid; nil if it has ended.

@@ -2,7 +2,9 @@
 
 // stop, kill and wait. Signals go to the container's first process, by its
 // pid as the record knows it, and only while that pid is still the process
-// that started then (a recycled pid is someone else's). `stop` sends
+// that started then (a recycled pid is someone else's): procfs.Signal
+// checks that after opening a pidfd, and signals through it, so the pid
+// cannot change hands between the check and the signal. `stop` sends
 // SIGTERM, waits, then SIGKILL; `kill` with SIGKILL waits too, as Docker's
 // does. "Waits" means: until the record says the container has exited.
 // Its monitor writes that only after it has released the container's
@@ -37,13 +39,17 @@ func (rt *Runtime) Kill(c *state.Container, sig unix.Signal) error {
 		return fmt.Errorf("container %s is not running", state.Short(c.ID))
 	}
 	rt.emitKill(c, sig) // before: the monitor's "die" must come after it
-	if err := rootless.Kill(c.State.Pid, sig); err != nil {
+	err := rootless.Signal(c.State.Pid, c.Minidocker.PidStartTime, sig)
+	if errors.Is(err, procfs.ErrGone) && sig != unix.SIGKILL {
+		return fmt.Errorf("container %s is not running", state.Short(c.ID))
+	}
+	if err != nil && !errors.Is(err, procfs.ErrGone) {
 		return fmt.Errorf("kill(%d, %v): %w", c.State.Pid, sig, err)
 	}
 	if err := rt.thawForSignal(c, sig); err != nil {
 		return err
 	}
-	if sig == unix.SIGKILL {
+	if sig == unix.SIGKILL { // sent, or it had ended already: wait for the record
 		_, err := rt.waitExited(c.ID, killTimeout)
 		return err
 	}
@@ -58,15 +64,15 @@ func (rt *Runtime) Stop(c *state.Container, timeout time.Duration) error {
 		return nil
 	}
 	rt.emitKill(c, unix.SIGTERM)
-	_ = rootless.Kill(c.State.Pid, unix.SIGTERM)
+	_ = rootless.Signal(c.State.Pid, c.Minidocker.PidStartTime, unix.SIGTERM)
 	if err := rt.thawForSignal(c, unix.SIGTERM); err != nil {
 		return err
 	}
 	if _, err := rt.waitExited(c.ID, timeout); errors.Is(err, errStillRunning) {
-		if Running(c) { // still the container's process, not a reused pid
+		if Running(c) { // for the event only: Signal checks again, through a pidfd
 			rt.emitKill(c, unix.SIGKILL)
-			_ = rootless.Kill(c.State.Pid, unix.SIGKILL)
 		}
+		_ = rootless.Signal(c.State.Pid, c.Minidocker.PidStartTime, unix.SIGKILL)
 		_, err = rt.waitExited(c.ID, killTimeout)
 		return err
 	}
@@ -229,16 +235,14 @@ func Exited(c *state.Container) bool {
 // pidfd (pidfd_open(2)) becomes readable when the process exits, which is
 // just after the monitor has written the final record.
 func awaitMonitor(c *state.Container, d time.Duration) {
-	pid := c.Minidocker.MonitorPid
-	fd, err := unix.PidfdOpen(pid, 0)
+	p, err := procfs.Open(c.Minidocker.MonitorPid)
 	if err != nil {
 		time.Sleep(20 * time.Millisecond)
 		return
 	}
-	defer unix.Close(fd)
-	if !procfs.Alive(pid, c.Minidocker.MonitorStartTime) {
+	defer p.Close()
+	if !procfs.Alive(p.Pid, c.Minidocker.MonitorStartTime) {
 		return // the pid is someone else's now, or already dead: read the record again
 	}
-	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-	_, _ = unix.Poll(fds, int(d.Milliseconds()))
+	p.Wait(d)
 }

@@ -123,7 +123,8 @@ func (p *Process) Abort() {
 	_ = p.cmd.Wait()
 }
 
-// Signal sends sig to the container's first process.
+// Signal sends sig to the container's first process. It is our child,
+// reaped only by Wait, so its pid cannot have been given to another.
 func (p *Process) Signal(sig os.Signal) error {
 	return p.cmd.Process.Signal(sig)
 }

@@ -11,7 +11,9 @@
 // the kernel gives the owner of a user namespace, in its parent
 // namespace, every capability inside. So a command inside asks it, over
 // a socket, and it signals for us. It signals only what the user could
-// signal anyway: it has no power beyond the user's.
+// signal anyway: it has no power beyond the user's. It is asked by pid
+// and start time, and signals through a pidfd, as procfs.Signal does
+// (a pid alone could be someone else's by the time it reads the request).
 
 package rootless
 
@@ -23,6 +25,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/minidocker/minidocker/final/internal/procfs"
 )
 
 // signalFd is the inside end of the signal socket, in the command Enter
@@ -36,22 +40,24 @@ const (
 // monitor it started, which signals only its own container).
 var signalSock = -1
 
-// Kill sends sig to pid. Inside a rootless namespace a refusal (EPERM)
-// is retried through the user's process outside.
-func Kill(pid int, sig unix.Signal) error {
-	err := unix.Kill(pid, sig)
+// Signal sends sig to pid if it still is the process that started at
+// start (procfs.Signal: ErrGone if it has exited). Inside a rootless
+// namespace a refusal (EPERM) is retried through the user's process
+// outside, which does the same check through a pidfd of its own.
+func Signal(pid int, start uint64, sig unix.Signal) error {
+	err := procfs.Signal(pid, start, sig)
 	if !errors.Is(err, unix.EPERM) || !Inside() || signalSock < 0 {
 		return err
 	}
-	return killOutside(pid, sig)
+	return signalOutside(pid, start, sig)
 }
 
-// killOutside asks the process outside to send sig to pid, and returns
-// its answer.
-func killOutside(pid int, sig unix.Signal) error {
+// signalOutside asks the process outside to send sig to pid if it still
+// started at start, and returns its answer.
+func signalOutside(pid int, start uint64, sig unix.Signal) error {
 	signalMu.Lock()
 	defer signalMu.Unlock()
-	if _, err := unix.Write(signalSock, []byte(fmt.Sprintf("%d %d", pid, int(sig)))); err != nil {
+	if _, err := unix.Write(signalSock, []byte(fmt.Sprintf("%d %d %d", pid, start, int(sig)))); err != nil {
 		return fmt.Errorf("kill(%d, %v) through the user's process outside: %w", pid, sig, err)
 	}
 	buf := make([]byte, 64)
@@ -75,9 +81,10 @@ func signalSocket() (outside, inside *os.File, err error) {
 	return os.NewFile(uintptr(fds[0]), "signals-outside"), os.NewFile(uintptr(fds[1]), "signals-inside"), nil
 }
 
-// serveSignals answers each "PID SIG" request with the errno of kill(2)
-// (0 for success), until the inside end is closed. A request to run a
-// command (outside.go) is run on its own, and answered on its own socket.
+// serveSignals answers each "PID START SIG" request with the errno of
+// procfs.Signal (0 for success, ESRCH if that process has exited), until
+// the inside end is closed. A request to run a command (outside.go) is
+// run on its own, and answered on its own socket.
 func serveSignals(f *os.File) {
 	buf := make([]byte, 1<<16)
 	oob := make([]byte, unix.CmsgSpace(4*4))
@@ -96,16 +103,12 @@ func serveSignals(f *os.File) {
 			go serveRun(append([]byte{}, buf[:n]...), fds)
 			continue
 		}
-		var pid, sig int
 		errno := unix.EINVAL
-		if fields := strings.Fields(string(buf[:n])); len(fields) == 2 {
-			pid, _ = strconv.Atoi(fields[0])
-			sig, _ = strconv.Atoi(fields[1])
-		}
-		if pid > 0 && sig >= 0 && sig < 65 {
+		if pid, start, sig, ok := parseRequest(string(buf[:n])); ok {
 			errno = 0
-			if err := unix.Kill(pid, unix.Signal(sig)); err != nil {
-				errno, _ = err.(unix.Errno)
+			if err := procfs.Signal(pid, start, sig); err != nil {
+				errno = unix.EIO
+				errors.As(err, &errno)
 			}
 		}
 		if _, err := f.Write([]byte(strconv.Itoa(int(errno)))); err != nil {
@@ -127,4 +130,17 @@ func receivedRights(oob []byte) []int {
 		}
 	}
 	return fds
+}
+
+// parseRequest reads "PID START SIG".
+func parseRequest(req string) (pid int, start uint64, sig unix.Signal, ok bool) {
+	fields := strings.Fields(req)
+	if len(fields) != 3 {
+		return 0, 0, 0, false
+	}
+	pid, err1 := strconv.Atoi(fields[0])
+	start, err2 := strconv.ParseUint(fields[1], 10, 64)
+	n, err3 := strconv.Atoi(fields[2])
+	ok = err1 == nil && err2 == nil && err3 == nil && pid > 0 && n >= 0 && n < 65
+	return pid, start, unix.Signal(n), ok
 }
