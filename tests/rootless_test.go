@@ -704,3 +704,42 @@ func slirpPids(t *testing.T, uid int) []int {
 	}
 	return pids
 }
+
+// TestRootlessInterruptIsPassedOn sends SIGINT with kill(2) to the
+// user's process outside the namespace (the one a shell knows, as $!)
+// of an attached run, which has no terminal: it must reach the
+// container, whose shell exits 7 on it, and the run with it. Ctrl-C on a
+// terminal reaches the whole foreground group itself; a kill does not.
+func TestRootlessInterruptIsPassedOn(t *testing.T) {
+	m, u := newRootlessMD(t)
+	cmd := exec.Command(finalBinary, "run", "--rm", "--network", "none", "base",
+		"sh", "-c", `trap "exit 7" INT; echo ready; sleep 1000 & wait`)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setsid: true} // no terminal
+	u.command(cmd)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.inNetns(func() { err = cmd.Start() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line, err := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
+		t.Fatalf("the container said %q (%v), want ready", line, err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan error, 1)
+	go func() { ended <- cmd.Wait() }()
+	select {
+	case err := <-ended:
+		if code, _ := exitCode(err); code != 7 {
+			t.Errorf("after kill -INT of the run: exit %d (%v), want 7 from the container's trap", code, err)
+		}
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-ended
+		t.Errorf("kill -INT of the rootless run did not reach the container within 30 s")
+	}
+}

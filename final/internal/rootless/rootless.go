@@ -222,29 +222,43 @@ func writeMaps(pid int, m Maps) error {
 }
 
 // forwardSignals passes the signals a user sends this process on to the
-// child. SIGINT is not among them unless interrupt is set: Ctrl-C
-// reaches the child from the terminal itself, which is in the same
-// process group.
+// child. SIGINT is passed on when interrupt is set, or when it cannot
+// have come from the terminal (fromTerminal): Ctrl-C reaches the child
+// from the terminal itself, which signals the whole foreground process
+// group, and twice would be once too many. A `kill -INT` from elsewhere
+// is passed on.
 func forwardSignals(p *os.Process, interrupt bool) (stop func()) {
 	ch := make(chan os.Signal, 8)
-	signal.Notify(ch, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
-	if interrupt {
-		signal.Notify(ch, syscall.SIGINT)
-	} else {
-		signal.Ignore(syscall.SIGINT)
-	}
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
 	done := make(chan struct{})
 	go func() {
 		for {
 			select {
 			case sig := <-ch:
-				_ = p.Signal(sig)
+				if sig != syscall.SIGINT || interrupt || !fromTerminal() {
+					_ = p.Signal(sig)
+				}
 			case <-done:
 				return
 			}
 		}
 	}()
 	return func() { signal.Stop(ch); close(done) }
+}
+
+// fromTerminal reports whether a SIGINT this process got may have come
+// from its terminal: it has one, and its process group (which the child
+// shares) is the terminal's foreground group. Without siginfo (Go's
+// os/signal gives none) a kill -INT of a foreground minidocker from
+// another terminal looks the same, and is not passed on.
+func fromTerminal() bool {
+	fd, err := unix.Open("/dev/tty", unix.O_RDONLY|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false // no controlling terminal
+	}
+	defer unix.Close(fd)
+	pgrp, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
+	return err == nil && pgrp == unix.Getpgrp()
 }
 
 // wait waits for the child and returns its status as a shell gives it.
