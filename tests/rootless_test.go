@@ -743,3 +743,33 @@ func TestRootlessInterruptIsPassedOn(t *testing.T) {
 		t.Errorf("kill -INT of the rootless run did not reach the container within 30 s")
 	}
 }
+
+// TestRootlessRmForceCorruptRecord removes a running rootless container,
+// on slirp4netns, whose record is corrupt: its process ends, and the API
+// socket of its slirp4netns, in the user's runtime directory, is gone.
+func TestRootlessRmForceCorruptRecord(t *testing.T) {
+	m, u := newRootlessMD(t)
+	userTun(t, u)
+	id := strings.TrimSpace(m.must("run", "-d", "base", "sleep", "1000"))
+	pid := rootlessPid(m, id)
+	sock := filepath.Join(u.runtime, "minidocker", "slirp-"+id[:12]+".sock")
+	if _, err := os.Stat(sock); err != nil {
+		t.Fatalf("the running container has no slirp4netns socket: %v", err)
+	}
+	record := filepath.Join(u.data, "containers", id, "config.json")
+	data, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(record, data[:len(data)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := m.run("rm", "-f", id)
+	if r.code != 0 || !strings.Contains(r.stderr, "killed its monitor") {
+		t.Errorf("rm -f of a corrupt rootless record: exit %d, stderr %q", r.code, r.stderr)
+	}
+	waitForDeath(t, pid)
+	if _, err := os.Lstat(sock); !os.IsNotExist(err) {
+		t.Errorf("rm -f left the slirp4netns socket %s (%v)", sock, err)
+	}
+}

@@ -12,7 +12,8 @@
 //     made with another --cgroup-parent is not found: the record alone
 //     said where), destroyed with whatever is left in it;
 //   - its network lease: owned by the monitor, so free once it is dead,
-//     and released with its veth by network.Reclaim;
+//     and released with its veth by network.Reclaim; rootless, the API
+//     socket of its slirp4netns, which ended with the monitor;
 //   - its mounts: those at or below its own directory;
 //   - its directory and its name in the names index (state/remove.go
 //     finds the name by id when the record cannot be read).
@@ -20,7 +21,9 @@
 package container
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -33,6 +36,7 @@ import (
 	"github.com/minidocker/minidocker/final/internal/cgroups"
 	"github.com/minidocker/minidocker/final/internal/network"
 	"github.com/minidocker/minidocker/final/internal/procfs"
+	"github.com/minidocker/minidocker/final/internal/rootless"
 )
 
 // RemoveCorrupt removes container id, whose record is corrupt, without
@@ -53,6 +57,9 @@ func (rt *Runtime) RemoveCorrupt(id string) (done []string, err error) {
 		done = append(done, "removed its cgroup under "+rt.CgroupParent)
 	}
 	_ = network.Reclaim() // the lease of its monitor, now dead
+	if rt.RuntimeDir != "" && os.Remove(rt.slirpSocket(id)) == nil {
+		done = append(done, "removed "+rt.slirpSocket(id)) // a rootless monitor's slirp4netns died with it
+	}
 	dir := rt.State.Dir(id)
 	for _, point := range mountsUnder(dir) {
 		if unix.Unmount(point, unix.MNT_DETACH) == nil {
@@ -106,9 +113,15 @@ func (rt *Runtime) isMonitorOf(pid int, id string) bool {
 
 // sameProgram reports whether process pid runs this process's program,
 // the same file (a binary replaced since, by a rebuild or an upgrade, is
-// another file, whose monitors are not recognized).
+// another file, whose monitors are not recognized). Rootless, another
+// command's monitor is in a sibling user namespace, whose /proc/PID/exe
+// we may not read (it needs ptrace access, see ptrace(2)); there the
+// kernel already lets us signal only the user's own processes.
 func sameProgram(pid int) bool {
 	theirs, err := os.Stat(fmt.Sprintf("/proc/%d/exe", pid))
+	if errors.Is(err, fs.ErrPermission) && rootless.Inside() {
+		return true
+	}
 	if err != nil {
 		return false
 	}

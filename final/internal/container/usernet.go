@@ -46,7 +46,12 @@ func (rt *Runtime) startUserNetwork(c *state.Container, pid int, ports []network
 	if rt.RuntimeDir == "" {
 		return nil, fmt.Errorf("no runtime directory for slirp4netns's socket")
 	}
-	return slirp.Start(pid, filepath.Join(rt.RuntimeDir, "slirp-"+state.Short(c.ID)+".sock"), ports)
+	return slirp.Start(pid, rt.slirpSocket(c.ID), ports)
+}
+
+// slirpSocket is the path of slirp4netns's API socket for container id.
+func (rt *Runtime) slirpSocket(id string) string {
+	return filepath.Join(rt.RuntimeDir, "slirp-"+state.Short(id)+".sock")
 }
 
 // userResolvConf points a user-mode network's container at slirp4netns's
