@@ -394,13 +394,35 @@ func removeCgroupDir(dir string) error {
 }
 
 // killCgroupProcs SIGKILLs the processes still listed in a cgroup we made.
+// A listed process may end, and its pid go to someone else's process,
+// before the kill: so each pid is opened as a pidfd (pidfd_open(2)), which
+// stays that one process's, and only those still listed when the list is
+// read again are killed, through their pidfd.
 func killCgroupProcs(dir string) {
-	data, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
-	for _, field := range strings.Fields(string(data)) {
-		if pid, err := strconv.Atoi(field); err == nil {
-			_ = unix.Kill(pid, unix.SIGKILL)
+	opened := map[int]int{}
+	for _, pid := range cgroupProcs(dir) {
+		if fd, err := unix.PidfdOpen(pid, 0); err == nil {
+			opened[pid] = fd
+			defer unix.Close(fd)
 		}
 	}
+	for _, pid := range cgroupProcs(dir) {
+		if fd, ok := opened[pid]; ok {
+			_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+		}
+	}
+}
+
+// cgroupProcs lists the pids in a cgroup's cgroup.procs.
+func cgroupProcs(dir string) []int {
+	data, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	var pids []int
+	for _, field := range strings.Fields(string(data)) {
+		if pid, err := strconv.Atoi(field); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // staleName matches the cgroups this program names after its host pid.
