@@ -238,8 +238,9 @@ func TestOCILifecycle(t *testing.T) {
 	r.fails(1, "running", "start", "life")
 	r.fails(1, "running", "delete", "life")
 
-	// Stopped: killed by name, then deleted with its cgroup.
-	r.must("kill", "life", "KILL")
+	// Stopped: killed by name with --all (every process of its cgroup,
+	// each through a pidfd), then deleted with its cgroup.
+	r.must("kill", "--all", "life", "KILL")
 	r.waitStatus("life", specs.StateStopped)
 	r.must("delete", "life")
 	r.fails(1, "does not exist", "state", "life")
