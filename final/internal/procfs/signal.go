@@ -45,8 +45,11 @@ func Open(pid int) (*Process, error) {
 	if errors.Is(err, unix.ESRCH) {
 		return nil, ErrGone
 	}
-	if err != nil {
+	if errors.Is(err, unix.ENOSYS) {
 		return nil, fmt.Errorf("pidfd_open(%d): %w (minidocker needs Linux 5.3 or later)", pid, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pidfd_open(%d): %w", pid, err)
 	}
 	return &Process{Pid: pid, fd: fd}, nil
 }
