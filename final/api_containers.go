@@ -240,6 +240,9 @@ func (req *createRequest) runOptions(name string) *runOptions {
 		capAdd: hc.CapAdd, capDrop: hc.CapDrop, securityOpt: hc.SecurityOpt, cgroupParent: hc.CgroupParent,
 	}
 	o.stdinOnce = req.StdinOnce && req.OpenStdin
+	for k, v := range req.Labels {
+		o.labels = append(o.labels, k+"="+v)
+	}
 	if o.network == "" || o.network == "default" {
 		o.network = "bridge"
 	}
@@ -458,6 +461,12 @@ func containerFilter(raw string) (func(*state.Container) bool, error) {
 	if err != nil {
 		return nil, err
 	}
+	return matchFilters(filters)
+}
+
+// matchFilters is the test the filters name: every filter must match,
+// by one of its values (ps -f on the command line builds the map).
+func matchFilters(filters map[string][]string) (func(*state.Container) bool, error) {
 	for name := range filters {
 		if filterTests[name] == nil {
 			return nil, usagef("invalid filter '%s': id, name, status, label and ancestor are supported", name)

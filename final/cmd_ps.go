@@ -24,6 +24,7 @@ import (
 type psOptions struct {
 	all, quiet, noTrunc bool
 	format              string
+	filters             []string // KEY=VALUE, as -f gives them
 }
 
 // psCommand is the ps verb.
@@ -35,8 +36,26 @@ var psCommand = &command{
 		fs.BoolVarP(&o.quiet, "quiet", "q", false, "only show ids")
 		fs.BoolVar(&o.noTrunc, "no-trunc", false, "do not truncate ids and commands")
 		fs.StringVar(&o.format, "format", "", "format each container with a Go template, e.g. '{{.Names}}'")
+		fs.StringArrayVarP(&o.filters, "filter", "f", nil, "show only the containers that match: id, name, status, label or ancestor, as KEY=VALUE")
 		return func(s *session, args []string) error { return runPs(s, o, args) }
 	},
+}
+
+// psFilter reads ps's -f KEY=VALUE flags into the daemon's filter test
+// (api_containers.go), nil when there are none.
+func psFilter(flags []string) (func(*state.Container) bool, error) {
+	if len(flags) == 0 {
+		return nil, nil
+	}
+	filters := map[string][]string{}
+	for _, f := range flags {
+		key, value, ok := strings.Cut(f, "=")
+		if !ok {
+			return nil, usagef("bad format of filter %q (expected name=value)", f)
+		}
+		filters[key] = append(filters[key], value)
+	}
+	return matchFilters(filters)
 }
 
 // psRow is one container as ps shows it, from its summary. --format
@@ -85,6 +104,28 @@ func (r psRow) State() string { return r.c.State.Status }
 // Names is the container's name.
 func (r psRow) Names() string { return r.c.Name }
 
+// Labels are the container's labels, KEY=VALUE, comma-separated.
+func (r psRow) Labels() string {
+	var out []string
+	for k, v := range r.c.Labels {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
+}
+
+// Label is the value of one label ({{.Label "com.example.key"}}).
+func (r psRow) Label(name string) string { return r.c.Labels[name] }
+
+// Mounts are the sources of the container's bind mounts, comma-separated.
+func (r psRow) Mounts() string {
+	var out []string
+	for _, m := range r.c.Mounts {
+		out = append(out, m.Source)
+	}
+	return strings.Join(out, ",")
+}
+
 // Networks is the network mode.
 func (r psRow) Networks() string { return r.c.Network }
 
@@ -113,13 +154,17 @@ func runPs(s *session, o *psOptions, args []string) error {
 	if err := s.open(); err != nil {
 		return err
 	}
+	match, err := psFilter(o.filters)
+	if err != nil {
+		return err
+	}
 	list, err := s.summaries()
 	if err != nil {
 		return err
 	}
 	var rows []psRow
 	for i := range list {
-		if o.all || (list[i].State.Running && container.Running(list[i].Record())) {
+		if (o.all || (list[i].State.Running && container.Running(list[i].Record()))) && (match == nil || match(list[i].Record())) {
 			rows = append(rows, psRow{&list[i], o.noTrunc})
 		}
 	}

@@ -35,7 +35,7 @@ type runOptions struct {
 	detach, interactive, tty, rm, readOnly, init, privileged bool
 	name, workdir, hostname, user, cidfile, entrypoint       string
 	network                                                  string
-	env, envFiles, volumes, publish                          []string
+	env, envFiles, volumes, publish, labels                  []string
 	capAdd, capDrop, securityOpt                             []string
 	entrypointSet                                            bool
 	entrypointArgs                                           []string  // the API's Entrypoint list, instead of entrypoint
@@ -69,6 +69,7 @@ func addRunFlags(fs *pflag.FlagSet, o *runOptions) {
 	fs.StringVar(&o.name, "name", "", "name the container")
 	fs.StringArrayVarP(&o.env, "env", "e", nil, "set an environment variable (KEY=VALUE, or KEY to pass the host's)")
 	fs.StringArrayVar(&o.envFiles, "env-file", nil, "read environment variables from a file")
+	fs.StringArrayVarP(&o.labels, "label", "l", nil, "set a label on the container (KEY=VALUE, or KEY for an empty value)")
 	fs.StringArrayVarP(&o.volumes, "volume", "v", nil, "bind a host directory: /host/path:/container/path[:ro]")
 	fs.StringArrayVarP(&o.publish, "publish", "p", nil, "publish a port: [HOSTIP:][HOSTPORT:]PORT[/udp]")
 	fs.StringVarP(&o.workdir, "workdir", "w", "", "working directory inside the container")

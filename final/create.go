@@ -283,7 +283,7 @@ func applyImage(c *state.Container, o *runOptions, img image.Image, ref string, 
 	c.Config = state.Config{
 		Hostname: o.hostname, User: o.user, Tty: o.tty, OpenStdin: o.interactive, StdinOnce: o.stdinOnce, Env: env,
 		Cmd: cmd, Entrypoint: entrypoint, Image: ref, WorkingDir: o.workdir,
-		ExposedPorts: map[string]struct{}{}, Volumes: map[string]struct{}{}, Labels: ic.Labels,
+		ExposedPorts: map[string]struct{}{}, Volumes: map[string]struct{}{}, Labels: containerLabels(ic.Labels, o.labels),
 	}
 	if c.Config.User == "" {
 		c.Config.User = ic.User
@@ -427,4 +427,21 @@ func writeCidfile(path, id string) error {
 		err = cerr
 	}
 	return err
+}
+
+// containerLabels are the image's labels with --label's on top (a label
+// given without "=" has an empty value, as Docker gives it).
+func containerLabels(image map[string]string, flags []string) map[string]string {
+	if len(flags) == 0 {
+		return image
+	}
+	labels := make(map[string]string, len(image)+len(flags))
+	for k, v := range image {
+		labels[k] = v
+	}
+	for _, f := range flags {
+		key, value, _ := strings.Cut(f, "=")
+		labels[key] = value
+	}
+	return labels
 }

@@ -601,12 +601,28 @@ func TestDaemonRunOptions(t *testing.T) {
 	d := m.startDaemon()
 	vol := t.TempDir()
 	id := strings.TrimSpace(d.mustDocker(t, "run", "-d", "--name", "opts", "--network", "none", "-e", "GREETING=hi there",
-		"-v", vol+":/data", "--cpus", "0.5", "-w", "/data", "base",
+		"-v", vol+":/data", "--cpus", "0.5", "-w", "/data", "--label", "course=containers", "base",
 		"sh", "-c", `echo "$GREETING" > out; pwd; while [ ! -e /data/stop ]; do sleep 0.05; done; echo bye`))
 	waitFor(t, func() bool { data, _ := os.ReadFile(filepath.Join(vol, "out")); return string(data) == "hi there\n" })
 	if got := cgroupFile(id, "cpu", "cpu.cfs_quota_us", "cpu.max"); got != "50000" && got != "50000 100000" {
 		t.Errorf("--cpus 0.5: the cgroup's quota is %q", got)
 	}
+	// The listing carries labels and mounts, and filters by label, in
+	// docker ps and in minidocker ps alike.
+	m.must("run", "-d", "--name", "unlabelled", "--network", "none", "base", "sleep", "1000")
+	format := `{{.Names}} {{.Label "course"}} {{.Labels}} {{.Mounts}}`
+	want := "opts containers course=containers " + vol + "\n"
+	if out := d.mustDocker(t, "ps", "--no-trunc", "--filter", "label=course=containers", "--format", format); out != want {
+		t.Errorf("docker ps --filter label=course=containers: %q, want %q", out, want)
+	}
+	if out := m.must("ps", "-f", "label=course", "--format", format); out != want {
+		t.Errorf("minidocker ps -f label=course: %q, want %q", out, want)
+	}
+	if out := m.must("ps", "-f", "label=course=other", "-f", "name=opts", "-q"); out != "" {
+		t.Errorf("minidocker ps with a label value that no container has: %q", out)
+	}
+	m.fails(2, "bad format of filter", "ps", "-f", "label")
+	m.must("rm", "-f", "unlabelled")
 	// logs -f shows what is written while it follows, and ends with the container.
 	follow := exec.Command(dockerCLI(t), "-H", "unix://"+d.socket, "logs", "-f", "opts")
 	follow.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + m.root, "DOCKER_CONFIG=" + filepath.Join(m.root, "docker-config")}

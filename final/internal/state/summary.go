@@ -44,11 +44,17 @@ const (
 )
 
 // summaries is the summary file: the summaries, and the generation token
-// they were made under.
+// they were made under. A file of another Version (made by an older
+// minidocker, with fewer fields) is never trusted.
 type summaries struct {
+	Version    int
 	Generation string
 	List       []Summary
 }
+
+// summaryVersion is the Version of the summary file this build writes:
+// 2 added ImageID, Labels and Mounts.
+const summaryVersion = 2
 
 // changed writes a new generation token: the records are changing. The
 // token is overwritten in place, not written to a new file renamed over
@@ -82,6 +88,9 @@ type Summary struct {
 	ID         string
 	Name       string
 	Image      string
+	ImageID    string
+	Labels     map[string]string
+	Mounts     []Mount
 	Command    []string
 	Created    time.Time
 	State      State
@@ -113,7 +122,8 @@ func SummaryOf(c *Container) Summary { return summarize(c, stamp{}) }
 // summarize keeps what ps needs of a record.
 func summarize(c *Container, s stamp) Summary {
 	return Summary{
-		Stamp: s, ID: c.ID, Name: c.Name, Image: c.Config.Image, Command: append([]string{c.Path}, c.Args...),
+		Stamp: s, ID: c.ID, Name: c.Name, Image: c.Config.Image, ImageID: c.Image, Labels: c.Config.Labels, Mounts: c.Mounts,
+		Command: append([]string{c.Path}, c.Args...),
 		Created: c.Created, State: c.State, Ports: c.NetworkSettings.Ports, Network: c.HostConfig.NetworkMode,
 		AutoRemove: c.HostConfig.AutoRemove, PidStart: c.Minidocker.PidStartTime,
 		Monitor: [2]uint64{uint64(c.Minidocker.MonitorPid), c.Minidocker.MonitorStartTime},
@@ -128,6 +138,7 @@ func (s Summary) Record() *Container {
 		c.Path, c.Args = s.Command[0], s.Command[1:]
 	}
 	c.Config.Image, c.NetworkSettings.Ports = s.Image, s.Ports
+	c.Image, c.Config.Labels, c.Mounts = s.ImageID, s.Labels, s.Mounts
 	c.HostConfig.NetworkMode, c.HostConfig.AutoRemove = s.Network, s.AutoRemove
 	c.Minidocker.MonitorPid, c.Minidocker.MonitorStartTime = int(s.Monitor[0]), s.Monitor[1]
 	c.Minidocker.PidStartTime = s.PidStart
@@ -144,7 +155,9 @@ func (s *Store) Summaries() ([]Summary, error) {
 	}
 	var file summaries
 	if data, err := os.ReadFile(filepath.Join(s.Root, summaryFile)); err == nil {
-		if gob.NewDecoder(bytes.NewReader(data)).Decode(&file) == nil && file.Generation == gen {
+		if gob.NewDecoder(bytes.NewReader(data)).Decode(&file) != nil || file.Version != summaryVersion {
+			file = summaries{} // nothing of it can be trusted
+		} else if file.Generation == gen {
 			return file.List, nil
 		}
 	}
@@ -176,7 +189,7 @@ func (s *Store) Summaries() ([]Summary, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
 	if changed || len(cached) > 0 || file.Generation != gen {
-		s.writeSummaries(summaries{Generation: gen, List: out})
+		s.writeSummaries(summaries{Version: summaryVersion, Generation: gen, List: out})
 	}
 	return out, nil
 }

@@ -73,3 +73,33 @@ func TestSummariesFollowTheRecords(t *testing.T) {
 		t.Errorf("Record() = %+v", c)
 	}
 }
+
+// TestSummariesOfAnOlderVersionAreMadeAgain writes a summary file as an
+// older minidocker did (no version, no labels) under the current token:
+// it must not be trusted, or ps would show no labels until a record
+// changed.
+func TestSummariesOfAnOlderVersionAreMadeAgain(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(s.Dir("a1"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	c := &Container{ID: "a1", Name: "one", Image: "sha256:abc", Mounts: []Mount{{Type: "bind", Source: "/srv"}}}
+	c.Config.Labels = map[string]string{"course": "containers"}
+	if err := s.Save(c); err != nil {
+		t.Fatal(err)
+	}
+	old := SummaryOf(c)
+	old.Labels, old.Mounts, old.ImageID = nil, nil, ""
+	s.writeSummaries(summaries{Generation: s.generation(), List: []Summary{old}})
+	list, err := s.Summaries()
+	if err != nil || len(list) != 1 {
+		t.Fatalf("summaries: %v %v", list, err)
+	}
+	r := list[0].Record()
+	if r.Config.Labels["course"] != "containers" || len(r.Mounts) != 1 || r.Image != "sha256:abc" {
+		t.Errorf("an older summary file was trusted: labels %v, mounts %v, image %q", r.Config.Labels, r.Mounts, r.Image)
+	}
+}
