@@ -331,6 +331,9 @@ func TestLoadImportGzipBomb(t *testing.T) {
 	before := storeEntries(t, m)
 	m.fails(1, "larger than --max-layer-size", "--max-layer-size", "16m", "load", "-i", archive)
 	m.fails(1, "larger than --max-layer-size", "--max-layer-size", "16m", "import", layerPath, "bomb:v2")
+	if r := m.run("--max-layer-size", "16m", "import", layerPath, "bomb:v2"); strings.Contains(r.stderr, "not a tar archive") {
+		t.Errorf("a tar refused for its size is called no tar: %q", r.stderr)
+	}
 	if after := storeEntries(t, m); strings.Join(after, "\n") != strings.Join(before, "\n") {
 		t.Errorf("a refused load or import changed the store:\nbefore %v\nafter  %v", before, after)
 	}

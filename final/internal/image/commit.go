@@ -74,13 +74,16 @@ func copyTar(w io.Writer, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	tee := io.TeeReader(plain, w)
-	tr := tar.NewReader(tee)
+	store := &firstError{w: w}
+	tr := tar.NewReader(io.TeeReader(plain, store))
 	entries := 0
 	for ; ; entries++ {
 		_, err := tr.Next()
 		if err == io.EOF {
 			break
+		}
+		if store.err != nil { // storing it failed (too large, disk full), not reading it
+			return fmt.Errorf("import: %w", store.err)
 		}
 		if err != nil {
 			return fmt.Errorf("import: the input is not a tar archive: %w", err)
@@ -91,6 +94,22 @@ func copyTar(w io.Writer, r io.Reader) error {
 	}
 	_, err = io.Copy(w, plain) // the end-of-archive padding the reader did not need
 	return err
+}
+
+// firstError is a writer that remembers the first error of w, so that a
+// failure to store is not taken for a failure to read.
+type firstError struct {
+	w   io.Writer
+	err error
+}
+
+// Write writes to w, keeping its first error.
+func (f *firstError) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err != nil && f.err == nil {
+		f.err = err
+	}
+	return n, err
 }
 
 // create writes a layer with fill, adds it to cfg with a history entry,
